@@ -1,0 +1,315 @@
+//! The command line as clap sees it (the "low-level" arguments). Everything here is converted
+//! into [`crate::config::Overrides`] and resolved once into a [`crate::config::Config`].
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Overrides;
+
+const AFTER_HELP: &str = "\
+HOST is [user@]host[:port], an ssh_config alias, or `local` for this machine (no SSH).
+
+Examples:
+  tai web01 \"nginx returns 502 since the deploy\"     interactive session
+  tai run web01 \"disk full on /var\" --json           one-shot report
+  tai collect web01 --category disk                    baseline plan, no model
+  tai policy check journalctl -u nginx -n 50           would tai run this?
+
+Configuration: defaults < TAI_HOME/config.toml < TAI_* environment < flags.
+TAI_HOME defaults to ~/.tai. `tai config` shows the effective settings.";
+
+/// Troubleshoot Linux hosts over SSH with a local LLM. Read-only, always.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tai",
+    version,
+    about,
+    after_help = AFTER_HELP,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Host to investigate: [user@]host[:port], an ssh_config alias, or `local`.
+    #[arg(value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// What is wrong, in your words; starts the first turn.
+    #[arg(value_name = "ISSUE", trailing_var_arg = true)]
+    pub issue: Vec<String>,
+}
+
+/// Options shared by every subcommand.
+#[derive(Debug, Clone, Args, Default)]
+pub struct GlobalArgs {
+    /// Private key for SSH authentication (repeatable); tried before ssh_config and defaults.
+    #[arg(
+        short = 'i',
+        long = "identity-file",
+        value_name = "FILE",
+        global = true
+    )]
+    pub identity_file: Vec<PathBuf>,
+
+    /// Jump host(s): [user@]host[:port][,...], like ssh -J.
+    #[arg(short = 'J', long = "jump-host", value_name = "HOSTS", global = true)]
+    pub jump_host: Option<String>,
+
+    /// Do not read ~/.ssh/config.
+    #[arg(long, global = true)]
+    pub ignore_ssh_config: bool,
+
+    /// ssh_config file to read instead of ~/.ssh/config.
+    #[arg(short = 'F', long = "ssh-config", value_name = "FILE", global = true)]
+    pub ssh_config: Option<PathBuf>,
+
+    /// known_hosts file to check and record host keys in.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub known_hosts: Option<PathBuf>,
+
+    /// Model endpoint (OpenAI-compatible /v1 URL, or an Ollama root URL).
+    #[arg(long, value_name = "URL", global = true)]
+    pub base_url: Option<String>,
+
+    /// Chat model name (default qwen3:4b).
+    #[arg(long, value_name = "NAME", global = true)]
+    pub model: Option<String>,
+
+    /// Embedding model name (default nomic-embed-text).
+    #[arg(long, value_name = "NAME", global = true)]
+    pub embed_model: Option<String>,
+
+    /// Maximum model steps per turn (default 12).
+    #[arg(long, value_name = "N", global = true)]
+    pub max_steps: Option<usize>,
+
+    /// Per-command timeout on the host, in seconds (default 30).
+    #[arg(long, value_name = "SECS", global = true)]
+    pub timeout: Option<u64>,
+
+    /// Send whole tool outputs to the model instead of retrieved chunks.
+    #[arg(long, global = true)]
+    pub no_rag: bool,
+
+    /// Show lexical and vector scores for every retrieved item.
+    #[arg(long, global = true)]
+    pub rag_debug: bool,
+
+    /// Write nothing under TAI_HOME (no history, no audit log, no store).
+    #[arg(long, global = true)]
+    pub no_persist: bool,
+
+    /// Do not use a model: run the baseline plan and deterministic triage only.
+    #[arg(long, global = true)]
+    pub no_llm: bool,
+
+    /// Run approved commands as `sudo -n` (never prompts); the policy still decides.
+    #[arg(long, global = true)]
+    pub sudo: bool,
+
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Also write the report (Markdown) to FILE.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub output_file: Option<PathBuf>,
+
+    /// Record every model request and response into DIR as replayable fixtures.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub record: Option<PathBuf>,
+
+    /// Config file (default TAI_HOME/config.toml).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Directory for tai's state (default ~/.tai; env TAI_HOME).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub tai_home: Option<PathBuf>,
+
+    /// More detail on stderr (-v, -vv).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Plain output without colours (also when NO_COLOR is set).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+impl GlobalArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            tai_home: self.tai_home.clone(),
+            config_file: self.config.clone(),
+            base_url: self.base_url.clone(),
+            model: self.model.clone(),
+            embed_model: self.embed_model.clone(),
+            identity_files: self.identity_file.clone(),
+            jump_host: self.jump_host.clone(),
+            ignore_ssh_config: self.ignore_ssh_config,
+            ssh_config: self.ssh_config.clone(),
+            known_hosts: self.known_hosts.clone(),
+            max_steps: self.max_steps,
+            command_timeout_secs: self.timeout,
+            no_rag: self.no_rag,
+            rag_debug: self.rag_debug,
+            no_persist: self.no_persist,
+            no_llm: self.no_llm,
+            sudo: self.sudo,
+            json: self.json,
+            output_file: self.output_file.clone(),
+            record_dir: self.record.clone(),
+            verbose: self.verbose,
+            no_color: self.no_color,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One-shot investigation: run the agent loop, print the report, exit.
+    Run(RunArgs),
+    /// Run the baseline plan for a category and print what it collected (no model).
+    Collect(CollectArgs),
+    /// List, inspect and run the read-only tools.
+    #[command(subcommand)]
+    Tools(ToolsCommand),
+    /// Ask the read-only policy about a command.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Manage and search the runbook library.
+    #[command(subcommand)]
+    Runbooks(RunbooksCommand),
+    /// Search and export past sessions.
+    History(HistoryArgs),
+    /// Check the model endpoint, models, SSH keys and the store; with HOST, the connection too.
+    Doctor(DoctorArgs),
+    /// Show the effective configuration and where each value came from.
+    Config,
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Host to investigate.
+    pub host: String,
+    /// What is wrong, in your words.
+    #[arg(required = true, trailing_var_arg = true)]
+    pub issue: Vec<String>,
+    /// Force the issue category instead of classifying the text.
+    #[arg(long, value_name = "CAT")]
+    pub category: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Host to collect from.
+    pub host: String,
+    /// Category whose baseline plan runs (service, network, dns, disk, memory, kernel, auth,
+    /// time, tls, performance, general).
+    #[arg(long, value_name = "CAT")]
+    pub category: Option<String>,
+    /// Issue text, used to pick the category when --category is not given.
+    #[arg(trailing_var_arg = true)]
+    pub issue: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// List every tool with a one-line description.
+    List,
+    /// Show a tool's JSON schema.
+    Show {
+        /// Tool name.
+        name: String,
+    },
+    /// Run one tool on a host.
+    Run {
+        /// Host to run on.
+        host: String,
+        /// Tool name.
+        name: String,
+        /// Arguments as a JSON object.
+        #[arg(long, value_name = "JSON", default_value = "{}")]
+        args: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Exit 0 if the read-only policy allows COMMAND, 1 if not, with the deciding rule.
+    Check {
+        /// The command as separate words (argv), e.g. `journalctl -u nginx -n 50`.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunbooksCommand {
+    /// Index runbooks (incremental: unchanged files are skipped).
+    Sync {
+        /// Directory of Markdown runbooks (default: the bundled ones).
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
+    },
+    /// List indexed runbooks with chunk counts and last sync time.
+    List,
+    /// Add one runbook file to the library and index it.
+    Add {
+        /// Markdown file with YAML frontmatter.
+        file: PathBuf,
+    },
+    /// Search runbooks (BM25, fused with vectors when embeddings are available).
+    Search {
+        /// What to look for.
+        #[arg(required = true, trailing_var_arg = true)]
+        query: Vec<String>,
+        /// Number of results.
+        #[arg(short = 'k', long, default_value_t = 5)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Search text; without it, the most recent sessions.
+    #[arg(trailing_var_arg = true)]
+    pub query: Vec<String>,
+    /// Only sessions on this host.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Write the matching sessions as Markdown to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// Number of sessions.
+    #[arg(short = 'k', long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Also resolve and connect to this host.
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
+}

@@ -1,0 +1,168 @@
+//! The command-line front end: clap definitions ([`args`]), one function per subcommand, and
+//! the mapping of errors to exit codes. No business logic lives here; it is the only layer
+//! that writes to stdout.
+#![allow(clippy::print_stdout)]
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{CommandFactory, Parser};
+
+use crate::config::Config;
+use crate::exit::{Code, HasExitCode};
+
+pub mod args;
+mod doctor;
+
+use args::{Cli, Command};
+
+/// Errors of the CLI layer itself.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{what} is not built yet (it lands with issue {issue}); see `tai --help` for what works now")]
+    NotYet { what: &'static str, issue: u32 },
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl HasExitCode for CliError {
+    fn exit_code(&self) -> Code {
+        match self {
+            CliError::NotYet { .. } | CliError::Usage(_) => Code::Usage,
+            CliError::Failed(_) => Code::Failure,
+        }
+    }
+}
+
+/// Entry point used by `main.rs`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::from(Code::Failure.as_u8());
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code.as_u8()),
+        Err(err) => {
+            let code = crate::exit::code_for(&err);
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(code.as_u8())
+        }
+    }
+}
+
+/// Run one parsed command line.
+pub async fn run(cli: Cli) -> Result<Code> {
+    let config = Config::resolve(&cli.global.overrides())?;
+    match cli.command {
+        None => match cli.host {
+            Some(_host) => Err(CliError::NotYet {
+                what: "the interactive session",
+                issue: 7,
+            }
+            .into()),
+            None => {
+                let mut cmd = Cli::command();
+                cmd.print_help()?;
+                println!();
+                Ok(Code::Usage)
+            }
+        },
+        Some(Command::Run(_)) => Err(CliError::NotYet {
+            what: "`tai run`",
+            issue: 5,
+        }
+        .into()),
+        Some(Command::Collect(_)) => Err(CliError::NotYet {
+            what: "`tai collect`",
+            issue: 4,
+        }
+        .into()),
+        Some(Command::Tools(_)) => Err(CliError::NotYet {
+            what: "`tai tools`",
+            issue: 4,
+        }
+        .into()),
+        Some(Command::Policy(_)) => Err(CliError::NotYet {
+            what: "`tai policy`",
+            issue: 4,
+        }
+        .into()),
+        Some(Command::Runbooks(_)) => Err(CliError::NotYet {
+            what: "`tai runbooks`",
+            issue: 6,
+        }
+        .into()),
+        Some(Command::History(_)) => Err(CliError::NotYet {
+            what: "`tai history`",
+            issue: 6,
+        }
+        .into()),
+        Some(Command::Doctor(a)) => doctor::run(&config, a).await,
+        Some(Command::Config) => show_config(&config),
+        Some(Command::Completions(a)) => {
+            let shell = match a.shell {
+                args::Shell::Bash => clap_complete::Shell::Bash,
+                args::Shell::Zsh => clap_complete::Shell::Zsh,
+                args::Shell::Fish => clap_complete::Shell::Fish,
+                args::Shell::Elvish => clap_complete::Shell::Elvish,
+                args::Shell::Powershell => clap_complete::Shell::PowerShell,
+            };
+            clap_complete::generate(shell, &mut Cli::command(), "tai", &mut std::io::stdout());
+            Ok(Code::Success)
+        }
+    }
+}
+
+fn show_config(config: &Config) -> Result<Code> {
+    let mut out = std::io::stdout().lock();
+    if config.json {
+        serde_json::to_writer_pretty(&mut out, config)?;
+        writeln!(out)?;
+        return Ok(Code::Success);
+    }
+    let value = serde_json::to_value(config)?;
+    let mut lines = Vec::new();
+    flatten("", &value, &mut lines);
+    for (key, val) in lines {
+        let leaf = key.rsplit('.').next().unwrap_or(&key).to_string();
+        let source = config
+            .sources
+            .get(leaf.as_str())
+            .map(|s| format!("  ({s})"))
+            .unwrap_or_default();
+        writeln!(out, "{key} = {val}{source}")?;
+    }
+    Ok(Code::Success)
+}
+
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                if k == "sources" {
+                    continue;
+                }
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
+}

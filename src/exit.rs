@@ -1,0 +1,74 @@
+//! Stable process exit codes and the mapping from each layer's error to one of them.
+//!
+//! The numbers are part of tai's interface (scripts and on-call runbooks test them) and are
+//! documented in README.md. Never renumber; only add.
+
+/// The exit codes tai promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Code {
+    /// Everything worked.
+    Success = 0,
+    /// A check said no (`tai policy check` denied the command) or a generic failure.
+    Failure = 1,
+    /// The command line was wrong, or the capability is not built yet.
+    Usage = 2,
+    /// Config file or environment could not be used.
+    Config = 3,
+    /// The host could not be reached (DNS, refused, timeout, connection lost).
+    Connection = 4,
+    /// The host refused every key, or a key could not be loaded.
+    Authentication = 5,
+    /// The host key changed since it was recorded: possible man-in-the-middle.
+    HostKeyChanged = 6,
+    /// The read-only policy refused the requested command.
+    PolicyDenied = 7,
+    /// The model endpoint failed (unreachable, model missing, no tool support, bad replies).
+    ModelBackend = 8,
+    /// The knowledge store under TAI_HOME could not be opened or written.
+    Store = 9,
+    /// Interrupted by the user (Ctrl-C).
+    Interrupted = 130,
+}
+
+impl Code {
+    pub fn as_u8(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Implemented by every layer's error type so the top level can pick the exit code.
+pub trait HasExitCode {
+    fn exit_code(&self) -> Code;
+}
+
+/// Walk an error chain and return the code of the first layer error found.
+pub fn code_for(err: &anyhow::Error) -> Code {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<crate::transport::TransportError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::config::ConfigError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::policy::PolicyError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::tools::ToolError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::llm::LlmError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::knowledge::KnowledgeError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::agent::AgentError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::cli::CliError>() {
+            return e.exit_code();
+        }
+    }
+    Code::Failure
+}

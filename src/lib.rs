@@ -1,0 +1,21 @@
+//! tai: troubleshoot Linux hosts over SSH with a local LLM, read-only.
+//!
+//! Layers (dependencies point one way): `cli` → `agent`/`plan`/`triage`/`repl` → `tools` →
+//! `policy` → `transport`; `knowledge` and `llm` are leaves used by `agent`.
+//! Nothing below `cli` prints to stdout: stdout carries results, stderr carries progress.
+#![deny(clippy::print_stdout)]
+
+pub mod agent;
+pub mod cli;
+pub mod config;
+pub mod exit;
+pub mod knowledge;
+pub mod llm;
+pub mod plan;
+pub mod policy;
+pub mod render;
+pub mod repl;
+pub mod report;
+pub mod tools;
+pub mod transport;
+pub mod triage;

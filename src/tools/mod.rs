@@ -1,0 +1,62 @@
+//! The typed, read-only tool registry: each tool has a schemars argument type (the JSON schema
+//! the model sees) and renders its arguments to argv for the host's distro family. Execution
+//! always goes policy → transport. The tools land with issue 4.
+use serde::{Deserialize, Serialize};
+
+use crate::exit::{Code, HasExitCode};
+use crate::transport::TransportError;
+
+/// What tai knows about a host, detected once per connection.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HostFacts {
+    /// `/etc/os-release` `ID`.
+    pub os_id: String,
+    /// `/etc/os-release` `ID_LIKE`, split on spaces.
+    pub os_like: Vec<String>,
+    /// `PRETTY_NAME`.
+    pub os_pretty: String,
+    /// The distro family used to pick command variants: `debian`, `rhel`, `suse`, `arch`, `unknown`.
+    pub family: String,
+    pub kernel: String,
+    pub hostname: String,
+    pub uptime: String,
+}
+
+/// A tool invocation requested by the model or a plan.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ToolCall {
+    /// Call id shown to the model and cited in reports (`T3`).
+    pub id: String,
+    pub tool: String,
+    pub args: serde_json::Value,
+}
+
+/// How a tool call ended.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CallStatus {
+    Ok,
+    Error,
+    Denied,
+}
+
+/// Tool errors come in two kinds: those the model should see and act on, and fatal ones that
+/// end the turn.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// Unknown tool, invalid arguments, a policy denial: tell the model, let it retry.
+    #[error("{0}")]
+    RespondToModel(String),
+    /// The transport is gone or the host cannot be trusted: stop the turn.
+    #[error(transparent)]
+    Fatal(#[from] TransportError),
+}
+
+impl HasExitCode for ToolError {
+    fn exit_code(&self) -> Code {
+        match self {
+            ToolError::RespondToModel(_) => Code::Failure,
+            ToolError::Fatal(e) => e.exit_code(),
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! How tai reaches a host: the [`Transport`] trait, its `local` and `ssh` implementations, and
+//! the output cap they share.
+//!
+//! A transport only ever runs an [`ApprovedCommand`], a value that only the policy layer can
+//! create: nothing reaches a host unless the policy approved the exact argv that runs.
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ExecLimits;
+use crate::exit::{Code, HasExitCode};
+use crate::policy::ApprovedCommand;
+
+pub mod cap;
+pub mod local;
+pub mod ssh;
+
+pub use cap::CappedOutput;
+
+/// Where a session runs: this machine, or a host reached over SSH.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Target {
+    Local,
+    Ssh(HostSpec),
+}
+
+/// `[user@]host[:port]` or an ssh_config alias, as typed by the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostSpec {
+    pub user: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl Target {
+    /// Parse the HOST argument: `local`, `[user@]host[:port]`, `[user@][v6addr]:port`, or an alias.
+    pub fn parse(s: &str) -> Result<Target, TransportError> {
+        if s == "local" || s == "localhost-local" {
+            return Ok(Target::Local);
+        }
+        HostSpec::parse(s).map(Target::Ssh)
+    }
+
+    pub fn display_name(&self) -> String {
+        match self {
+            Target::Local => "local".to_string(),
+            Target::Ssh(h) => h.to_string(),
+        }
+    }
+}
+
+impl HostSpec {
+    pub fn parse(s: &str) -> Result<HostSpec, TransportError> {
+        let bad = |why: &str| TransportError::BadHost {
+            host: s.to_string(),
+            reason: why.to_string(),
+        };
+        if s.is_empty() {
+            return Err(bad("empty host"));
+        }
+        let (user, rest) = match s.rsplit_once('@') {
+            Some((u, r)) if !u.is_empty() => (Some(u.to_string()), r),
+            Some(_) => return Err(bad("empty user before '@'")),
+            None => (None, s),
+        };
+        let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
+            let (h, after) = inner
+                .split_once(']')
+                .ok_or_else(|| bad("missing ']' after IPv6 address"))?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(parse_port(p).ok_or_else(|| bad("port must be 1-65535"))?),
+                None if after.is_empty() => None,
+                None => return Err(bad("unexpected text after ']'")),
+            };
+            (h.to_string(), port)
+        } else if rest.matches(':').count() == 1 {
+            let (h, p) = rest.split_once(':').unwrap_or((rest, ""));
+            (
+                h.to_string(),
+                Some(parse_port(p).ok_or_else(|| bad("port must be 1-65535"))?),
+            )
+        } else {
+            // Zero colons, or a bare IPv6 address without port.
+            (rest.to_string(), None)
+        };
+        if host.is_empty() {
+            return Err(bad("empty host name"));
+        }
+        if host.starts_with('-') || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad("host names cannot start with '-' or contain spaces"));
+        }
+        Ok(HostSpec { user, host, port })
+    }
+}
+
+fn parse_port(p: &str) -> Option<u16> {
+    p.parse::<u16>().ok().filter(|p| *p > 0)
+}
+
+impl fmt::Display for HostSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(u) = &self.user {
+            write!(f, "{u}@")?;
+        }
+        if self.host.contains(':') {
+            write!(f, "[{}]", self.host)?;
+        } else {
+            write!(f, "{}", self.host)?;
+        }
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Per-call execution options.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    pub timeout: Duration,
+    /// Bytes kept per stream (head and tail), see [`CappedOutput`].
+    pub output_cap: usize,
+    /// Cancelled when the user presses Ctrl-C: the command is stopped, its channel closed.
+    pub cancel: CancellationToken,
+}
+
+impl ExecOptions {
+    pub fn from_limits(limits: &ExecLimits, cancel: CancellationToken) -> Self {
+        Self {
+            timeout: limits.command_timeout,
+            output_cap: limits.output_cap,
+            cancel,
+        }
+    }
+}
+
+/// What one command produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandOutput {
+    pub stdout: String,
+    pub stderr: String,
+    /// Exit status, `None` when killed by a signal, timed out or cancelled.
+    pub exit_code: Option<i32>,
+    /// Signal name when the command was killed by one (e.g. `KILL`).
+    pub signal: Option<String>,
+    /// Bytes dropped from the middle of stdout and stderr by the cap.
+    pub truncated_bytes: u64,
+    pub timed_out: bool,
+    pub cancelled: bool,
+    pub duration: Duration,
+}
+
+impl CommandOutput {
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0)
+    }
+    pub fn truncated(&self) -> bool {
+        self.truncated_bytes > 0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("invalid host {host:?}: {reason}\n  expected [user@]host[:port], an ssh_config alias, or `local`")]
+    BadHost { host: String, reason: String },
+    #[error("could not connect to {host}: {reason}\n  check the host name and port, that sshd runs there, and any jump host (-J)")]
+    Connect { host: String, reason: String },
+    #[error("connection to {host} timed out after {secs}s\n  is the host up and port reachable? try `tai doctor {host}`")]
+    ConnectTimeout { host: String, secs: u64 },
+    #[error("authentication to {host} failed: {reason}")]
+    Auth { host: String, reason: String },
+    #[error("could not load key {path}: {reason}")]
+    Key { path: String, reason: String },
+    #[error("{message}")]
+    HostKeyChanged { host: String, message: String },
+    #[error("host key for {host} could not be verified: {reason}")]
+    HostKey { host: String, reason: String },
+    #[error("invalid ssh configuration: {0}")]
+    SshConfig(String),
+    #[error("connection to {host} lost: {reason}")]
+    ConnectionLost { host: String, reason: String },
+    #[error("could not start `{program}` on {host}: {reason}")]
+    Spawn {
+        host: String,
+        program: String,
+        reason: String,
+    },
+    #[error("{0}")]
+    NotYet(String),
+}
+
+impl HasExitCode for TransportError {
+    fn exit_code(&self) -> Code {
+        match self {
+            TransportError::BadHost { .. } | TransportError::NotYet(_) => Code::Usage,
+            TransportError::SshConfig(_) => Code::Config,
+            TransportError::Auth { .. } | TransportError::Key { .. } => Code::Authentication,
+            TransportError::HostKeyChanged { .. } => Code::HostKeyChanged,
+            TransportError::HostKey { .. } => Code::HostKeyChanged,
+            TransportError::Connect { .. }
+            | TransportError::ConnectTimeout { .. }
+            | TransportError::ConnectionLost { .. }
+            | TransportError::Spawn { .. } => Code::Connection,
+        }
+    }
+}
+
+impl TransportError {
+    /// Errors after which no further command on this host can succeed in this turn.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            TransportError::HostKeyChanged { .. }
+                | TransportError::HostKey { .. }
+                | TransportError::Auth { .. }
+                | TransportError::ConnectionLost { .. }
+                | TransportError::Connect { .. }
+                | TransportError::ConnectTimeout { .. }
+        )
+    }
+}
+
+/// A connected host that runs approved commands.
+#[async_trait::async_trait]
+pub trait Transport: Send + Sync {
+    /// Name shown to the user and the model (`local`, `root@web01:22`).
+    fn name(&self) -> String;
+
+    /// Run one approved command. Exit status, timeouts and cancellation are reported in
+    /// [`CommandOutput`]; `Err` means the transport itself failed.
+    async fn exec(
+        &self,
+        cmd: &ApprovedCommand,
+        opts: &ExecOptions,
+    ) -> Result<CommandOutput, TransportError>;
+
+    /// Close the connection (no-op for `local`).
+    async fn close(&self) {}
+}
