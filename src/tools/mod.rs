@@ -60,3 +60,31 @@ impl HasExitCode for ToolError {
         }
     }
 }
+
+/// One command a tool call ran (or tried to run) on the host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CommandRecord {
+    /// The command line as it ran (quoted), or the argv the policy refused.
+    pub command: String,
+    pub status: CallStatus,
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    pub stdout: String,
+    pub stderr: String,
+    /// Bytes dropped by the output cap.
+    pub truncated: u64,
+    /// Why it was denied or failed, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The result of one tool call: what ran, how it ended, and the text the model sees.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ToolOutcome {
+    pub call: ToolCall,
+    pub status: CallStatus,
+    pub commands: Vec<CommandRecord>,
+    /// The text handed to the model (already capped and annotated).
+    pub output: String,
+    pub duration_ms: u64,
+}
