@@ -239,3 +239,46 @@ pub trait Transport: Send + Sync {
     /// Close the connection (no-op for `local`).
     async fn close(&self) {}
 }
+
+/// Open a transport for `target`: `local` runs here, anything else goes over SSH.
+pub async fn connect(
+    target: &Target,
+    config: &crate::config::Config,
+) -> Result<std::sync::Arc<dyn Transport>, TransportError> {
+    match target {
+        Target::Local => Ok(std::sync::Arc::new(local::LocalTransport::new())),
+        Target::Ssh(spec) => ssh::connect(spec, config).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_host_specs() {
+        assert_eq!(Target::parse("local").unwrap(), Target::Local);
+        let h = HostSpec::parse("root@127.0.0.1:2222").unwrap();
+        assert_eq!(
+            (h.user.as_deref(), h.host.as_str(), h.port),
+            (Some("root"), "127.0.0.1", Some(2222))
+        );
+        let h = HostSpec::parse("web01").unwrap();
+        assert_eq!((h.user, h.host.as_str(), h.port), (None, "web01", None));
+        let h = HostSpec::parse("ops@[::1]:22").unwrap();
+        assert_eq!((h.host.as_str(), h.port), ("::1", Some(22)));
+        assert_eq!(h.to_string(), "ops@[::1]:22");
+        let h = HostSpec::parse("fe80::1").unwrap();
+        assert_eq!((h.host.as_str(), h.port), ("fe80::1", None));
+        for bad in [
+            "",
+            "@host",
+            "host:0",
+            "host:99999",
+            "-oProxyCommand=x",
+            "a b",
+        ] {
+            assert!(HostSpec::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+}
