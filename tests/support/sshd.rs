@@ -1,0 +1,320 @@
+//! A real OpenSSH server for tests: its own host key, authorized_keys and config, on a free
+//! loopback port, stopped (and its files removed) when the value is dropped.
+//!
+//! Recipe from DESIGN.md: absolute `-f`/`-E` paths, `PasswordAuthentication no`,
+//! `KbdInteractiveAuthentication no`, `UsePAM no`, `StrictModes no`, `/run/sshd` present.
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Locate the sshd binary.
+pub fn sshd_binary() -> PathBuf {
+    for p in ["/usr/sbin/sshd", "/usr/bin/sshd", "/sbin/sshd"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("sshd not found: install openssh-server (.ci/run does)");
+}
+
+/// Generate a key pair with ssh-keygen. `kind` is `ed25519`, `rsa`, `ecdsa`.
+pub fn keygen(dir: &Path, name: &str, kind: &str, passphrase: &str) -> PathBuf {
+    let path = dir.join(name);
+    let mut args = vec!["-q", "-t", kind, "-N", passphrase, "-C", name, "-f"];
+    let p = path.to_str().unwrap().to_string();
+    args.push(&p);
+    let bits;
+    if kind == "rsa" {
+        bits = "2048".to_string();
+        args.extend(["-b", bits.as_str()]);
+    }
+    let st = Command::new("ssh-keygen")
+        .args(&args)
+        .status()
+        .expect("ssh-keygen");
+    assert!(st.success(), "ssh-keygen failed for {name}");
+    path
+}
+
+/// Pick a free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The user tests log in as (the current user).
+pub fn current_user() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| {
+            let out = Command::new("id").arg("-un").output().expect("id -un");
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        })
+}
+
+/// How to start a server.
+#[derive(Debug, Clone)]
+pub struct SshdBuilder {
+    listen: String,
+    extra_config: Vec<String>,
+    /// Run sshd through this command prefix (e.g. `ip netns exec ns1`).
+    wrapper: Vec<String>,
+    client_key_kinds: Vec<&'static str>,
+}
+
+impl Default for SshdBuilder {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1".into(),
+            extra_config: Vec::new(),
+            wrapper: Vec::new(),
+            client_key_kinds: vec!["ed25519"],
+        }
+    }
+}
+
+impl SshdBuilder {
+    pub fn listen(mut self, addr: &str) -> Self {
+        self.listen = addr.to_string();
+        self
+    }
+    pub fn config(mut self, line: &str) -> Self {
+        self.extra_config.push(line.to_string());
+        self
+    }
+    pub fn wrapper(mut self, argv: &[&str]) -> Self {
+        self.wrapper = argv.iter().map(|s| s.to_string()).collect();
+        self
+    }
+    /// Client key kinds to generate and authorise (first one is `client_key()`).
+    pub fn client_keys(mut self, kinds: &[&'static str]) -> Self {
+        self.client_key_kinds = kinds.to_vec();
+        self
+    }
+
+    pub fn start(self) -> Sshd {
+        Sshd::start_with(self)
+    }
+}
+
+/// A running sshd.
+pub struct Sshd {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub host: String,
+    pub user: String,
+    /// Client private keys, authorised on the server (first: ed25519 unless configured).
+    pub client_keys: Vec<PathBuf>,
+    pub host_key: PathBuf,
+    pub log: PathBuf,
+    builder: SshdBuilder,
+}
+
+impl Sshd {
+    pub fn builder() -> SshdBuilder {
+        SshdBuilder::default()
+    }
+
+    /// Start with defaults: ed25519 client key, 127.0.0.1, free port.
+    pub fn start() -> Sshd {
+        SshdBuilder::default().start()
+    }
+
+    fn start_with(b: SshdBuilder) -> Sshd {
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let dir = tempfile::Builder::new()
+            .prefix("tai-sshd-")
+            .tempdir()
+            .unwrap();
+        let host_key = keygen(dir.path(), "ssh_host_ed25519_key", "ed25519", "");
+        let mut client_keys = Vec::new();
+        let mut authorized = String::new();
+        for (i, kind) in b.client_key_kinds.iter().enumerate() {
+            let k = keygen(dir.path(), &format!("client_{kind}_{i}"), kind, "");
+            authorized.push_str(&std::fs::read_to_string(format!("{}.pub", k.display())).unwrap());
+            client_keys.push(k);
+        }
+        let auth_file = dir.path().join("authorized_keys");
+        std::fs::write(&auth_file, authorized).unwrap();
+        let log = dir.path().join("sshd.log");
+        let mut sshd = Sshd {
+            child: None,
+            port: 0,
+            host: b.listen.clone(),
+            user: current_user(),
+            client_keys,
+            host_key,
+            log,
+            dir,
+            builder: b,
+        };
+        sshd.spawn_on(free_port());
+        sshd
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("sshd_config")
+    }
+
+    fn write_config(&self, port: u16) {
+        let d = self.dir.path();
+        let mut cfg = format!(
+            "Port {port}\nListenAddress {listen}\nHostKey {hk}\nPidFile {pid}\nAuthorizedKeysFile {ak}\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
+             PermitRootLogin prohibit-password\nAllowAgentForwarding no\nMaxStartups 100\nLogLevel VERBOSE\n\
+             AcceptEnv LANG LC_*\n",
+            listen = self.builder.listen,
+            hk = self.host_key.display(),
+            pid = d.join("sshd.pid").display(),
+            ak = d.join("authorized_keys").display(),
+        );
+        for line in &self.builder.extra_config {
+            cfg.push_str(line);
+            cfg.push('\n');
+        }
+        std::fs::write(self.config_path(), cfg).unwrap();
+    }
+
+    fn spawn_on(&mut self, port: u16) {
+        self.write_config(port);
+        self.port = port;
+        let bin = sshd_binary();
+        let mut argv: Vec<String> = self.builder.wrapper.clone();
+        argv.push(bin.to_string_lossy().into_owned());
+        argv.extend([
+            "-D".to_string(),
+            "-f".to_string(),
+            self.config_path().to_string_lossy().into_owned(),
+            "-E".to_string(),
+            self.log.to_string_lossy().into_owned(),
+        ]);
+        let child = Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sshd");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    panic!(
+                        "sshd exited early ({status}); log:\n{}",
+                        std::fs::read_to_string(&self.log).unwrap_or_default()
+                    );
+                }
+            }
+            // With a wrapper (netns) the port is not reachable from here; trust the log.
+            let ready = if self.builder.wrapper.is_empty() {
+                std::net::TcpStream::connect((self.host.as_str(), self.port)).is_ok()
+            } else {
+                std::fs::read_to_string(&self.log)
+                    .map(|l| l.contains("Server listening"))
+                    .unwrap_or(false)
+            };
+            if ready {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "sshd did not start on {}:{}; log:\n{}",
+            self.host,
+            self.port,
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
+    /// The first authorised client key.
+    pub fn client_key(&self) -> &Path {
+        &self.client_keys[0]
+    }
+
+    /// `user@host:port` for the tai command line.
+    pub fn target(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+
+    /// The known_hosts line for this server (`[host]:port ssh-ed25519 AAAA…`).
+    pub fn known_hosts_line(&self) -> String {
+        let pubkey = std::fs::read_to_string(format!("{}.pub", self.host_key.display())).unwrap();
+        let mut parts = pubkey.split_whitespace();
+        let (kind, b64) = (parts.next().unwrap(), parts.next().unwrap());
+        format!("[{}]:{} {kind} {b64}\n", self.host, self.port)
+    }
+
+    /// Replace the host key with a fresh one and restart on the same port (MITM simulation).
+    pub fn replace_host_key(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_file(&self.host_key);
+        let _ = std::fs::remove_file(format!("{}.pub", self.host_key.display()));
+        self.host_key = keygen(self.dir.path(), "ssh_host_ed25519_key", "ed25519", "");
+        let port = self.port;
+        self.spawn_on(port);
+    }
+
+    /// Restart on the same port with the same keys (e.g. after a simulated crash).
+    pub fn restart(&mut self) {
+        self.stop();
+        let port = self.port;
+        self.spawn_on(port);
+    }
+
+    /// Kill the server (and, with `-D`, the listener; established sessions die with their
+    /// per-connection children when killed separately by the test).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The server's log so far (for assertions and failure messages).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Run `ssh` (OpenSSH client) against this server with the test key, for oracles and
+    /// benchmarks. Returns the prepared command.
+    pub fn ssh_command(&self, known_hosts: &Path) -> Command {
+        let mut c = Command::new("ssh");
+        c.args([
+            "-p",
+            &self.port.to_string(),
+            "-i",
+            self.client_key().to_str().unwrap(),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            &format!("UserKnownHostsFile={}", known_hosts.display()),
+            "-o",
+            "StrictHostKeyChecking=accept-new",
+            "-F",
+            "/dev/null",
+            "-l",
+            &self.user,
+            &self.host,
+        ]);
+        c
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
