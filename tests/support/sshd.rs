@@ -65,6 +65,7 @@ pub struct SshdBuilder {
     /// Run sshd through this command prefix (e.g. `ip netns exec ns1`).
     wrapper: Vec<String>,
     client_key_kinds: Vec<&'static str>,
+    quiet_shell: bool,
 }
 
 impl Default for SshdBuilder {
@@ -74,6 +75,7 @@ impl Default for SshdBuilder {
             extra_config: Vec::new(),
             wrapper: Vec::new(),
             client_key_kinds: vec!["ed25519"],
+            quiet_shell: false,
         }
     }
 }
@@ -94,6 +96,14 @@ impl SshdBuilder {
     /// Client key kinds to generate and authorise (first one is `client_key()`).
     pub fn client_keys(mut self, kinds: &[&'static str]) -> Self {
         self.client_key_kinds = kinds.to_vec();
+        self
+    }
+
+    /// For timing tests: run sshd in a private mount namespace where the login user's
+    /// `~/.bashrc` is empty (root's on this machine kind runs `pyenv init`, ~250 ms per
+    /// command), so timings measure the transport, not the shell start-up. Needs root.
+    pub fn quiet_shell(mut self) -> Self {
+        self.quiet_shell = true;
         self
     }
 
@@ -186,6 +196,25 @@ impl Sshd {
         self.port = port;
         let bin = sshd_binary();
         let mut argv: Vec<String> = self.builder.wrapper.clone();
+        let bashrc = std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".bashrc"))
+            .filter(|p| p.exists());
+        if let (true, Some(rc)) = (self.builder.quiet_shell, bashrc) {
+            argv.extend(
+                [
+                    "unshare",
+                    "-m",
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-c",
+                    "mount --bind /dev/null \"$0\" && shift && exec \"$@\"",
+                ]
+                .map(String::from),
+            );
+            argv.push(rc.to_string_lossy().into_owned());
+            argv.push("sshd".into());
+        }
         argv.push(bin.to_string_lossy().into_owned());
         argv.extend([
             "-D".to_string(),

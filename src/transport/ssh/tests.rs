@@ -337,7 +337,8 @@ async fn ssh_config_alias_include_and_identity_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_sleeps_run_concurrently_on_one_connection() {
-    let f = Fixture::new(Sshd::start());
+    // quiet_shell: the login shell's rc file must not dominate a timing test.
+    let f = Fixture::new(Sshd::builder().quiet_shell().start());
     let (t, _) = connect_no_agent(&spec(&f.sshd), &f.config()).await.unwrap();
     let start = Instant::now();
     let runs = (0..8).map(|_| {
