@@ -146,3 +146,50 @@ fn doctor_resolve_only_reports_alias_include_and_jump_chain_without_connecting()
 fn local_user() -> String {
     support::sshd::current_user()
 }
+
+#[test]
+fn doctor_through_a_jump_host_checks_both_host_keys() {
+    use support::sshd::JumpNet;
+    let net = JumpNet::create();
+    let bastion = Sshd::builder()
+        .listen(&net.bastion_ip)
+        .wrapper(&JumpNet::exec_in(&net.bastion_ns))
+        .start();
+    let target = Sshd::builder()
+        .listen(&net.target_ip)
+        .wrapper(&JumpNet::exec_in(&net.target_ns))
+        .start();
+    let home = tempfile::tempdir().unwrap();
+    let kh = home.path().join("known_hosts");
+    let out = support::tai_cmd(home.path())
+        .args(["doctor", &target.target(), "--json", "--ignore-ssh-config"])
+        .args(["--base-url", "http://127.0.0.1:9/v1"])
+        .args(["-J", &bastion.target()])
+        .arg("-i")
+        .arg(bastion.client_key())
+        .arg("-i")
+        .arg(target.client_key())
+        .arg("--known-hosts")
+        .arg(&kh)
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert_eq!(
+        v["jump_chain"],
+        serde_json::json!([format!(
+            "{}@{}:{}",
+            bastion.user, net.bastion_ip, bastion.port
+        )]),
+        "{v}"
+    );
+    let hops = v["hops"].as_array().expect("hops");
+    assert_eq!(hops.len(), 2, "{v}");
+    assert!(
+        hops.iter().all(|h| h["host_key"]["status"] == "learned"),
+        "{v}"
+    );
+    assert_eq!(std::fs::read_to_string(&kh).unwrap().lines().count(), 2);
+    assert!(target
+        .log_text()
+        .contains(&format!("from {} port", net.bastion_inner_ip)));
+}

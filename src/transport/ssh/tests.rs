@@ -487,3 +487,61 @@ async fn server_killed_mid_command_is_a_clear_error() {
         .expect_err("must fail");
     assert_eq!(err.exit_code(), Code::Connection, "{err}");
 }
+
+#[tokio::test]
+async fn jump_host_reaches_a_target_only_the_bastion_can_reach() {
+    let net = sshd::JumpNet::create();
+    let mut bastion = Sshd::builder()
+        .listen(&net.bastion_ip)
+        .wrapper(&sshd::JumpNet::exec_in(&net.bastion_ns))
+        .start();
+    let target = Sshd::builder()
+        .listen(&net.target_ip)
+        .wrapper(&sshd::JumpNet::exec_in(&net.target_ns))
+        .start();
+    let home = tempfile::tempdir().unwrap();
+    let kh = home.path().join("known_hosts");
+    let keys = [bastion.client_key(), target.client_key()];
+
+    // From here the target cannot be reached directly.
+    let direct = connect_no_agent(&spec(&target), &config(home.path(), &keys, &kh)).await;
+    let err = direct
+        .err()
+        .expect("the target must not be reachable directly");
+    assert_eq!(err.exit_code(), Code::Connection, "{err}");
+
+    let mut cfg = config(home.path(), &keys, &kh);
+    cfg.ssh.jump_host = Some(bastion.target());
+    let (t, report) = connect_no_agent(&spec(&target), &cfg).await.unwrap();
+    assert_eq!(report.hops.len(), 2);
+    for hop in &report.hops {
+        assert!(
+            matches!(hop.host_key, Some(HostKeyStatus::Learned { .. })),
+            "{report:?}"
+        );
+    }
+    let out = t
+        .exec(&cmd(&["echo", "via-bastion"]), &opts(10, 64))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "via-bastion\n");
+    // The target saw the connection coming from the bastion's inner address.
+    let log = target.log_text();
+    assert!(
+        log.contains(&format!("from {} port", net.bastion_inner_ip)),
+        "{log}"
+    );
+    let recorded = std::fs::read_to_string(&kh).unwrap();
+    assert!(recorded.contains(&format!("[{}]:{} ", net.bastion_ip, bastion.port)));
+    assert!(recorded.contains(&format!("[{}]:{} ", net.target_ip, target.port)));
+    t.close().await;
+
+    // Every hop is checked: a changed bastion key stops the chain at the bastion.
+    bastion.replace_host_key();
+    let err = connect_no_agent(&spec(&target), &cfg)
+        .await
+        .err()
+        .expect("must fail");
+    assert_eq!(err.exit_code(), Code::HostKeyChanged, "{err}");
+    assert!(err.to_string().contains(&net.bastion_ip), "{err}");
+}
