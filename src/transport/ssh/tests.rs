@@ -362,7 +362,7 @@ async fn timeout_closes_the_channel_and_cancel_stops_the_command() {
     let (t, _) = connect_no_agent(&spec(&f.sshd), &f.config()).await.unwrap();
     let start = Instant::now();
     let out = t
-        .exec(&cmd(&["sleep", "30"]), &opts(1, 1024))
+        .exec(&cmd(&["sh", "-c", TICK_A]), &opts(1, 1024))
         .await
         .unwrap();
     assert!(out.timed_out);
@@ -372,6 +372,14 @@ async fn timeout_closes_the_channel_and_cancel_stops_the_command() {
         "{:?}",
         start.elapsed()
     );
+    assert!(out.stdout.starts_with("tick-29613\n"), "{out:?}");
+    // Closing the channel stopped the remote command too (sshd ignores signal requests
+    // for root logins, so this relies on the closed channel: the next write gets SIGPIPE).
+    assert!(
+        gone_soon("tick-29613").await,
+        "the timed-out command still runs on the server; sshd log:\n{}",
+        f.sshd.log_text()
+    );
 
     let o = opts(30, 1024);
     let cancel = o.cancel.clone();
@@ -380,9 +388,13 @@ async fn timeout_closes_the_channel_and_cancel_stops_the_command() {
         cancel.cancel();
     });
     let start = Instant::now();
-    let out = t.exec(&cmd(&["sleep", "30"]), &o).await.unwrap();
+    let out = t.exec(&cmd(&["sh", "-c", TICK_B]), &o).await.unwrap();
     assert!(out.cancelled);
     assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(
+        gone_soon("tick-28417").await,
+        "the cancelled command still runs on the server"
+    );
     // The connection is still usable afterwards.
     let out = t
         .exec(&cmd(&["echo", "still-here"]), &opts(10, 1024))
@@ -401,6 +413,26 @@ async fn exit_signal_is_reported() {
         .unwrap();
     assert_eq!(out.signal.as_deref(), Some("TERM"), "{out:?}");
     assert_eq!(out.exit_code, None);
+}
+
+/// Remote loops that print every 200 ms, recognisable by their command line.
+const TICK_A: &str = "while :; do echo tick-29613; sleep 0.2; done";
+const TICK_B: &str = "while :; do echo tick-28417; sleep 0.2; done";
+
+/// Whether no process with `needle` in its command line remains within two seconds.
+async fn gone_soon(needle: &str) -> bool {
+    for _ in 0..40 {
+        let alive = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .any(|c| String::from_utf8_lossy(&c).contains(needle));
+        if !alive {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
 
 fn peak_rss_kib() -> u64 {
