@@ -136,7 +136,9 @@ fn check_examples(rules: &Rules) -> Result<(), String> {
     let mut errors = Vec::new();
     let mut deny_rule = |id: &str, must: &[String], must_not: &[String]| -> Result<(), String> {
         if must.is_empty() || must_not.is_empty() {
-            errors.push(format!("rule {id}: needs must_match and must_not_match examples"));
+            errors.push(format!(
+                "rule {id}: needs must_match and must_not_match examples"
+            ));
         }
         for line in must {
             match rules.evaluate(&split(line)?) {
@@ -168,7 +170,10 @@ fn check_examples(rules: &Rules) -> Result<(), String> {
     deny_rule(&g.id, &g.must_match, &g.must_not_match)?;
     for c in &rules.file.command {
         if c.must_match.is_empty() || c.must_not_match.is_empty() {
-            errors.push(format!("rule {}: needs must_match and must_not_match examples", c.id));
+            errors.push(format!(
+                "rule {}: needs must_match and must_not_match examples",
+                c.id
+            ));
         }
         for line in &c.must_match {
             match rules.evaluate(&split(line)?) {

@@ -676,6 +676,22 @@ impl<'a> Eval<'a> {
                 return parse_kind(k).map_err(|e| self.refuse(e));
             }
         }
+        // getopt_long accepts any unique prefix of a long option: an unlisted `--fil` is
+        // `--files0-from`. An abbreviation of a refused option is refused too.
+        if name.starts_with("--") {
+            for s in scopes.iter().rev() {
+                if let Some(full) = s
+                    .deny_options
+                    .keys()
+                    .map(|k| k.trim_end_matches('*'))
+                    .find(|k| k.starts_with(name))
+                {
+                    return Err(self.refuse(format!(
+                        "option `{name}` would be read as an abbreviation of `{full}`, which is refused"
+                    )));
+                }
+            }
+        }
         if scopes.last().is_some_and(|s| s.any_options) {
             return Ok(OptKind {
                 kind: Kind::Flag,
