@@ -13,8 +13,11 @@ use crate::config::Config;
 use crate::exit::{Code, HasExitCode};
 
 pub mod args;
+mod collect;
 mod doctor;
 mod policy;
+mod session;
+mod tools;
 
 use args::{Cli, Command};
 
@@ -86,16 +89,8 @@ pub async fn run(cli: Cli) -> Result<Code> {
             issue: 5,
         }
         .into()),
-        Some(Command::Collect(_)) => Err(CliError::NotYet {
-            what: "`tai collect`",
-            issue: 4,
-        }
-        .into()),
-        Some(Command::Tools(_)) => Err(CliError::NotYet {
-            what: "`tai tools`",
-            issue: 4,
-        }
-        .into()),
+        Some(Command::Collect(a)) => collect::run(&config, a).await,
+        Some(Command::Tools(c)) => tools::run(&config, c).await,
         Some(Command::Policy(c)) => policy::run(&config, c),
         Some(Command::Runbooks(_)) => Err(CliError::NotYet {
             what: "`tai runbooks`",
