@@ -287,6 +287,32 @@ impl Session {
         }
     }
 
+    /// Connect to `target`, detect its facts, probe the model (concurrently), and return a
+    /// session ready for [`Session::turn`].
+    pub async fn start(
+        config: &Config,
+        target: &crate::transport::Target,
+        mut opts: SessionOptions,
+    ) -> Result<Session, AgentError> {
+        let model = ModelClient::new(crate::llm::ClientOptions::from_settings(&config.model))?;
+        let (runner, mode) = tokio::join!(
+            runner::connect(config, target),
+            Session::probe_mode(&model, &mut opts)
+        );
+        let runner = runner?;
+        let mode = mode?;
+        if let Some(path) = model.recording() {
+            opts.progress
+                .note(&format!("recording model exchanges to {}", path.display()));
+        }
+        Ok(Session::new(opts, model, runner, mode))
+    }
+
+    /// End the session: close the connection.
+    pub async fn close(&self) {
+        self.runner.close().await;
+    }
+
     pub fn options(&self) -> &SessionOptions {
         &self.opts
     }

@@ -26,6 +26,20 @@ pub trait ToolRunner: Send + Sync {
         next_id: &mut u32,
         cancel: &CancellationToken,
     ) -> Result<Vec<ToolOutcome>, ToolError>;
+    /// Close the connection (end of session).
+    async fn close(&self) {}
+}
+
+/// Connect to `target` and build the production runner: the builtin registry, the read-only
+/// policy and the transport, with the host facts detected once.
+pub async fn connect(
+    config: &crate::config::Config,
+    target: &crate::transport::Target,
+) -> Result<std::sync::Arc<dyn ToolRunner>, super::AgentError> {
+    let _ = (config, target);
+    Err(super::AgentError::Setup(
+        "the tool registry is not on this branch yet (issue 4)".into(),
+    ))
 }
 
 /// Runbook and past-session context for the first message (the knowledge layer provides it).

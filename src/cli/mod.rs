@@ -14,6 +14,7 @@ use crate::exit::{Code, HasExitCode};
 
 pub mod args;
 mod doctor;
+mod run;
 
 use args::{Cli, Command};
 
@@ -80,11 +81,7 @@ pub async fn run(cli: Cli) -> Result<Code> {
                 Ok(Code::Usage)
             }
         },
-        Some(Command::Run(_)) => Err(CliError::NotYet {
-            what: "`tai run`",
-            issue: 5,
-        }
-        .into()),
+        Some(Command::Run(a)) => run::run(&config, a).await,
         Some(Command::Collect(_)) => Err(CliError::NotYet {
             what: "`tai collect`",
             issue: 4,
