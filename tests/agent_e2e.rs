@@ -112,7 +112,8 @@ async fn unsafe_calls_are_denied_and_the_host_is_unchanged() {
         Scripted::ok(oa_tool_calls(M, &[
             ("call_s1", "read_file", json!({"path": "/etc/shadow"})),
             ("call_s2", "run_command", json!({"command": rm})),
-            ("call_s3", "run_command", json!({"command": format!("touch {}/pwned; echo hi", dir.display())})),
+            ("call_s3", "run_command", json!({"command": format!("touch {}/pwned", dir.display())})),
+            ("call_s4", "run_command", json!({"command": format!("cat /etc/hostname; touch {}/pwned2", dir.display())})),
         ])),
         Scripted::ok(oa_text(M, "## Root Cause\nunknown\n## Evidence\n- denied [T1]\n## Recommended Actions\n1. none\n## Confidence\nlow")),
     ]).await;
@@ -124,22 +125,35 @@ async fn unsafe_calls_are_denied_and_the_host_is_unchanged() {
         .unwrap();
     let reqs = s.requests(OA_PATH).await;
     let results = tool_results(&reqs[1]);
-    assert_eq!(results.len(), 3);
-    for (_, text) in &results {
+    assert_eq!(results.len(), 4);
+    for (_, text) in &results[..3] {
         assert!(
             text.contains("DENIED"),
             "the model is told it was refused: {text}"
         );
     }
     assert!(
-        r.tool_calls
+        results[3].1.contains("ERROR") && results[3].1.contains("`;`"),
+        "shell syntax is refused with a reason: {}",
+        results[3].1
+    );
+    assert!(
+        r.tool_calls[..3]
             .iter()
             .all(|t| t.status == tai::tools::CallStatus::Denied),
         "{:?}",
         r.tool_calls
     );
+    assert!(
+        r.tool_calls.iter().all(|t| t.exit_code.is_none()),
+        "nothing ran: {:?}",
+        r.tool_calls
+    );
     assert!(dir.join("keep").exists(), "rm -rf did not run");
-    assert!(!dir.join("pwned").exists(), "touch did not run");
+    assert!(
+        !dir.join("pwned").exists() && !dir.join("pwned2").exists(),
+        "touch did not run"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
