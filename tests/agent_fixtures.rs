@@ -115,19 +115,17 @@ fn scripts() -> Vec<Script> {
             native: true,
             show: show("qwen3", &["completion", "tools", "thinking"], 40960),
             replies: vec![
-                Scripted::ok({
-                    let mut v = native_tool_calls(q, &[
+                Scripted::ok(with_thinking(
+                    native_tool_calls(q, &[
                         ("call_b7f2k9qa", "cpu_load", json!({})),
                         ("call_r3t8w1zc", "memory_info", json!({})),
-                    ]);
-                    v["message"]["thinking"] = json!("The user says the server is slow. I should look at CPU load and memory first.");
-                    v
-                }),
-                Scripted::ok({
-                    let mut v = native_text(q, "## Root Cause\nNo resource exhaustion: CPU load and memory are normal, so the slowness is not on this host.\n\n## Evidence\n- Load averages are low [T1]\n- Memory is available and swap is unused [T2]\n\n## Recommended Actions\n1. Measure the application's own latency (upstream, database)\n\n## Confidence\nmedium");
-                    v["message"]["thinking"] = json!("Both look fine; I can answer.");
-                    v
-                }),
+                    ]),
+                    "The user says the server is slow. I should look at CPU load and memory first.",
+                )),
+                Scripted::ok(with_thinking(
+                    native_text(q, "## Root Cause\nNo resource exhaustion: CPU load and memory are normal, so the slowness is not on this host.\n\n## Evidence\n- Load averages are low [T1]\n- Memory is available and swap is unused [T2]\n\n## Recommended Actions\n1. Measure the application's own latency (upstream, database)\n\n## Confidence\nmedium"),
+                    "Both look fine; I can answer.",
+                )),
             ],
         },
         Script {

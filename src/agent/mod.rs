@@ -103,6 +103,8 @@ pub struct SessionOptions {
 
 /// Context assumed for an OpenAI-compatible server, where tai cannot set or learn `num_ctx`.
 pub const DEFAULT_CONTEXT_TOKENS: u64 = 8192;
+/// Context tai asks for on Ollama's native route when none is configured (capped by the model).
+pub const DEFAULT_NATIVE_CONTEXT_TOKENS: u64 = 16384;
 /// Characters of one tool output the model sees.
 pub const DEFAULT_CALL_OUTPUT_CHARS: usize = 6000;
 
@@ -269,7 +271,7 @@ impl Session {
             Ok(Some(info)) => {
                 if let Some(ctx) = info.context_length {
                     let want = o.num_ctx.map(u64::from).unwrap_or(match o.endpoint {
-                        crate::llm::Endpoint::OllamaNative => ctx,
+                        crate::llm::Endpoint::OllamaNative => DEFAULT_NATIVE_CONTEXT_TOKENS,
                         crate::llm::Endpoint::OpenAi => DEFAULT_CONTEXT_TOKENS,
                     });
                     opts.context_tokens = want.min(ctx);
@@ -294,13 +296,19 @@ impl Session {
         target: &crate::transport::Target,
         mut opts: SessionOptions,
     ) -> Result<Session, AgentError> {
-        let model = ModelClient::new(crate::llm::ClientOptions::from_settings(&config.model))?;
+        let mut model = ModelClient::new(crate::llm::ClientOptions::from_settings(&config.model))?;
         let (runner, mode) = tokio::join!(
             runner::connect(config, target),
             Session::probe_mode(&model, &mut opts)
         );
         let runner = runner?;
         let mode = mode?;
+        if model.options().endpoint == crate::llm::Endpoint::OllamaNative
+            && model.options().num_ctx.is_none()
+        {
+            // Ollama's own default context is small; ask for what the budget assumes.
+            model.set_num_ctx(opts.context_tokens.min(u64::from(u32::MAX)) as u32);
+        }
         if let Some(path) = model.recording() {
             opts.progress
                 .note(&format!("recording model exchanges to {}", path.display()));

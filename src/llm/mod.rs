@@ -307,6 +307,12 @@ impl ModelClient {
         &self.opts
     }
 
+    /// The context length sent as `options.num_ctx` on the native route (ignored on `/v1`,
+    /// which cannot carry it).
+    pub fn set_num_ctx(&mut self, n: u32) {
+        self.opts.num_ctx = Some(n);
+    }
+
     /// Where `--record` writes this session, when it does.
     pub fn recording(&self) -> Option<PathBuf> {
         self.recorder.as_ref().map(|r| r.path().to_path_buf())

@@ -310,3 +310,18 @@ pub fn last_user_text(req: &Value) -> String {
         .map(content_text)
         .unwrap_or_default()
 }
+
+/// Add Ollama's `thinking` to a native reply, in the field order Ollama writes
+/// (`role`, `content`, `thinking`, `tool_calls`).
+pub fn with_thinking(mut reply: Value, thinking: &str) -> Value {
+    let old = reply["message"].take();
+    let mut m = serde_json::Map::new();
+    m.insert("role".into(), old["role"].clone());
+    m.insert("content".into(), old["content"].clone());
+    m.insert("thinking".into(), json!(thinking));
+    if let Some(tc) = old.get("tool_calls") {
+        m.insert("tool_calls".into(), tc.clone());
+    }
+    reply["message"] = Value::Object(m);
+    reply
+}
