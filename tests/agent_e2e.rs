@@ -266,3 +266,263 @@ async fn tai_run_json_against_sshd_and_scripted_model() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Rewrites a file on the host when the model is asked for the n-th time: if the repeated call
+/// ran again, the model would see the new content.
+struct RewriteOn {
+    n: usize,
+    path: PathBuf,
+    replies: Vec<Value>,
+    count: std::sync::atomic::AtomicUsize,
+}
+
+impl wiremock::Respond for RewriteOn {
+    fn respond(&self, _r: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let i = self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if i == self.n {
+            std::fs::write(&self.path, "CHANGED\n").unwrap();
+        }
+        wiremock::ResponseTemplate::new(200)
+            .set_body_json(&self.replies[i.min(self.replies.len() - 1)])
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_call_is_answered_from_the_first_result_not_rerun() {
+    let sshd = Sshd::start();
+    let dir = scratch("repeat");
+    let file = dir.join("state.txt");
+    std::fs::write(&file, "ORIGINAL\n").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path(OA_PATH))
+        .respond_with(RewriteOn {
+            n: 1,
+            path: file.clone(),
+            replies: vec![
+                oa_tool_calls(M, &[("call_r1", "read_file", json!({"path": file}))]),
+                oa_tool_calls(M, &[("call_r2", "read_file", json!({"path": file}))]),
+                oa_text(M, FINAL),
+            ],
+            count: Default::default(),
+        })
+        .mount(&s.server)
+        .await;
+    let cfg = config(home.path(), &sshd, &s.v1_url());
+    let mut sess = session(&cfg, &sshd).await;
+    let r = sess
+        .turn("what is in the state file?", &CancellationToken::new())
+        .await
+        .unwrap();
+    let reqs = s.requests(OA_PATH).await;
+    let res = tool_results(&reqs[2]);
+    assert_eq!(res[1].0, "call_r2");
+    assert!(res[1].1.contains("repeats T1"), "{}", res[1].1);
+    assert!(
+        res[1].1.contains("ORIGINAL") && !res[1].1.contains("CHANGED"),
+        "answered from T1, not re-run: {}",
+        res[1].1
+    );
+    assert_eq!(r.tool_calls.len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_500_then_success_and_malformed_arguments() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    s.script(
+        OA_PATH,
+        vec![
+            Scripted::status(
+                500,
+                oa_error("llama runner process has terminated: signal: killed"),
+            ),
+            Scripted::ok(oa_raw_tool_call(
+                M,
+                "call_m1",
+                "read_file",
+                "{\"path\": \"/etc/hostname\"",
+            )),
+            Scripted::status(502, oa_error("bad gateway")),
+            Scripted::ok(oa_tool_calls(
+                M,
+                &[("call_m2", "read_file", json!({"path": "/etc/hostname"}))],
+            )),
+            Scripted::ok(oa_text(M, FINAL)),
+        ],
+    )
+    .await;
+    let mut cfg = config(home.path(), &sshd, &s.v1_url());
+    cfg.model.timeout = Duration::from_secs(5);
+    let mut sess = session(&cfg, &sshd).await;
+    let r = sess
+        .turn("which host is this?", &CancellationToken::new())
+        .await
+        .unwrap();
+    let reqs = s.requests(OA_PATH).await;
+    assert_eq!(reqs.len(), 5, "each 5xx was retried once");
+    let res = tool_results(&reqs[3]);
+    assert!(
+        res[0].1.contains("invalid arguments for read_file"),
+        "{}",
+        res[0].1
+    );
+    let host = std::fs::read_to_string("/etc/hostname").unwrap();
+    let res = tool_results(&reqs[4]);
+    assert!(
+        res[1].1.contains(host.trim()),
+        "the corrected call ran on the host: {}",
+        res[1].1
+    );
+    assert_eq!(r.tool_calls.len(), 2);
+    assert_eq!(r.tool_calls[0].status, tai::tools::CallStatus::Error);
+    assert_eq!(r.tool_calls[1].status, tai::tools::CallStatus::Ok);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_steps_reached_ends_with_the_best_report() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    s.script(
+        OA_PATH,
+        vec![
+            Scripted::ok(oa_tool_calls(
+                M,
+                &[("call_1", "read_file", json!({"path": "/etc/hostname"}))],
+            )),
+            Scripted::ok(oa_tool_calls(
+                M,
+                &[("call_2", "read_file", json!({"path": "/etc/os-release"}))],
+            )),
+            // The last step is sent without tools; this model still asks for one (in its text).
+            Scripted::ok(oa_text(
+                M,
+                "{\"name\": \"read_file\", \"arguments\": {\"path\": \"/etc/hosts\"}}",
+            )),
+        ],
+    )
+    .await;
+    let mut cfg = config(home.path(), &sshd, &s.v1_url());
+    cfg.model.max_steps = 3;
+    let target = Target::parse(&sshd.target()).unwrap();
+    let mut sess = Session::start(&cfg, &target, SessionOptions::new(sshd.target(), 3))
+        .await
+        .unwrap();
+    let r = sess
+        .turn("something is wrong", &CancellationToken::new())
+        .await
+        .unwrap();
+    let reqs = s.requests(OA_PATH).await;
+    assert!(!offered_tools(&reqs[0]).is_empty());
+    assert!(
+        offered_tools(&reqs[2]).is_empty(),
+        "the last step has no tools"
+    );
+    assert!(last_user_text(&reqs[2]).contains("last step"));
+    assert_eq!(reqs.len(), 3, "the bound holds");
+    assert_eq!(
+        r.tool_calls.len(),
+        2,
+        "the call asked for at the bound did not run"
+    );
+    assert!(
+        r.warnings.iter().any(|w| w.contains("step limit (3)")),
+        "{:?}",
+        r.warnings
+    );
+    assert_eq!(r.confidence, "low");
+    assert_eq!(r.evidence.len(), 2);
+    assert_eq!(r.evidence[0].sources, vec!["T1"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn text_protocol_fallback_runs_real_tools() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    let g = "gemma3:4b";
+    s.script(OA_PATH, vec![
+        Scripted::status(400, oa_error("registry.ollama.ai/library/gemma3:4b does not support tools")),
+        Scripted::ok(oa_text(g, "Let me read the hostname.\n```json\n{\"name\": \"read_file\", \"arguments\": {\"path\": \"/etc/hostname\"}}\n```")),
+        Scripted::ok(oa_text(g, FINAL)),
+    ]).await;
+    let cfg = config(home.path(), &sshd, &s.v1_url());
+    let mut sess = session(&cfg, &sshd).await;
+    let r = sess
+        .turn("which host is this?", &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(sess.mode(), tai::llm::ToolMode::Text);
+    let reqs = s.requests(OA_PATH).await;
+    assert!(offered_tools(&reqs[1]).is_empty());
+    let host = std::fs::read_to_string("/etc/hostname").unwrap();
+    assert!(last_user_text(&reqs[2]).contains(host.trim()));
+    assert_eq!(r.tool_calls[0].status, tai::tools::CallStatus::Ok);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn context_compaction_keeps_requests_under_the_budget() {
+    let sshd = Sshd::start();
+    let dir = scratch("big");
+    for i in 0..4 {
+        let body: String = (0..400)
+            .map(|n| format!("{i}: log line {n} with some words to fill the context\n"))
+            .collect();
+        std::fs::write(dir.join(format!("f{i}.log")), body).unwrap();
+    }
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    let mut replies: Vec<Scripted> = (0..4)
+        .map(|i| {
+            Scripted::ok(oa_tool_calls(
+                M,
+                &[(
+                    &*format!("call_{i}"),
+                    "read_file",
+                    json!({"path": dir.join(format!("f{i}.log"))}),
+                )],
+            ))
+        })
+        .collect();
+    replies.push(Scripted::ok(oa_tool_calls(
+        M,
+        &[(
+            "call_again",
+            "read_file",
+            json!({"path": dir.join("f0.log")}),
+        )],
+    )));
+    replies.push(Scripted::ok(oa_text(M, FINAL)));
+    s.script(OA_PATH, replies).await;
+    let cfg = config(home.path(), &sshd, &s.v1_url());
+    let target = Target::parse(&sshd.target()).unwrap();
+    let mut opts = SessionOptions::new(sshd.target(), 12);
+    opts.context_tokens = 6000;
+    let mut sess = Session::start(&cfg, &target, opts).await.unwrap();
+    let r = sess
+        .turn("read the logs", &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(sess.compactions() >= 1);
+    let reqs = s.requests(OA_PATH).await;
+    let last = reqs.last().unwrap();
+    let res = tool_results(last);
+    assert!(res[0].1.contains("compacted by tai"), "{}", res[0].1);
+    assert!(
+        res.last().unwrap().1.contains("repeats T1")
+            && res.last().unwrap().1.contains("0: log line"),
+        "repeat guard works after compaction"
+    );
+    for req in &reqs {
+        let tokens = serde_json::to_string(req).unwrap().len() / 4;
+        assert!(
+            tokens < 6000 * 9 / 10,
+            "request of ~{tokens} tokens exceeds the budget"
+        );
+    }
+    assert!(r.warnings.iter().any(|w| w.contains("compacted")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
