@@ -395,7 +395,11 @@ impl Session {
     }
 
     fn remember(&mut self, o: &ToolOutcome) {
-        let text = self.result_text(o);
+        let text = self.result_text(o, self.opts.call_output_chars);
+        self.remember_text(o, text);
+    }
+
+    fn remember_text(&mut self, o: &ToolOutcome, text: String) {
         self.seen
             .entry(call_key(&o.call.tool, &o.call.args))
             .or_insert_with(|| o.call.id.clone());
@@ -403,15 +407,22 @@ impl Session {
     }
 
     /// The text the model sees for one outcome.
-    fn result_text(&self, o: &ToolOutcome) -> String {
+    fn result_text(&self, o: &ToolOutcome, max_chars: usize) -> String {
         format!(
             "[{}] {} {} — {}\n{}",
             o.call.id,
             o.call.tool,
             o.call.args,
             status_text(o),
-            cap_for_model(o.output.trim_end(), self.opts.call_output_chars)
+            cap_for_model(o.output.trim_end(), max_chars)
         )
+    }
+
+    /// Characters each of `n` results of one batch may use: a batch takes at most about a third
+    /// of the context, never more than `call_output_chars` per call, never less than 1200.
+    fn per_call_chars(&self, n: usize) -> usize {
+        let third = (self.opts.context_tokens as usize).saturating_mul(4) / 3;
+        (third / n.max(1)).clamp(1200, self.opts.call_output_chars.max(1200))
     }
 
     fn baseline_text(&mut self) -> String {
@@ -463,6 +474,18 @@ impl Session {
                     text: format!("(turn interrupted: {user_text})"),
                 });
                 Err(AgentError::Interrupted)
+            }
+            Ok(report) => {
+                let t = self.turn_tokens;
+                self.opts.progress.note(&format!(
+                    "tokens: {} prompt + {} completion this turn; {} + {} this session (~{} in the history)",
+                    t.prompt,
+                    t.completion,
+                    self.tokens.prompt,
+                    self.tokens.completion,
+                    self.history_tokens()
+                ));
+                Ok(report)
             }
             other => other,
         }
@@ -775,7 +798,7 @@ impl Session {
                     duration_ms: 0,
                 };
                 self.opts.progress.tool_end(&o);
-                let text = self.result_text(&o);
+                let text = self.result_text(&o, self.opts.call_output_chars);
                 self.results.insert(id, text.clone());
                 self.outcomes.push(o);
                 slots.push(Slot::Ready(text, true));
@@ -827,12 +850,13 @@ impl Session {
             return Err(AgentError::Interrupted);
         }
         let mut texts: Vec<(String, bool)> = Vec::new();
+        let per_call = self.per_call_chars(to_run.len());
         for (i, r) in results.into_iter().enumerate() {
             match r {
                 Ok(o) => {
                     self.opts.progress.tool_end(&o);
-                    self.remember(&o);
-                    let text = self.results.get(&o.call.id).cloned().unwrap_or_default();
+                    let text = self.result_text(&o, per_call);
+                    self.remember_text(&o, text.clone());
                     let err = o.status != CallStatus::Ok;
                     self.outcomes.push(o);
                     texts.push((text, err));
@@ -847,8 +871,8 @@ impl Session {
                         duration_ms: 0,
                     };
                     self.opts.progress.tool_end(&o);
-                    self.remember(&o);
-                    let text = self.results.get(&o.call.id).cloned().unwrap_or_default();
+                    let text = self.result_text(&o, per_call);
+                    self.remember_text(&o, text.clone());
                     self.outcomes.push(o);
                     texts.push((text, true));
                 }
