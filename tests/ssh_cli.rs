@@ -276,3 +276,49 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn collect_over_ssh_works_and_after_a_host_key_change_exits_6_running_nothing() {
+    let mut sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let kh = home.path().join("known_hosts");
+    let (target, key) = (sshd.target(), sshd.client_key().to_path_buf());
+    let collect = |home: &Path| {
+        support::tai_cmd(home)
+            .args(["collect", &target, "--category", "disk"])
+            .arg("-i")
+            .arg(&key)
+            .arg("--known-hosts")
+            .arg(&kh)
+            .output()
+            .unwrap()
+    };
+    let out = collect(home.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("df "), "{text}");
+
+    sshd.replace_host_key();
+    let out = collect(home.path());
+    assert_eq!(out.status.code(), Some(6), "{out:?}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{err}"
+    );
+    // Nothing ran: the restarted server never authenticated anyone.
+    let log = sshd.log_text();
+    let since_restart = log.rsplit("Server listening").next().unwrap_or("");
+    assert!(!since_restart.contains("Accepted publickey"), "{log}");
+    assert!(!since_restart.contains("Starting session"), "{log}");
+}
