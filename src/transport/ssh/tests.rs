@@ -114,6 +114,13 @@ async fn ed25519_key_runs_commands_and_learns_the_host() {
     ));
     assert_eq!(std::fs::read_to_string(&f.kh).unwrap().lines().count(), 1);
     t.close().await;
+    // A closed transport stays closed: no silent reconnect.
+    let err = t
+        .exec(&cmd(&["echo", "after-close"]), &opts(10, 64))
+        .await
+        .expect_err("closed");
+    assert_eq!(err.exit_code(), Code::Connection, "{err}");
+    assert_eq!(f.sshd.log_text().matches("Accepted publickey").count(), 2);
 }
 
 #[tokio::test]
