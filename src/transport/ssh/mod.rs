@@ -47,6 +47,8 @@ pub struct Hop {
     pub host_key_alias: Option<String>,
     /// False with `StrictHostKeyChecking yes`: unknown hosts are refused, not learned.
     pub learn_unknown: bool,
+    /// `HashKnownHosts yes`: learn host names hashed.
+    pub hash_known_hosts: bool,
 }
 
 impl Hop {
@@ -206,6 +208,7 @@ fn resolve_hop(
             .strict_host_key_checking
             .as_deref()
             .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
+        hash_known_hosts: hc.hash_known_hosts,
     };
     Ok((hop, hc))
 }
@@ -374,7 +377,7 @@ impl client::Handler for ClientHandler {
             }
             known_hosts::Verdict::Unknown => match files.first() {
                 Some(file) => {
-                    known_hosts::learn(file, &name, key).map_err(|e| {
+                    known_hosts::learn(file, &name, key, self.hop.hash_known_hosts).map_err(|e| {
                         HandlerError::Rejected(TransportError::HostKey {
                             host: self.hop.display(),
                             reason: format!(
