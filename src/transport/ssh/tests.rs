@@ -637,3 +637,45 @@ async fn global_known_hosts_are_trusted_and_checked_but_never_written() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn strict_host_key_checking_yes_refuses_an_unknown_host() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let kh = home.path().join("kh");
+    let cfg_file = home.path().join("config");
+    std::fs::write(
+        &cfg_file,
+        format!(
+            "Host strict\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n  \
+             StrictHostKeyChecking yes\n  UserKnownHostsFile {}\n",
+            sshd.port,
+            sshd.user,
+            sshd.client_key().display(),
+            kh.display()
+        ),
+    )
+    .unwrap();
+    let o = Overrides {
+        tai_home: Some(home.path().join(".tai")),
+        ssh_config: Some(cfg_file),
+        ..Default::default()
+    };
+    let cfg = Config::resolve_with(&o, &|_| None).unwrap();
+    let spec = HostSpec::parse("strict").unwrap();
+    let err = connect_no_agent(&spec, &cfg)
+        .await
+        .err()
+        .expect("must fail");
+    assert_eq!(err.exit_code(), Code::HostKeyChanged, "{err}");
+    assert!(err.to_string().contains("StrictHostKeyChecking"), "{err}");
+    assert!(!kh.exists(), "nothing may be learned in strict mode");
+    // Once the key is recorded, the same configuration connects.
+    std::fs::write(&kh, sshd.known_hosts_line()).unwrap();
+    let (t, _) = connect_no_agent(&spec, &cfg).await.unwrap();
+    let out = t
+        .exec(&cmd(&["echo", "strict-ok"]), &opts(10, 64))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "strict-ok\n");
+}
