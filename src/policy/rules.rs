@@ -718,8 +718,9 @@ impl<'a> Eval<'a> {
         if kind.optional {
             // Only consume the next word when it is clearly this option's value.
             if let Some(n) = next {
-                let negative_number =
-                    kind.kind == Kind::Signed && n[1..].starts_with(|c: char| c.is_ascii_digit());
+                let negative_number = kind.kind == Kind::Signed
+                    && n.strip_prefix('-')
+                        .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()));
                 if self.check_word(&kind.kind, n, name).is_ok()
                     && (!n.starts_with('-') || negative_number)
                 {
