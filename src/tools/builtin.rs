@@ -907,7 +907,14 @@ impl Spec for ListProcesses {
     }
 
     fn post(&self, a: &ListProcessesArgs, _i: usize, out: String) -> String {
-        keep_lines(out, clamp(a.limit, 30, 500) as usize + 1, false)
+        let kept = keep_lines(out, clamp(a.limit, 30, 500) as usize + 1, false);
+        // Command lines can be kilobytes long (java, rustc); keep the start of each.
+        kept.lines()
+            .map(|l| match l.char_indices().nth(400) {
+                Some((cut, _)) => format!("{} …\n", &l[..cut]),
+                None => format!("{l}\n"),
+            })
+            .collect()
     }
 }
 
