@@ -734,6 +734,21 @@ impl Tool for ReadFile {
         let a: ReadFileArgs = parse_args("read_file", args).map_err(ToolError::RespondToModel)?;
         Self::validate(&a).map_err(ToolError::RespondToModel)?;
         let mut run = Run::default();
+        // Judge the read as asked first, so a refusal names the read, not the resolution.
+        let direct = Self::read_step(&a, &a.path);
+        if let Decision::Deny { rule, reason } = ctx.policy.check(&direct.argv) {
+            run.commands.push(super::CommandRecord {
+                command: crate::policy::quote::command_line(&direct.argv),
+                status: CallStatus::Denied,
+                exit_code: None,
+                duration_ms: 0,
+                stdout: String::new(),
+                stderr: String::new(),
+                truncated: 0,
+                note: Some(format!("denied by policy rule {rule}: {reason}")),
+            });
+            return Ok(run);
+        }
         let resolve = Step::new(["readlink", "-f", "--", a.path.as_str()]);
         if !run_step(ctx, &resolve, &mut run, |s| s).await? {
             return Ok(run);
