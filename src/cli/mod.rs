@@ -15,8 +15,9 @@ use crate::exit::{Code, HasExitCode};
 pub mod args;
 mod collect;
 mod doctor;
+mod host;
 mod policy;
-mod session;
+mod run;
 mod tools;
 
 use args::{Cli, Command};
@@ -84,11 +85,7 @@ pub async fn run(cli: Cli) -> Result<Code> {
                 Ok(Code::Usage)
             }
         },
-        Some(Command::Run(_)) => Err(CliError::NotYet {
-            what: "`tai run`",
-            issue: 5,
-        }
-        .into()),
+        Some(Command::Run(a)) => run::run(&config, a).await,
         Some(Command::Collect(a)) => collect::run(&config, a).await,
         Some(Command::Tools(c)) => tools::run(&config, c).await,
         Some(Command::Policy(c)) => policy::run(&config, c),
