@@ -526,3 +526,39 @@ async fn context_compaction_keeps_requests_under_the_budget() {
     assert!(r.warnings.iter().any(|w| w.contains("compacted")));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn collect_puts_the_baseline_into_the_first_message() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    s.script(OA_PATH, vec![Scripted::ok(oa_text(M, FINAL))])
+        .await;
+    let cfg = config(home.path(), &sshd, &s.v1_url());
+    let mut sess = session(&cfg, &sshd).await;
+    let baseline = sess
+        .collect(Some("disk"), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(!baseline.is_empty());
+    assert_eq!(baseline[0].call.id, "T1");
+    let n = baseline.len();
+    let r = sess
+        .turn("the disk is full", &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(r.category, "disk");
+    assert_eq!(
+        r.tool_calls.len(),
+        n,
+        "baseline calls are part of the report"
+    );
+    let reqs = s.requests(OA_PATH).await;
+    let first = content_text(&messages(&reqs[0])[1]);
+    assert!(
+        first.contains("Baseline collected by tai (plan for category disk)"),
+        "{first}"
+    );
+    assert!(first.contains(&format!("[T{n}]")), "{first}");
+    assert!(r.warnings.is_empty(), "T1 is a real call: {:?}", r.warnings);
+}

@@ -1159,43 +1159,7 @@ fn message_tokens(m: &Message) -> u64 {
     }
 }
 
-/// The issue category. `plan::classify` replaces this once the plan module lands.
+/// The issue category, by `plan::classify`.
 fn classify(issue: &str) -> String {
-    let l = issue.to_ascii_lowercase();
-    let table: [(&str, &[&str]); 10] = [
-        ("dns", &["dns", "resolve", "nxdomain", "resolv.conf"]),
-        ("disk", &["disk", "no space", "inode", "filesystem", "full"]),
-        ("memory", &["memory", "oom", "swap", "out of memory"]),
-        ("tls", &["tls", "ssl", "certificate", "cert "]),
-        ("time", &["ntp", "clock", "time sync", "chrony"]),
-        (
-            "auth",
-            &["login", "ssh key", "permission denied", "sudo", "auth"],
-        ),
-        (
-            "network",
-            &[
-                "network",
-                "unreachable",
-                "timeout",
-                "latency",
-                "packet",
-                "port",
-            ],
-        ),
-        ("kernel", &["kernel", "panic", "dmesg", "segfault"]),
-        ("performance", &["slow", "load", "cpu", "latency"]),
-        (
-            "service",
-            &[
-                "down", "service", "crash", "restart", "502", "503", "nginx", "failed",
-            ],
-        ),
-    ];
-    for (cat, words) in table {
-        if words.iter().any(|w| l.contains(w)) {
-            return cat.to_string();
-        }
-    }
-    "general".to_string()
+    crate::plan::classify(issue).to_string()
 }
