@@ -80,7 +80,8 @@ impl From<ToolError> for AgentError {
     }
 }
 
-/// Deterministic findings for the first message (`triage::analyze` rendered as text).
+/// Deterministic findings for the first message: the whole section with its heading
+/// (`triage::prompt_section(&triage::analyze(outcomes))`), or `None` to leave it out.
 pub type FindingsFn = Arc<dyn Fn(&[ToolOutcome]) -> Option<String> + Send + Sync>;
 
 /// Knobs of one session.
@@ -515,7 +516,7 @@ impl Session {
             let baseline = self.baseline_text();
             let findings = match &self.opts.findings {
                 Some(f) => f(&self.outcomes)
-                    .map(|t| format!("\nDeterministic findings (tai's detectors):\n{t}\n"))
+                    .map(|t| format!("\n{}\n", t.trim_end()))
                     .unwrap_or_default(),
                 None => String::new(),
             };
