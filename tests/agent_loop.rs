@@ -355,7 +355,7 @@ async fn missing_sections_get_one_repair_and_bad_citations_are_flagged() {
     let s = ModelServer::start().await;
     s.script(OA_PATH, vec![
         Scripted::ok(oa_tool_calls(M, &[("call_a", "service_status", json!({"unit": "nginx"}))])),
-        Scripted::ok(oa_text(M, "nginx is stopped, start it.")),
+        Scripted::ok(oa_text(M, "## Root Cause\nnginx is stopped, start it.")),
         Scripted::ok(oa_text(M, "## Root Cause\nnginx stopped [T1]\n## Evidence\n- inactive [T1]\n- port free [T8]\n## Recommended Actions\n1. start it\n## Confidence\nmedium")),
     ]).await;
     let mut sess = session(&s.v1_url(), Recording::new(), 12, ToolMode::Native);
@@ -460,4 +460,37 @@ async fn cancellation_stops_the_turn_and_keeps_the_session() {
         .await
         .unwrap();
     assert_eq!(r.root_cause, "nginx is stopped.");
+}
+
+#[tokio::test]
+async fn prose_without_sections_is_nudged_once_to_use_tools() {
+    let s = ModelServer::start().await;
+    s.script(
+        OA_PATH,
+        vec![
+            Scripted::ok(oa_text(M, "I will check the nginx service status first.")),
+            Scripted::ok(oa_tool_calls(
+                M,
+                &[("call_a", "service_status", json!({"unit": "nginx"}))],
+            )),
+            Scripted::ok(oa_text(M, FINAL)),
+        ],
+    )
+    .await;
+    let runner = Recording::new();
+    let mut sess = session(&s.v1_url(), runner.clone(), 12, ToolMode::Native);
+    let r = sess
+        .turn("nginx is down", &CancellationToken::new())
+        .await
+        .unwrap();
+    let reqs = s.requests(OA_PATH).await;
+    assert_eq!(reqs.len(), 3);
+    assert!(last_user_text(&reqs[1]).contains("Continue the investigation"));
+    assert_eq!(
+        offered_tools(&reqs[1]).len(),
+        4,
+        "tools stay available after the nudge"
+    );
+    assert_eq!(runner.calls.lock().unwrap().len(), 1);
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
 }

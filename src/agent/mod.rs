@@ -4,7 +4,8 @@
 //! # Session API (used by `tai run` and the REPL)
 //!
 //! ```text
-//! let mut s = Session::start(&config, &target, SessionOptions::from_config(&config)).await?;
+//! let opts = SessionOptions::from_config(&config, target.display_name());
+//! let mut s = Session::start(&config, &target, opts).await?;
 //! s.collect(None, &cancel).await?;               // optional: /collect, the baseline plan
 //! let report = s.turn("nginx is down", &cancel).await?;  // one investigation turn
 //! let report = s.turn("what about php-fpm?", &cancel).await?; // follow-ups keep the history
@@ -12,7 +13,8 @@
 //! ```
 //!
 //! A turn is an explicit loop `for step in 0..max_steps`: the model answers with tool calls
-//! (run concurrently through [`ToolRunner::run_all`], i.e. `tools::execute_all`) or with the
+//! (run concurrently through [`ToolRunner::run_all`]: `tools::execute` per call, bounded by
+//! `max_concurrency`, results in order, as `tools::execute_all` does) or with the
 //! final answer; the last step is sent without tools so the model must answer; hitting the
 //! bound still ends with the best report so far. Unknown tools, invalid arguments and policy
 //! denials come back to the model as messages it can act on; a fatal transport error ends the
@@ -556,6 +558,7 @@ impl Session {
 
         let max = self.opts.max_steps;
         let mut last_text: Option<String> = None;
+        let mut nudged = false;
         for step in 0..max {
             let last_step = step + 1 == max;
             if last_step && max > 1 {
@@ -607,6 +610,19 @@ impl Session {
                 if reply.text.trim().is_empty() {
                     self.push_user(
                         "Your reply was empty. Call a tool, or answer with the report sections."
+                            .to_string(),
+                    );
+                    continue;
+                }
+                if parsed_answer.missing.len() == 4 && !last_step && !nudged {
+                    // Prose without a single report section ("I will check the logs"): small
+                    // models often announce a call instead of making it. Once per turn, let
+                    // it go on with tools before asking for the report.
+                    nudged = true;
+                    self.push_assistant_text(&reply.text);
+                    self.push_user(
+                        "Continue the investigation: call the tools you need now. If you are done, answer \
+                         with the report sections (## Root Cause, ## Evidence, ## Recommended Actions, ## Confidence)."
                             .to_string(),
                     );
                     continue;
