@@ -678,3 +678,66 @@ async fn cancelling_a_turn_keeps_the_session_and_its_connection() {
     assert_eq!(r.tool_calls[0].status, tai::tools::CallStatus::Ok);
     assert!(sess.transcript_markdown().contains("turn interrupted"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tai_run_terminal_report_is_plain_under_no_color() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    s.script(
+        OA_PATH,
+        vec![
+            Scripted::ok(oa_tool_calls(
+                M,
+                &[
+                    ("call_1", "read_file", json!({"path": "/etc/hostname"})),
+                    ("call_2", "read_file", json!({"path": "/etc/shadow"})),
+                ],
+            )),
+            Scripted::ok(oa_text(M, FINAL)),
+        ],
+    )
+    .await;
+    let mut cmd = support::tai_cmd(home.path());
+    cmd.args([
+        "run",
+        "local",
+        "which",
+        "host",
+        "is",
+        "this?",
+        "--base-url",
+        &s.v1_url(),
+        "--no-persist",
+    ]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stdout.contains('\x1b') && !stderr.contains('\x1b'),
+        "NO_COLOR: no escapes"
+    );
+    for h in [
+        "Root Cause",
+        "Evidence",
+        "Recommended Actions",
+        "Commands run (read-only)",
+    ] {
+        assert!(stdout.contains(h), "missing {h}: {stdout}");
+    }
+    assert!(
+        stdout.contains("T2 ⊘") && stdout.contains("denied"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("✓ T1 read_file") && stderr.contains("✗ T2 read_file"),
+        "{stderr}"
+    );
+    let reqs = s.requests(OA_PATH).await;
+    assert_eq!(
+        last_user_text(&reqs[0]).lines().nth(4),
+        Some("which host is this?")
+    );
+}
