@@ -311,3 +311,39 @@ async fn probe_picks_the_mode_and_reports_a_missing_model() {
     );
     assert_eq!(o.context_tokens, tai::agent::DEFAULT_CONTEXT_TOKENS);
 }
+
+#[tokio::test]
+async fn reasoning_and_thinking_stay_out_of_the_answer_text() {
+    let s = ModelServer::start().await;
+    let mut v1 = oa_text("qwen3:4b", "## Root Cause\nfine");
+    v1["choices"][0]["message"]["reasoning"] = json!("Let me think about nginx first.");
+    s.script(OA_PATH, vec![Scripted::ok(v1)]).await;
+    s.script(
+        NATIVE_PATH,
+        vec![Scripted::ok(with_thinking(
+            native_text("qwen3:4b", "## Root Cause\nfine"),
+            "Let me think about nginx first.",
+        ))],
+    )
+    .await;
+    for base in [s.v1_url(), s.root_url()] {
+        let client = ModelClient::new(opts(&base)).unwrap();
+        let reply = client.complete(&history(), None).await.unwrap();
+        assert_eq!(reply.text, "## Root Cause\nfine", "{base}");
+    }
+    // Older Ollama versions put thinking inline.
+    let s = ModelServer::start().await;
+    s.script(
+        OA_PATH,
+        vec![Scripted::ok(oa_text(
+            "qwen3:4b",
+            "<think>\nhmm, nginx\n</think>\n\n## Root Cause\nfine",
+        ))],
+    )
+    .await;
+    let client = ModelClient::new(opts(&s.v1_url())).unwrap();
+    assert_eq!(
+        client.complete(&history(), None).await.unwrap().text,
+        "## Root Cause\nfine"
+    );
+}
