@@ -741,3 +741,53 @@ async fn tai_run_terminal_report_is_plain_under_no_color() {
         Some("which host is this?")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_tools_and_bad_arguments_come_back_as_actionable_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    s.script(
+        OA_PATH,
+        vec![
+            Scripted::ok(oa_tool_calls(
+                M,
+                &[
+                    ("call_u1", "restart_service", json!({"unit": "nginx"})),
+                    ("call_u2", "read_file", json!({"file": "/etc/hostname"})),
+                ],
+            )),
+            Scripted::ok(oa_text(M, FINAL)),
+        ],
+    )
+    .await;
+    let o = Overrides {
+        tai_home: Some(home.path().join(".tai")),
+        base_url: Some(s.v1_url()),
+        no_persist: true,
+        ..Default::default()
+    };
+    let cfg = Config::resolve_with(&o, &|_| None).unwrap();
+    let mut sess = Session::start(&cfg, &Target::Local, SessionOptions::new("local", 12))
+        .await
+        .unwrap();
+    let r = sess
+        .turn("restart nginx", &CancellationToken::new())
+        .await
+        .unwrap();
+    let reqs = s.requests(OA_PATH).await;
+    let res = tool_results(&reqs[1]);
+    assert!(
+        res[0].1.contains("unknown tool `restart_service`") && res[0].1.contains("read_file"),
+        "{}",
+        res[0].1
+    );
+    assert!(
+        res[1].1.contains("ERROR") && res[1].1.to_lowercase().contains("path"),
+        "{}",
+        res[1].1
+    );
+    assert!(r
+        .tool_calls
+        .iter()
+        .all(|t| t.status == tai::tools::CallStatus::Error));
+}

@@ -18,6 +18,7 @@ const M: &str = "qwen3:4b";
 
 struct Recording {
     calls: Mutex<Vec<ToolCall>>,
+    batches: Mutex<Vec<usize>>,
     output_size: usize,
     delay: Duration,
 }
@@ -26,6 +27,7 @@ impl Recording {
     fn new() -> Arc<Recording> {
         Arc::new(Recording {
             calls: Mutex::new(Vec::new()),
+            batches: Mutex::new(Vec::new()),
             output_size: 200,
             delay: Duration::ZERO,
         })
@@ -63,6 +65,7 @@ impl ToolRunner for Recording {
             tokio::select! { _ = tokio::time::sleep(self.delay) => {}, _ = cancel.cancelled() => {} }
         }
         self.calls.lock().unwrap().extend(calls.iter().cloned());
+        self.batches.lock().unwrap().push(calls.len());
         calls
             .iter()
             .map(|c| {
@@ -166,6 +169,11 @@ async fn multi_tool_turn_runs_concurrently_and_reports() {
     assert_eq!(r.tool_calls.len(), 2);
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     assert_eq!(runner.calls.lock().unwrap().len(), 2);
+    assert_eq!(
+        *runner.batches.lock().unwrap(),
+        vec![2],
+        "one concurrent batch"
+    );
     let reqs = s.requests(OA_PATH).await;
     let results = tool_results(&reqs[1]);
     assert_eq!(results.len(), 2);
@@ -397,6 +405,7 @@ async fn compaction_marks_old_outputs_and_repeat_guard_survives() {
     s.script(OA_PATH, replies).await;
     let runner = Arc::new(Recording {
         calls: Mutex::new(Vec::new()),
+        batches: Mutex::new(Vec::new()),
         output_size: 5000,
         delay: Duration::ZERO,
     });
@@ -440,6 +449,7 @@ async fn cancellation_stops_the_turn_and_keeps_the_session() {
     .await;
     let runner = Arc::new(Recording {
         calls: Mutex::new(Vec::new()),
+        batches: Mutex::new(Vec::new()),
         output_size: 100,
         delay: Duration::from_secs(30),
     });
