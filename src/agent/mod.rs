@@ -979,14 +979,24 @@ impl Session {
             let idx = self.tool_msgs[k].index;
             let ids = self.tool_msgs[k].ids.clone();
             let before = message_tokens(&self.history[idx]);
-            let note = |id: &Option<String>| {
-                match id {
-                Some(id) => format!(
-                    "[{id}] output compacted by tai to fit the model's context window (older result). \
-                     The call did run; cite {id} as before. Calling it again with the same arguments returns the saved result."
-                ),
+            let results = &self.results;
+            let note = |id: &Option<String>| match id {
+                Some(id) => {
+                    // Keep the header (tool, arguments, status) and the first lines as a summary.
+                    let full = results.get(id).map(String::as_str).unwrap_or("");
+                    let mut lines = full.lines().filter(|l| !l.trim().is_empty());
+                    let header = lines.next().unwrap_or("").to_string();
+                    let excerpt: String = lines
+                        .take(3)
+                        .map(|l| l.chars().take(160).collect::<String>())
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    format!(
+                        "{header}\n[output compacted by tai to fit the model's context window; first lines kept:]\n{excerpt}\n\
+                         [The call did run; cite {id} as before. Calling it again with the same arguments returns the saved result.]"
+                    )
+                }
                 None => "(a repeat note from tai, compacted to fit the context window)".to_string(),
-            }
             };
             match &mut self.history[idx] {
                 Message::User { content } => {
