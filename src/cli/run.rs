@@ -25,6 +25,10 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<Code> {
         )
         .into());
     }
+    if let Some(cat) = &args.category {
+        cat.parse::<crate::plan::Category>()
+            .map_err(super::CliError::Usage)?;
+    }
     let target = Target::parse(&args.host)?;
     let cancel = CancellationToken::new();
     let guard = cancel.clone();
