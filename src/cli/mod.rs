@@ -14,6 +14,8 @@ use crate::exit::{Code, HasExitCode};
 
 pub mod args;
 mod doctor;
+mod history;
+mod runbooks;
 
 use args::{Cli, Command};
 
@@ -100,16 +102,8 @@ pub async fn run(cli: Cli) -> Result<Code> {
             issue: 4,
         }
         .into()),
-        Some(Command::Runbooks(_)) => Err(CliError::NotYet {
-            what: "`tai runbooks`",
-            issue: 6,
-        }
-        .into()),
-        Some(Command::History(_)) => Err(CliError::NotYet {
-            what: "`tai history`",
-            issue: 6,
-        }
-        .into()),
+        Some(Command::Runbooks(c)) => runbooks::run(&config, c).await,
+        Some(Command::History(a)) => history::run(&config, a).await,
         Some(Command::Doctor(a)) => doctor::run(&config, a).await,
         Some(Command::Config) => show_config(&config),
         Some(Command::Completions(a)) => {
