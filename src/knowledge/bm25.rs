@@ -15,13 +15,13 @@ const STOPWORDS: &[&str] = &[
     "why", "will", "with", "you", "your",
 ];
 
-/// Split text into normalised terms: lowercase alphanumeric runs (keeping `_`), stopwords
+/// Split text into normalised terms: lowercase alphanumeric runs (`_` separates), stopwords
 /// dropped, a light suffix stemmer so "timeouts"/"timeout" and "failing"/"failed"/"fail" meet.
 pub fn tokenize(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     for ch in text.chars() {
-        if ch.is_alphanumeric() || ch == '_' {
+        if ch.is_alphanumeric() {
             for l in ch.to_lowercase() {
                 cur.push(l);
             }

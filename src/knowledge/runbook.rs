@@ -32,9 +32,12 @@ impl Runbook {
     /// its context; the symptoms list goes with the first section.
     pub fn index_text(&self, i: usize) -> String {
         let s = &self.sections[i];
+        // The heading appears twice: a field boost, since headings name the problem a
+        // section solves.
         let mut t = format!(
-            "{} — {}\nservice: {} tags: {}\n",
+            "{} — {}\n{}\nservice: {} tags: {}\n",
             self.title,
+            s.heading,
             s.heading,
             self.front.service,
             self.front.tags.join(", ")
