@@ -503,3 +503,40 @@ async fn recorded_session_is_redacted_and_listed_by_tai_history() {
         "{md}"
     );
 }
+
+#[test]
+fn evidence_patterns_come_from_the_relevant_runbooks() {
+    let k = Knowledge::open_with(OpenOptions {
+        dir: None,
+        embed: None,
+        rag_debug: false,
+    })
+    .unwrap();
+    let p = k.evidence_patterns("nginx returns 502 bad gateway since the deploy", 5);
+    eprintln!("{p:#?}");
+    assert!(
+        p.iter()
+            .any(|s| s.contains("connect() failed (111: Connection refused)")),
+        "{p:#?}"
+    );
+    assert!(p.iter().all(|s| s.contains(' ')));
+}
+
+/// The agent shares one `Knowledge` across tasks (as `Arc<dyn tools::KnowledgeSource>`): it
+/// and the futures of the trait's methods must be `Send + Sync` / `Send`.
+#[test]
+fn knowledge_and_its_futures_are_send() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+    let k = Knowledge::open_with(OpenOptions {
+        dir: None,
+        embed: None,
+        rag_debug: false,
+    })
+    .unwrap();
+    send_sync(&k);
+    send(k.search_runbooks("disk", 1));
+    send(k.search_history("disk", Some("web01"), 1));
+    send(k.retrieve_for_issue("disk", "web01"));
+    send(k.record_session(SessionSummary::default()));
+}

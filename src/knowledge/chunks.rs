@@ -51,13 +51,35 @@ const SIGNALS: &[&str] = &[
     "unable",
 ];
 
-fn signal_lines(text: &str) -> usize {
-    text.lines()
-        .filter(|l| {
-            let l = l.to_ascii_lowercase();
-            SIGNALS.iter().any(|s| l.contains(s))
-        })
-        .count()
+fn is_signal(line: &str) -> bool {
+    let l = line.to_ascii_lowercase();
+    SIGNALS.iter().any(|s| l.contains(s))
+}
+
+/// A line's template: alphanumeric runs that contain a digit (pids, timestamps, addresses,
+/// ids) become `#`. Lines that repeat with different numbers share a template; a one-off
+/// error keeps its own.
+pub fn template(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().any(|c| c.is_ascii_digit()) {
+            out.push('#');
+        } else {
+            out.push_str(&run.to_lowercase());
+        }
+        run.clear();
+    };
+    for c in line.chars() {
+        if c.is_alphanumeric() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 /// How outputs are cut.
@@ -165,7 +187,10 @@ pub struct SessionChunks {
     outputs: Vec<Output>,
     chunks: Vec<OutputChunk>,
     bm25: Bm25Index,
-    signals: Vec<usize>,
+    /// Per chunk: template ids of its symptom lines.
+    signals: Vec<Vec<u32>>,
+    /// Template → (id, lines with that template in the whole session).
+    templates: HashMap<String, (u32, u32)>,
     vectors: Vec<Option<Vec<f32>>>,
 }
 
@@ -187,6 +212,7 @@ impl SessionChunks {
             chunks: Vec::new(),
             bm25: Bm25Index::new(),
             signals: Vec::new(),
+            templates: HashMap::new(),
             vectors: Vec::new(),
         }
     }
@@ -231,6 +257,12 @@ impl SessionChunks {
     /// about `window_tokens` at line boundaries, consecutive windows sharing `overlap_tokens`.
     pub fn add_output(&mut self, call_id: &str, tool: &str, command: &str, output: &str) {
         let start = self.chunks.len();
+        // Count every symptom line's template once per line of output (not per overlapping
+        // chunk), so rarity is about the logs, not the windowing.
+        for line in output.lines().filter(|l| is_signal(l)) {
+            let next = self.templates.len() as u32;
+            self.templates.entry(template(line)).or_insert((next, 0)).1 += 1;
+        }
         let lines = split_long_lines(output, self.opts.window_tokens);
         let total = lines.len().max(1);
         let tokens: Vec<usize> = lines.iter().map(|l| estimate_tokens(l) + 1).collect();
@@ -296,7 +328,13 @@ impl SessionChunks {
     fn push_chunk(&mut self, c: OutputChunk) {
         let indexed = format!("{} {} {}\n{}", c.tool, c.command, c.call_id, c.text);
         self.bm25.add(&indexed);
-        self.signals.push(signal_lines(&c.text));
+        let ids: Vec<u32> = c
+            .text
+            .lines()
+            .filter(|l| is_signal(l))
+            .filter_map(|l| self.templates.get(&template(l)).map(|(id, _)| *id))
+            .collect();
+        self.signals.push(ids);
         self.vectors.push(None);
         self.chunks.push(c);
     }
@@ -341,12 +379,25 @@ impl SessionChunks {
         self.select_with_vector(question, budget_tokens, None)
     }
 
-    /// The ranking: BM25 on the question, cosine on the query vector (if any), and chunks
-    /// with symptom lines (errors, refusals, timeouts, kills), fused by reciprocal rank; then
-    /// greedily packed into `budget_tokens` and rendered in output order.
+    /// [`SessionChunks::select_guided`] without evidence patterns.
     pub fn select_with_vector(
         &self,
         question: &str,
+        budget_tokens: usize,
+        qv: Option<&[f32]>,
+    ) -> Selection {
+        self.select_guided(question, &[], budget_tokens, qv)
+    }
+
+    /// The ranking: BM25 on the question, cosine on the query vector (if any), chunks with
+    /// rare symptom lines (errors, refusals, timeouts, kills), and chunks with lines matching
+    /// `patterns` (log messages the relevant runbooks tell you to look for; see
+    /// `Knowledge::evidence_patterns`), fused by reciprocal rank; then greedily packed into
+    /// `budget_tokens` and rendered in output order.
+    pub fn select_guided(
+        &self,
+        question: &str,
+        patterns: &[String],
         budget_tokens: usize,
         qv: Option<&[f32]>,
     ) -> Selection {
@@ -370,9 +421,22 @@ impl SessionChunks {
             }
             vec_rank = scored.into_iter().map(|(i, _)| i).collect();
         }
-        let mut sig_rank: Vec<usize> = (0..n).filter(|i| self.signals[*i] > 0).collect();
-        sig_rank.sort_by(|a, b| self.signals[*b].cmp(&self.signals[*a]).then(a.cmp(b)));
-        let fused = fusion::rrf(&[lex_rank, vec_rank, sig_rank], fusion::RRF_K);
+        // Symptom lines ranked by rarity: a one-off `connect() failed` outranks the
+        // thousandth copy of a routine warning.
+        let count_of: HashMap<u32, u32> = self.templates.values().copied().collect();
+        let rarity: Vec<f32> = self
+            .signals
+            .iter()
+            .map(|ids| {
+                ids.iter()
+                    .map(|id| 1.0 / count_of.get(id).copied().unwrap_or(1).max(1) as f32)
+                    .sum()
+            })
+            .collect();
+        let mut sig_rank: Vec<usize> = (0..n).filter(|i| rarity[*i] > 0.0).collect();
+        sig_rank.sort_by(|a, b| rarity[*b].total_cmp(&rarity[*a]).then(a.cmp(b)));
+        let pattern_rank = self.pattern_rank(patterns);
+        let fused = fusion::rrf(&[lex_rank, vec_rank, sig_rank, pattern_rank], fusion::RRF_K);
 
         // Everything fits: send everything (in order), still scored for --rag-debug.
         if estimate_tokens(&self.render(&vec![true; n])) <= budget_tokens {
@@ -431,6 +495,42 @@ impl SessionChunks {
             chunks: chosen,
             vectors_used: qv.is_some(),
         }
+    }
+
+    /// Chunks ranked by how many of their lines contain (nearly) all terms of a pattern.
+    fn pattern_rank(&self, patterns: &[String]) -> Vec<usize> {
+        let pats: Vec<Vec<String>> = patterns
+            .iter()
+            .map(|p| {
+                let mut t = super::bm25::tokenize(p);
+                t.sort();
+                t.dedup();
+                t
+            })
+            .filter(|t| t.len() >= 2)
+            .collect();
+        if pats.is_empty() {
+            return Vec::new();
+        }
+        let mut scored: Vec<(usize, usize)> = Vec::new();
+        for (i, c) in self.chunks.iter().enumerate() {
+            let mut hits = 0;
+            for line in c.text.lines() {
+                let terms: std::collections::HashSet<String> =
+                    super::bm25::tokenize(line).into_iter().collect();
+                if pats.iter().any(|p| {
+                    let have = p.iter().filter(|t| terms.contains(*t)).count();
+                    have * 5 >= p.len() * 4
+                }) {
+                    hits += 1;
+                }
+            }
+            if hits > 0 {
+                scored.push((i, hits));
+            }
+        }
+        scored.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored.into_iter().map(|(i, _)| i).collect()
     }
 
     fn render(&self, taken: &[bool]) -> String {
@@ -593,6 +693,47 @@ mod tests {
         assert!(sel.rendered.contains("chunks not shown"));
         assert_eq!(sc.render_all().len() / 4, sc.render_all().len() / 4);
         assert!(estimate_tokens(&sc.render_all()) >= sel.tokens_full - 2);
+    }
+
+    #[test]
+    fn templates_mask_numbers_but_keep_words() {
+        assert_eq!(
+            template(
+                "Nov 25 08:31:07 web01 sshd[1211]: Failed password from 10.0.0.5 port 4022 ssh2"
+            ),
+            template(
+                "Nov 26 11:02:59 web01 sshd[99]: Failed password from 192.168.1.1 port 60000 ssh2"
+            )
+        );
+        assert_ne!(
+            template("sshd[1]: Failed password"),
+            template("nginx[1]: connect() failed (111: Connection refused)")
+        );
+    }
+
+    #[test]
+    fn a_one_off_error_beats_repeated_noise_errors() {
+        let mut text = String::new();
+        for i in 0..3000 {
+            if i == 2100 {
+                text.push_str("kernel: EXT4-fs error (device sdb1): ext4_find_entry: reading directory lblock 0\n");
+            } else if i % 3 == 0 {
+                text.push_str(&format!("sshd[{i}]: error: kex_exchange_identification: Connection closed by remote host port {i}\n"));
+            } else {
+                text.push_str(&format!(
+                    "app[{i}]: INFO handled request {i} in {} ms\n",
+                    i % 50
+                ));
+            }
+        }
+        let mut sc = SessionChunks::default();
+        sc.add_output("T1", "read_journal", "journalctl", &text);
+        let sel = sc.select("the site is slow and some writes fail", 1000);
+        assert!(
+            sel.rendered.contains("EXT4-fs error (device sdb1)"),
+            "{}",
+            sel.summary()
+        );
     }
 
     #[test]

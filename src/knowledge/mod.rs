@@ -777,6 +777,51 @@ impl Knowledge {
         })
     }
 
+    // ----- Tier 1 helpers ----------------------------------------------------------------
+
+    /// Log messages worth looking for, taken from the runbook sections most relevant to
+    /// `question`: the backtick-quoted spans of several words (`connect() failed (111:
+    /// Connection refused) while connecting to upstream`). Lexical only, so it is instant.
+    pub fn evidence_patterns(&self, question: &str, sections: usize) -> Vec<String> {
+        let Ok(hits) = self.search_with(question, sections, None) else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = Vec::new();
+        for h in hits {
+            for (i, span) in h.text.split('`').enumerate() {
+                let span = span.trim();
+                if i % 2 == 1
+                    && span.contains(' ')
+                    && span.len() >= 12
+                    && span.len() <= 200
+                    && !out.iter().any(|o| o == span)
+                {
+                    out.push(span.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// The Tier-1 step the agent loop calls before each model turn: pick the chunks of this
+    /// session's tool outputs relevant to `question` under `budget_tokens`, guided by the
+    /// runbooks' evidence patterns and by vectors when the embedding server answers.
+    pub async fn select_chunks(
+        &self,
+        chunks: &mut chunks::SessionChunks,
+        question: &str,
+        budget_tokens: usize,
+    ) -> chunks::Selection {
+        let patterns = self.evidence_patterns(question, 5);
+        let mut qv = None;
+        if let Some(e) = &self.embedder {
+            if e.known_unavailable().is_none() && chunks.embed_pending(e).await.is_ok() {
+                qv = e.embed_query(question).await.ok();
+            }
+        }
+        chunks.select_guided(question, &patterns, budget_tokens, qv.as_deref())
+    }
+
     // ----- the tools' view (tools::KnowledgeSource) ------------------------------------
 
     /// `search_runbooks` for the model: cited sections as text.
