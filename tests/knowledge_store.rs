@@ -435,8 +435,16 @@ async fn recorded_session_is_redacted_and_listed_by_tai_history() {
         assert_eq!(r.prior_sessions[0].summary.host, "web01");
         let prompt = r.to_prompt();
         assert!(
-            prompt.contains("[nginx.md#") && prompt.contains("Prior sessions"),
+            prompt.contains("[runbook: nginx.md#") && prompt.contains("Prior sessions"),
             "{prompt}"
+        );
+        let ctx = k
+            .context_for("nginx 502 bad gateway", "web01")
+            .await
+            .unwrap();
+        assert!(
+            ctx.contains("[runbook: nginx.md#") && ctx.contains("web01"),
+            "{ctx}"
         );
         assert!(k
             .retrieved_this_session()

@@ -13,9 +13,14 @@ use crate::config::Config;
 use crate::exit::{Code, HasExitCode};
 
 pub mod args;
+mod collect;
 mod doctor;
 mod history;
+mod host;
+mod policy;
+mod run;
 mod runbooks;
+mod tools;
 
 use args::{Cli, Command};
 
@@ -82,26 +87,10 @@ pub async fn run(cli: Cli) -> Result<Code> {
                 Ok(Code::Usage)
             }
         },
-        Some(Command::Run(_)) => Err(CliError::NotYet {
-            what: "`tai run`",
-            issue: 5,
-        }
-        .into()),
-        Some(Command::Collect(_)) => Err(CliError::NotYet {
-            what: "`tai collect`",
-            issue: 4,
-        }
-        .into()),
-        Some(Command::Tools(_)) => Err(CliError::NotYet {
-            what: "`tai tools`",
-            issue: 4,
-        }
-        .into()),
-        Some(Command::Policy(_)) => Err(CliError::NotYet {
-            what: "`tai policy`",
-            issue: 4,
-        }
-        .into()),
+        Some(Command::Run(a)) => run::run(&config, a).await,
+        Some(Command::Collect(a)) => collect::run(&config, a).await,
+        Some(Command::Tools(c)) => tools::run(&config, c).await,
+        Some(Command::Policy(c)) => policy::run(&config, c),
         Some(Command::Runbooks(c)) => runbooks::run(&config, c).await,
         Some(Command::History(a)) => history::run(&config, a).await,
         Some(Command::Doctor(a)) => doctor::run(&config, a).await,

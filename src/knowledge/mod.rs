@@ -158,7 +158,11 @@ impl Retrieved {
         if !self.runbook_sections.is_empty() {
             out.push_str("## Runbook sections\n\n");
             for h in &self.runbook_sections {
-                out.push_str(&format!("### [{}]\n{}\n\n", h.citation, h.text.trim()));
+                out.push_str(&format!(
+                    "### [runbook: {}]\n{}\n\n",
+                    h.citation,
+                    h.text.trim()
+                ));
             }
         }
         if !self.prior_sessions.is_empty() {
@@ -777,6 +781,15 @@ impl Knowledge {
         })
     }
 
+    /// The first-turn context for the agent (`agent::ContextSource::context_for`): runbook
+    /// sections and prior sessions as Markdown with citations, or `None` when nothing matched
+    /// or the store failed (the session goes on without it).
+    pub async fn context_for(&self, issue: &str, host: &str) -> Option<String> {
+        let r = self.retrieve_for_issue(issue, host).await.ok()?;
+        let text = r.to_prompt();
+        (!text.trim().is_empty()).then_some(text)
+    }
+
     // ----- Tier 1 helpers ----------------------------------------------------------------
 
     /// Log messages worth looking for, taken from the runbook sections most relevant to
@@ -879,6 +892,23 @@ impl Knowledge {
             out.push_str("\n\n");
         }
         Ok(out)
+    }
+}
+
+/// The tools' `search_runbooks` / `search_history` go through this.
+#[async_trait::async_trait]
+impl crate::tools::KnowledgeSource for Knowledge {
+    async fn search_runbooks(&self, query: &str, limit: usize) -> Result<String, String> {
+        Knowledge::search_runbooks(self, query, limit).await
+    }
+
+    async fn search_history(
+        &self,
+        query: &str,
+        host: Option<&str>,
+        limit: usize,
+    ) -> Result<String, String> {
+        Knowledge::search_history(self, query, host, limit).await
     }
 }
 

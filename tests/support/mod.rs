@@ -1,0 +1,20 @@
+//! Shared test support: a real OpenSSH `sshd` on loopback, key material, and helpers to run the
+//! `tai` binary. Integration tests include it with `mod support;`.
+#![allow(dead_code)]
+
+pub mod model;
+pub mod sshd;
+
+use std::path::Path;
+use std::process::Command;
+
+/// A `tai` command with a clean environment: HOME and TAI_HOME inside `home`, PATH kept.
+pub fn tai_cmd(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tai"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("TAI_HOME", home.join(".tai"))
+        .env("NO_COLOR", "1");
+    c
+}
