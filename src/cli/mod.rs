@@ -15,9 +15,11 @@ use crate::exit::{Code, HasExitCode};
 pub mod args;
 mod collect;
 mod doctor;
+mod history;
 mod host;
 mod policy;
 mod run;
+mod runbooks;
 mod tools;
 
 use args::{Cli, Command};
@@ -89,16 +91,8 @@ pub async fn run(cli: Cli) -> Result<Code> {
         Some(Command::Collect(a)) => collect::run(&config, a).await,
         Some(Command::Tools(c)) => tools::run(&config, c).await,
         Some(Command::Policy(c)) => policy::run(&config, c),
-        Some(Command::Runbooks(_)) => Err(CliError::NotYet {
-            what: "`tai runbooks`",
-            issue: 6,
-        }
-        .into()),
-        Some(Command::History(_)) => Err(CliError::NotYet {
-            what: "`tai history`",
-            issue: 6,
-        }
-        .into()),
+        Some(Command::Runbooks(c)) => runbooks::run(&config, c).await,
+        Some(Command::History(a)) => history::run(&config, a).await,
         Some(Command::Doctor(a)) => doctor::run(&config, a).await,
         Some(Command::Config) => show_config(&config),
         Some(Command::Completions(a)) => {
