@@ -1189,7 +1189,7 @@ fn auth_failures(c: &Corpus, out: &mut Vec<Finding>) {
 
 /// Name-resolution failures and resolvers that do not answer.
 fn dns(c: &Corpus, out: &mut Vec<Finding>) {
-    let hard: [&Regex; 8] = [
+    let hard: [&Regex; 9] = [
         re!(r"Temporary failure in name resolution"),
         re!(r"\bEAI_AGAIN\b"),
         re!(r";; connection timed out; no servers could be reached"),
@@ -1200,6 +1200,7 @@ fn dns(c: &Corpus, out: &mut Vec<Finding>) {
         ),
         re!(r"could not contact DNS servers"),
         re!(r"Transient resolution failure"),
+        re!(r"Temporary failure resolving '"),
     ];
     let soft: [&Regex; 6] = [
         re!(r"Name or service not known"),
