@@ -13,12 +13,51 @@ fn run_scenario(name: &str) {
     sc.check_probes();
     let before = sc.checksum_inside();
 
+    // Triage over an OpenSSH-collected snapshot: the detectors see the real host output.
+    let snap = sc.snapshot();
+    let findings = tai::triage::analyze(&snap);
+    let report = tai::triage::report(&sc.target(), &sc.spec.issue, "general", &snap, &findings);
+    check_report(&sc, &report, "snapshot triage");
+
     let after = sc.checksum_inside();
     assert_eq!(
         before, after,
         "scenario {name}: the scenario host changed during the run"
     );
     sc.finish();
+}
+
+/// The report names one of the scenario's categories and quotes every evidence substring.
+fn check_report(sc: &Scenario, report: &tai::report::Report, what: &str) {
+    eprintln!(
+        "scenario {} ({what}): [{}] {}",
+        sc.name, report.category, report.root_cause
+    );
+    let dump = || serde_json::to_string_pretty(report).unwrap();
+    assert!(
+        sc.spec.categories.contains(&report.category),
+        "scenario {}: {what} named category {:?}, expected one of {:?}\n{}",
+        sc.name,
+        report.category,
+        sc.spec.categories,
+        dump()
+    );
+    for want in &sc.spec.evidence {
+        assert!(
+            report
+                .evidence
+                .iter()
+                .any(|e| e.text.contains(want.as_str())),
+            "scenario {}: {what} evidence does not quote {want:?}\n{}",
+            sc.name,
+            dump()
+        );
+    }
+    assert!(
+        report.evidence.iter().all(|e| !e.sources.is_empty()),
+        "every evidence item cites a call: {}",
+        dump()
+    );
 }
 
 macro_rules! scenarios {

@@ -1004,7 +1004,11 @@ fn io_errors(c: &Corpus, out: &mut Vec<Finding>) {
                     kind: "io_error",
                     category: "disk",
                     severity: sev,
-                    rank: if dev == "EIO" { 60 } else { 84 },
+                    rank: match dev.as_str() {
+                        "EIO" => 60,
+                        d if d.starts_with("ata") => 83,
+                        _ => 85,
+                    },
                     subject: dev.clone(),
                     summary,
                     block: b,
@@ -1255,14 +1259,14 @@ fn dns(c: &Corpus, out: &mut Vec<Finding>) {
         let mut dead: Groups = Groups::default();
         for line in b.lines() {
             if let Some(m) = comm.captures(line) {
-                dead.add(&m[1], line);
+                dead.add(m[1].trim_end_matches('.'), line);
                 continue;
             }
             if let Some(m) = go_on.captures(line) {
                 dead.add(m[1].trim_matches(|ch| ch == '[' || ch == ']'), line);
             }
             if let Some(m) = degraded.captures(line) {
-                dead.add(&m[1], line);
+                dead.add(m[1].trim_end_matches('.'), line);
                 continue;
             }
             if hard.iter().any(|r| r.is_match(line)) {
@@ -1604,11 +1608,21 @@ fn segfaults(c: &Corpus, out: &mut Vec<Finding>) {
             }
         }
         for (name, lines) in g.iter() {
-            let n = lines
-                .iter()
-                .filter(|l| segv.is_match(l) || traps.is_match(l) || dumped.is_match(l))
-                .count()
-                .max(1);
+            // One crash can show up as a kernel segfault line and a coredump line: count pids.
+            let mut pids: Vec<String> = Vec::new();
+            for l in lines {
+                let pid = segv
+                    .captures(l)
+                    .map(|m| m[2].to_string())
+                    .or_else(|| traps.captures(l).map(|m| m[2].to_string()))
+                    .or_else(|| dumped.captures(l).map(|m| m[1].to_string()));
+                if let Some(p) = pid {
+                    if !pids.contains(&p) {
+                        pids.push(p);
+                    }
+                }
+            }
+            let n = pids.len().max(1);
             out.push(
                 New {
                     kind: "segfault",

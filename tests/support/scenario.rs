@@ -575,3 +575,76 @@ fn checksum_host(paths: &[PathBuf]) -> String {
     }
     s
 }
+
+/// Commands an SRE would run first, as (call id, tool, args, command line). Used to triage a
+/// scenario host from an OpenSSH-collected snapshot, independent of tai's own plan.
+const SNAPSHOT: &[(&str, &str, &str, &str)] = &[
+    ("S1", "read_journal", "{}", "journalctl --no-pager -n 500"),
+    ("S2", "kernel_log", "{}", "journalctl -k --no-pager -n 300"),
+    ("S3", "disk_usage", "{}", "df -P"),
+    ("S4", "inode_usage", "{}", "df -i -P"),
+    ("S5", "list_sockets", "{}", "ss -ltnp"),
+    ("S6", "list_services", "{}", "systemctl --failed --no-pager"),
+    ("S7", "time_sync", "{}", "timedatectl status"),
+    ("S8", "mounts", "{}", "cat /proc/mounts"),
+    (
+        "S9",
+        "read_file",
+        r#"{"path":"/etc/resolv.conf"}"#,
+        "cat /etc/resolv.conf",
+    ),
+    (
+        "S10",
+        "read_file",
+        r#"{"path":"/var/log/nginx/error.log"}"#,
+        "tail -n 100 /var/log/nginx/error.log",
+    ),
+];
+
+impl Scenario {
+    /// Run [`SNAPSHOT`] in one SSH session and return it as tool outcomes.
+    pub fn snapshot(&self) -> Vec<tai::tools::ToolOutcome> {
+        use tai::tools::{CallStatus, CommandRecord, ToolCall, ToolOutcome};
+        const SEP: &str = "@@tai-snapshot@@";
+        let joined: Vec<String> = SNAPSHOT
+            .iter()
+            .map(|(_, _, _, c)| format!("{c} 2>&1; echo {SEP}$?"))
+            .collect();
+        let out = self.ssh(&joined.join("; "));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut rest = text.as_str();
+        let mut outcomes = Vec::new();
+        for (id, tool, args, cmd) in SNAPSHOT {
+            let (body, after) = rest.split_once(SEP).unwrap_or((rest, ""));
+            let (code, next) = after.split_once('\n').unwrap_or((after, ""));
+            rest = next;
+            let exit: i32 = code.trim().parse().unwrap_or(-1);
+            let status = if exit == 0 {
+                CallStatus::Ok
+            } else {
+                CallStatus::Error
+            };
+            outcomes.push(ToolOutcome {
+                call: ToolCall {
+                    id: id.to_string(),
+                    tool: tool.to_string(),
+                    args: serde_json::from_str(args).unwrap(),
+                },
+                status,
+                commands: vec![CommandRecord {
+                    command: cmd.to_string(),
+                    status,
+                    exit_code: Some(exit),
+                    duration_ms: 0,
+                    stdout: body.to_string(),
+                    stderr: String::new(),
+                    truncated: 0,
+                    note: None,
+                }],
+                output: body.to_string(),
+                duration_ms: 0,
+            });
+        }
+        outcomes
+    }
+}
