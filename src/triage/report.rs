@@ -165,3 +165,65 @@ fn push_evidence(evidence: &mut Vec<Evidence>, line: &str, call_id: &str) {
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("").trim()
 }
+
+/// Search text for the runbook section that matches a finding: the detector's vocabulary,
+/// the summary and the first evidence line.
+pub fn runbook_query(f: &Finding) -> String {
+    let words = match f.kind.as_str() {
+        "port_conflict" => "address already in use port conflict bind listen",
+        "unit_crash_loop" => "systemd unit restart loop crash-looping start request repeated",
+        "unit_failed" => "systemd unit failed to start",
+        "oom_kill" => "out of memory OOM killer killed process",
+        "filesystem_full" | "filesystem_nearly_full" | "no_space" => {
+            "disk full no space left on device"
+        }
+        "inode_exhaustion" => "inodes exhausted df -i no space left on device",
+        "readonly_filesystem" => "read-only file system remount filesystem errors",
+        "io_error" => "I/O error disk failing hardware",
+        "auth_bad_modes" => "ssh authorized_keys bad ownership or modes StrictModes",
+        "auth_failures" => "ssh failed password authentication failures",
+        "dns_failure" | "dns_dead_resolver" | "dns_no_nameserver" => {
+            "DNS name resolution resolver resolv.conf"
+        }
+        "certificate_expiry" => "TLS certificate expired renew",
+        "clock_unsynchronised" => "time sync NTP clock not synchronised chrony timesyncd",
+        "segfault" => "segfault core dump crash",
+        "upstream_unreachable" => "upstream connection refused 502",
+        "high_load" => "high load average CPU",
+        _ => "",
+    };
+    let first = f.evidence.first().map(String::as_str).unwrap_or("");
+    format!("{words} {} {first}", f.summary)
+}
+
+/// The steps of a runbook section: its numbered or bulleted items (continuation lines joined),
+/// at most `max`.
+pub fn steps_from_section(body: &str, max: usize) -> Vec<String> {
+    let mut steps: Vec<String> = Vec::new();
+    let mut in_item = false;
+    for line in body.lines() {
+        let t = line.trim();
+        let item = t
+            .strip_prefix("- ")
+            .or_else(|| t.strip_prefix("* "))
+            .or_else(|| {
+                let digits = t.chars().take_while(|c| c.is_ascii_digit()).count();
+                (digits > 0 && t[digits..].starts_with(". ")).then(|| &t[digits + 2..])
+            });
+        if let Some(text) = item {
+            if steps.len() >= max {
+                break;
+            }
+            steps.push(text.trim().to_string());
+            in_item = true;
+        } else if in_item && !t.is_empty() && line.starts_with(char::is_whitespace) {
+            if let Some(last) = steps.last_mut() {
+                last.push(' ');
+                last.push_str(t);
+            }
+        } else {
+            in_item = false;
+        }
+    }
+    steps
+}

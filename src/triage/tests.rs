@@ -952,3 +952,39 @@ impl WithId for ToolOutcome {
         o
     }
 }
+
+#[test]
+fn runbook_steps_and_query() {
+    let body = "Error log: `connect() failed (111: Connection refused)`.\n\n1. Check the upstream unit: `systemctl status app`.\n2. Read its log with `journalctl -u app`\n   and look for the exit reason.\n3. Restart it once fixed.\n\nNotes afterwards.\n- a bullet\n";
+    let steps = steps_from_section(body, 3);
+    assert_eq!(
+        steps,
+        vec![
+            "Check the upstream unit: `systemctl status app`.".to_string(),
+            "Read its log with `journalctl -u app` and look for the exit reason.".to_string(),
+            "Restart it once fixed.".to_string(),
+        ]
+    );
+    let f = run(&[journal(NGINX_BIND)]);
+    let q = runbook_query(&f[0]);
+    assert!(
+        q.contains("address already in use") && q.contains("0.0.0.0:80"),
+        "{q}"
+    );
+
+    let outcomes = [journal(NGINX_BIND)];
+    let r = report_with_actions(
+        "web01",
+        "down",
+        "service",
+        &outcomes,
+        &f,
+        Some(("nginx.md#Port already in use".into(), steps)),
+    );
+    assert!(
+        r.actions[0].ends_with("[nginx.md#Port already in use]"),
+        "{:?}",
+        r.actions
+    );
+    assert!(r.actions.iter().any(|a| a.contains("ss -ltnp")));
+}

@@ -498,7 +498,7 @@ impl Scenario {
     /// Stop the host and assert the real machine is as it was: the scenario's paths and the
     /// canary file are unchanged.
     pub fn finish(mut self) {
-        self.sshd.stop();
+        self.sshd.kill_all();
         kill_pids(self.scratch.path());
         let after = checksum_host(&self.watched);
         assert_eq!(
@@ -526,7 +526,7 @@ impl Scenario {
 
 impl Drop for Scenario {
     fn drop(&mut self) {
-        self.sshd.stop();
+        self.sshd.kill_all();
         kill_pids(self.scratch.path());
         let _ = std::fs::remove_file(&self.canary);
     }
