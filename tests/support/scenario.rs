@@ -300,9 +300,11 @@ impl Scenario {
         } else {
             std::fs::create_dir_all(&files).unwrap();
         }
-        // Shims go over the real binaries (or into /usr/local/sbin when absent).
-        if src.join("shims").is_dir() {
-            for e in std::fs::read_dir(src.join("shims")).unwrap().flatten() {
+        // Shims go over the real binaries (or into /usr/local/sbin when absent); the shared
+        // ones (dmesg) first, the scenario's own may replace them.
+        let shim_dirs = [scenarios_dir().join("_shared/shims"), src.join("shims")];
+        for dir in shim_dirs.iter().filter(|d| d.is_dir()) {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
                 let n = e.file_name();
                 let real = ["usr/bin", "bin", "usr/sbin", "sbin"]
                     .iter()
