@@ -366,6 +366,22 @@ fn port_conflict(c: &Corpus, out: &mut Vec<Finding>) {
 
 const UNIT: &str = r"[\w@.:\\-]+\.(?:service|socket|mount|timer|path|target|swap|scope)";
 
+/// The category a unit's failure belongs to: resolvers are DNS, time daemons are time, network
+/// managers are network; everything else is a service.
+fn unit_category(unit: &str) -> &'static str {
+    let name = unit.split('.').next().unwrap_or(unit);
+    let name = name.split('@').next().unwrap_or(name);
+    match name {
+        "systemd-resolved" | "dnsmasq" | "unbound" | "named" | "bind9" | "nscd"
+        | "pdns-recursor" => "dns",
+        "chrony" | "chronyd" | "systemd-timesyncd" | "ntp" | "ntpd" | "ntpsec" | "openntpd" => {
+            "time"
+        }
+        "networking" | "NetworkManager" | "systemd-networkd" | "wpa_supplicant" => "network",
+        _ => "service",
+    }
+}
+
 /// Failed units and units stuck in a restart loop (journal, `systemctl status`,
 /// `systemctl --failed`).
 fn units(c: &Corpus, out: &mut Vec<Finding>) {
@@ -462,7 +478,7 @@ fn units(c: &Corpus, out: &mut Vec<Finding>) {
             out.push(
                 New {
                     kind: "unit_crash_loop",
-                    category: "service",
+                    category: unit_category(unit),
                     severity: Severity::Critical,
                     rank: 62,
                     subject: unit.clone(),
@@ -499,7 +515,7 @@ fn units(c: &Corpus, out: &mut Vec<Finding>) {
             out.push(
                 New {
                     kind: "unit_failed",
-                    category: "service",
+                    category: unit_category(unit),
                     severity: Severity::Critical,
                     rank: 50,
                     subject: unit.clone(),

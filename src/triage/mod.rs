@@ -265,3 +265,48 @@ pub fn prompt_section(findings: &[Finding]) -> String {
     }
     s
 }
+
+/// The journal patterns the detectors recognise, as one `journalctl --grep` (PCRE2,
+/// case-insensitive): the lines a baseline plan filtered by priority or keyword can miss
+/// (nginx and other services log to stderr at info level; sshd logs refused keys at info).
+pub const JOURNAL_SIGNATURES: &str = "address already in use|scheduled restart job|start request repeated|failed to start|failed with result|out of memory|oom-kill|invoked oom-killer|no space left on device|read-only file system|remounting filesystem read-only|i/o error|ext4-fs error|xfs .*(error|shut)|authentication refused|failed password|invalid user|authentication failure|name resolution|temporary failure resolving|could not resolve|eai_again|no servers could be reached|certificate has expired|not yet valid|clock skew|can't synchronise|system clock wrong|timed out waiting for reply|segfault at|dumped core|general protection|while connecting to upstream";
+
+/// The triage sweep: cheap read-only calls that feed every detector, run beside the category's
+/// baseline plan when there is no model to follow leads. Calls `base` already makes (same tool,
+/// same arguments) are left out; ids are `T{n}` from `next_id`.
+pub fn sweep_calls(
+    base: &[crate::tools::ToolCall],
+    next_id: &mut u32,
+) -> Vec<crate::tools::ToolCall> {
+    use serde_json::json;
+    let calls = [
+        (
+            "read_journal",
+            json!({ "grep": JOURNAL_SIGNATURES, "lines": 300 }),
+        ),
+        ("list_services", json!({ "state": "failed" })),
+        ("disk_usage", json!({})),
+        ("inode_usage", json!({})),
+        ("mounts", json!({})),
+        (
+            "list_sockets",
+            json!({ "listening": true, "process": true }),
+        ),
+        ("time_sync", json!({})),
+        ("cpu_load", json!({})),
+        ("list_processes", json!({ "sort": "cpu", "limit": 10 })),
+    ];
+    calls
+        .into_iter()
+        .filter(|(tool, args)| !base.iter().any(|b| b.tool == *tool && b.args == *args))
+        .map(|(tool, args)| {
+            let id = format!("T{next_id}");
+            *next_id += 1;
+            crate::tools::ToolCall {
+                id,
+                tool: tool.to_string(),
+                args,
+            }
+        })
+        .collect()
+}

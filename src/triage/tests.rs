@@ -988,3 +988,51 @@ fn runbook_steps_and_query() {
     );
     assert!(r.actions.iter().any(|a| a.contains("ss -ltnp")));
 }
+
+#[test]
+fn resolver_and_time_daemon_failures_belong_to_dns_and_time() {
+    let log = "\
+Nov 25 08:00:40 app02 systemd[1]: systemd-resolved.service: Start request repeated too quickly.
+Nov 25 08:00:40 app02 systemd[1]: systemd-resolved.service: Failed with result 'signal'.
+Nov 25 08:00:41 app02 systemd[1]: chrony.service: Failed with result 'exit-code'.
+Nov 25 08:00:42 app02 systemd[1]: postgresql@15-main.service: Failed with result 'exit-code'.
+";
+    let f = run(&[journal(log)]);
+    let cat = |s: &str| f.iter().find(|x| x.subject == s).unwrap().category.clone();
+    assert_eq!(cat("systemd-resolved.service"), "dns");
+    assert_eq!(cat("chrony.service"), "time");
+    assert_eq!(cat("postgresql@15-main.service"), "service");
+}
+
+#[test]
+fn the_sweep_renders_and_the_policy_allows_it() {
+    let registry = crate::tools::Registry::builtin();
+    let policy = crate::policy::Policy::load(false).unwrap();
+    let base = vec![ToolCall {
+        id: "T7".into(),
+        tool: "disk_usage".into(),
+        args: json!({}),
+    }];
+    let mut next = 8;
+    let sweep = sweep_calls(&base, &mut next);
+    assert!(!sweep
+        .iter()
+        .any(|c| c.tool == "disk_usage" && c.args == json!({})));
+    assert_eq!(sweep[0].id, format!("T{}", 7 + base.len()));
+    for c in &sweep {
+        let tool = registry
+            .get(&c.tool)
+            .unwrap_or_else(|| panic!("{} is not a tool", c.tool));
+        let steps = tool
+            .render(&c.args, &crate::tools::HostFacts::default())
+            .unwrap_or_else(|e| panic!("{} {}: {e}", c.tool, c.args));
+        for s in &steps {
+            for argv in s.all_argv() {
+                assert!(
+                    matches!(policy.check(argv), crate::policy::Decision::Allow { .. }),
+                    "{argv:?} denied"
+                );
+            }
+        }
+    }
+}
