@@ -272,7 +272,8 @@ pub fn prompt_section(findings: &[Finding]) -> String {
 pub const JOURNAL_SIGNATURES: &str = "address already in use|scheduled restart job|start request repeated|failed to start|failed with result|out of memory|oom-kill|invoked oom-killer|no space left on device|read-only file system|remounting filesystem read-only|i/o error|ext4-fs error|xfs .*(error|shut)|authentication refused|failed password|invalid user|authentication failure|name resolution|temporary failure resolving|could not resolve|eai_again|no servers could be reached|certificate has expired|not yet valid|clock skew|can't synchronise|system clock wrong|timed out waiting for reply|segfault at|dumped core|general protection|while connecting to upstream";
 
 /// The triage sweep: cheap read-only calls that feed every detector, run beside the category's
-/// baseline plan when there is no model to follow leads. Calls `base` already makes (same tool,
+/// baseline plan when there is no model to follow leads (the journal search is bounded to the
+/// last two days so a large journal is not scanned end to end). Calls `base` already makes (same tool,
 /// same arguments) are left out; ids are `T{n}` from `next_id`.
 pub fn sweep_calls(
     base: &[crate::tools::ToolCall],
@@ -282,7 +283,7 @@ pub fn sweep_calls(
     let calls = [
         (
             "read_journal",
-            json!({ "grep": JOURNAL_SIGNATURES, "lines": 300 }),
+            json!({ "grep": JOURNAL_SIGNATURES, "since": "2 days ago", "lines": 300 }),
         ),
         ("list_services", json!({ "state": "failed" })),
         ("disk_usage", json!({})),
