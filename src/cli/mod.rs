@@ -13,8 +13,12 @@ use crate::config::Config;
 use crate::exit::{Code, HasExitCode};
 
 pub mod args;
+mod collect;
 mod doctor;
+mod host;
 mod policy;
+mod run;
+mod tools;
 
 use args::{Cli, Command};
 
@@ -81,21 +85,9 @@ pub async fn run(cli: Cli) -> Result<Code> {
                 Ok(Code::Usage)
             }
         },
-        Some(Command::Run(_)) => Err(CliError::NotYet {
-            what: "`tai run`",
-            issue: 5,
-        }
-        .into()),
-        Some(Command::Collect(_)) => Err(CliError::NotYet {
-            what: "`tai collect`",
-            issue: 4,
-        }
-        .into()),
-        Some(Command::Tools(_)) => Err(CliError::NotYet {
-            what: "`tai tools`",
-            issue: 4,
-        }
-        .into()),
+        Some(Command::Run(a)) => run::run(&config, a).await,
+        Some(Command::Collect(a)) => collect::run(&config, a).await,
+        Some(Command::Tools(c)) => tools::run(&config, c).await,
         Some(Command::Policy(c)) => policy::run(&config, c),
         Some(Command::Runbooks(_)) => Err(CliError::NotYet {
             what: "`tai runbooks`",
