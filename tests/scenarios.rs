@@ -9,7 +9,9 @@ mod support;
 use support::scenario::{all_names, Scenario};
 
 fn run_scenario(name: &str) {
+    let t0 = std::time::Instant::now();
     let sc = Scenario::start(name);
+    eprintln!("{name}: host up in {:?}", t0.elapsed());
     sc.check_probes();
     let before = sc.checksum_inside();
 
@@ -19,12 +21,66 @@ fn run_scenario(name: &str) {
     let report = tai::triage::report(&sc.target(), &sc.spec.issue, "general", &snap, &findings);
     check_report(&sc, &report, "snapshot triage");
 
+    // The real binary, no model: connect, classify, baseline plan + sweep, triage, report.
+    let t1 = std::time::Instant::now();
+    let (report, _) = tai_run(&sc, &["--no-llm"]);
+    eprintln!("{name}: tai run --no-llm took {:?}", t1.elapsed());
+    check_report(&sc, &report, "tai run --no-llm");
+    assert_eq!(report.mode, "triage");
+    assert!(!report.tool_calls.is_empty());
+    if name == "port-conflict" {
+        // No model listening: tai says so on stderr and falls back to the same triage.
+        let (fallback, stderr) = tai_run(&sc, &["--base-url", "http://127.0.0.1:9/v1"]);
+        assert!(stderr.contains("the model cannot be reached"), "{stderr}");
+        check_report(&sc, &fallback, "tai run (model unreachable)");
+        assert!(
+            fallback
+                .warnings
+                .iter()
+                .any(|w| w.contains("no model was used")),
+            "{:?}",
+            fallback.warnings
+        );
+    }
+
     let after = sc.checksum_inside();
     assert_eq!(
         before, after,
         "scenario {name}: the scenario host changed during the run"
     );
     sc.finish();
+    eprintln!("{name}: scenario took {:?}", t0.elapsed());
+}
+
+/// `tai run TARGET ISSUE --json -i KEY --known-hosts FILE EXTRA...` against the scenario host;
+/// returns the parsed report and stderr.
+fn tai_run(sc: &Scenario, extra: &[&str]) -> (tai::report::Report, String) {
+    let home = tempfile::tempdir().unwrap();
+    let out = support::tai_cmd(home.path())
+        .args(["run", &sc.target(), &sc.spec.issue, "--json", "-i"])
+        .arg(sc.key())
+        .arg("--known-hosts")
+        .arg(sc.known_hosts())
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!("{}: tai stderr:\n{stderr}", sc.name);
+    assert!(
+        out.status.success(),
+        "scenario {}: tai run failed ({}):\n{stderr}\nrunner log:\n{}",
+        sc.name,
+        out.status,
+        sc.runner_log()
+    );
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "scenario {}: tai run --json printed no report ({e}):\n{}\n{stderr}",
+            sc.name,
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    (report, stderr)
 }
 
 /// The report names one of the scenario's categories and quotes every evidence substring.

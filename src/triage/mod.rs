@@ -210,7 +210,12 @@ pub fn analyze_at(outcomes: &[ToolOutcome], now: SystemTime) -> Vec<Finding> {
             out.push(f);
         }
     }
-    out.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.rank.cmp(&a.rank)));
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.rank.cmp(&a.rank))
+            .then(evidence_weight(b).cmp(&evidence_weight(a)))
+    });
     out
 }
 
@@ -273,8 +278,8 @@ pub const JOURNAL_SIGNATURES: &str = "address already in use|scheduled restart j
 
 /// The triage sweep: cheap read-only calls that feed every detector, run beside the category's
 /// baseline plan when there is no model to follow leads (the journal search is bounded to the
-/// last two days so a large journal is not scanned end to end). Calls `base` already makes (same tool,
-/// same arguments) are left out; ids are `T{n}` from `next_id`.
+/// last two days so a large journal is not scanned end to end). Calls `base` already makes
+/// (same tool, same arguments) are left out; ids are `T{n}` from `next_id`.
 pub fn sweep_calls(
     base: &[crate::tools::ToolCall],
     next_id: &mut u32,
@@ -294,12 +299,15 @@ pub fn sweep_calls(
             json!({ "listening": true, "process": true }),
         ),
         ("time_sync", json!({})),
-        ("cpu_load", json!({})),
+        ("run_command", json!({ "command": "uptime" })),
+        ("run_command", json!({ "command": "nproc" })),
         ("list_processes", json!({ "sort": "cpu", "limit": 10 })),
     ];
     calls
         .into_iter()
         .filter(|(tool, args)| !base.iter().any(|b| b.tool == *tool && b.args == *args))
+        // cpu_load (load, CPU count and a vmstat sample) already covers uptime and nproc.
+        .filter(|(tool, _)| !(*tool == "run_command" && base.iter().any(|b| b.tool == "cpu_load")))
         .map(|(tool, args)| {
             let id = format!("T{next_id}");
             *next_id += 1;
@@ -310,4 +318,9 @@ pub fn sweep_calls(
             }
         })
         .collect()
+}
+
+/// How many lines back a finding: breaks ties between equally ranked findings.
+fn evidence_weight(f: &Finding) -> usize {
+    f.evidence.len() + f.supporting.len()
 }

@@ -16,7 +16,13 @@ const MAX_EVIDENCE_ITEMS: usize = 14;
 pub fn strongest<'a>(category: &str, findings: &'a [Finding]) -> Vec<&'a Finding> {
     let mut v: Vec<&Finding> = findings.iter().collect();
     let score = |f: &Finding| f.rank as u32 + if f.category == category { 10 } else { 0 };
-    v.sort_by(|a, b| b.severity.cmp(&a.severity).then(score(b).cmp(&score(a))));
+    let weight = |f: &Finding| f.evidence.len() + f.supporting.len();
+    v.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(score(b).cmp(&score(a)))
+            .then(weight(b).cmp(&weight(a)))
+    });
     v
 }
 

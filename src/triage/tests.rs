@@ -1008,17 +1008,22 @@ Nov 25 08:00:42 app02 systemd[1]: postgresql@15-main.service: Failed with result
 fn the_sweep_renders_and_the_policy_allows_it() {
     let registry = crate::tools::Registry::builtin();
     let policy = crate::policy::Policy::load(false).unwrap();
-    let base = vec![ToolCall {
-        id: "T7".into(),
-        tool: "disk_usage".into(),
-        args: json!({}),
-    }];
-    let mut next = 8;
+    let mut next = 7;
+    let base = crate::plan::baseline_calls(crate::plan::Category::Disk, &mut next);
+    assert!(base
+        .iter()
+        .any(|c| c.tool == "disk_usage" && c.args == json!({})));
     let sweep = sweep_calls(&base, &mut next);
     assert!(!sweep
         .iter()
         .any(|c| c.tool == "disk_usage" && c.args == json!({})));
     assert_eq!(sweep[0].id, format!("T{}", 7 + base.len()));
+    assert!(sweep.iter().any(|c| c.args == json!({"command": "nproc"})));
+    // The general plan runs cpu_load, which already reports load and CPU count.
+    let general = crate::plan::baseline_calls(crate::plan::Category::General, &mut 1);
+    assert!(!sweep_calls(&general, &mut 1)
+        .iter()
+        .any(|c| c.tool == "run_command"));
     for c in &sweep {
         let tool = registry
             .get(&c.tool)
