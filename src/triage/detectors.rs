@@ -71,7 +71,9 @@ impl New<'_> {
         let mut evidence: Vec<String> = Vec::new();
         for e in self.evidence {
             let e = ev(&e);
-            if !evidence.contains(&e) && evidence.len() < MAX_EVIDENCE {
+            // The same message repeated (nginx retries a bind five times) is one piece of evidence.
+            let dup = evidence.iter().any(|x| message_part(x) == message_part(&e));
+            if !dup && evidence.len() < MAX_EVIDENCE {
                 evidence.push(e);
             }
         }
@@ -118,6 +120,18 @@ impl Groups {
     }
     fn iter(&self) -> impl Iterator<Item = (&String, &Vec<String>)> {
         self.order.iter().map(|s| (s, &self.lines[s]))
+    }
+}
+
+/// A log line without its timestamp and host: `nginx[2231]: nginx: [emerg] …` (the whole line
+/// when it has no syslog prefix).
+fn message_part(line: &str) -> &str {
+    let r = re!(
+        r"^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+\S+\s+"
+    );
+    match r.find(line) {
+        Some(m) => &line[m.end()..],
+        None => line,
     }
 }
 
@@ -1769,7 +1783,14 @@ fn load(c: &Corpus, out: &mut Vec<Finding>) {
                 ],
             }
             .build();
-            for (_, pl, pb) in top.iter().take(3) {
+            let mut seen_pids: Vec<&str> = Vec::new();
+            let busiest = top.iter().filter(|(_, pl, _)| {
+                let pid = pl.split_whitespace().next().unwrap_or("");
+                let fresh = !seen_pids.contains(&pid);
+                seen_pids.push(pid);
+                fresh
+            });
+            for (_, pl, pb) in busiest.take(3) {
                 if pb.call_id == b.call_id {
                     f.evidence.push(ev(pl));
                 } else {

@@ -97,6 +97,8 @@ fn nginx_bind_error_with_the_listener_from_ss() {
     assert!(p.summary.contains("nginx"), "{}", p.summary);
     assert!(p.summary.contains("perl (pid 4242)"), "{}", p.summary);
     assert!(p.evidence[0].contains("bind() to 0.0.0.0:80 failed (98: Address already in use)"));
+    // The repeated bind error (nginx retries) is quoted once.
+    assert_eq!(p.evidence.len(), 1, "{:?}", p.evidence);
     assert_eq!(p.supporting.len(), 1);
     assert_eq!(p.supporting[0].call_id, "T2");
     assert!(p.supporting[0].line.contains("\"perl\",pid=4242"));
