@@ -14,6 +14,7 @@ use crate::exit::{Code, HasExitCode};
 
 pub mod args;
 mod doctor;
+mod session;
 
 use args::{Cli, Command};
 
@@ -68,11 +69,7 @@ pub async fn run(cli: Cli) -> Result<Code> {
     let config = Config::resolve(&cli.global.overrides())?;
     match cli.command {
         None => match cli.host {
-            Some(_host) => Err(CliError::NotYet {
-                what: "the interactive session",
-                issue: 7,
-            }
-            .into()),
+            Some(host) => session::run(&config, &host, &cli.issue).await,
             None => {
                 let mut cmd = Cli::command();
                 cmd.print_help()?;

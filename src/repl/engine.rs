@@ -1,0 +1,128 @@
+//! The session's bridge to the layers below: connecting to a host, the baseline plan
+//! (`/collect`), the tool registry (names for completion), and the model endpoint probe.
+//! Everything the REPL needs from `transport`, `tools`, `plan` and `llm` goes through here.
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::ReplError;
+use crate::config::Config;
+use crate::llm::LlmError;
+use crate::tools::{HostFacts, ToolOutcome};
+use crate::transport::{Target, Transport};
+
+/// The issue categories, in the order completion offers them.
+pub const CATEGORIES: &[&str] = &[
+    "service",
+    "network",
+    "dns",
+    "disk",
+    "memory",
+    "kernel",
+    "auth",
+    "time",
+    "tls",
+    "performance",
+    "general",
+];
+
+/// A connected host and what tai learned about it.
+#[derive(Clone)]
+pub struct Connected {
+    pub target: Target,
+    /// The name shown in the prompt and labels (`local`, `ops@web01`).
+    pub name: String,
+    pub transport: Arc<dyn Transport>,
+    pub facts: HostFacts,
+}
+
+/// Connect to `target` and detect its facts.
+pub async fn connect(config: &Config, target: &Target) -> Result<Connected, ReplError> {
+    let transport = crate::transport::connect(target, config).await?;
+    Ok(Connected {
+        target: target.clone(),
+        name: target.display_name(),
+        transport,
+        facts: HostFacts::default(),
+    })
+}
+
+/// Tool names for completion.
+pub fn tool_names() -> Vec<String> {
+    Vec::new()
+}
+
+/// Check a category name typed by the user.
+pub fn parse_category(s: &str) -> Result<String, String> {
+    let s = s.to_ascii_lowercase();
+    if CATEGORIES.contains(&s.as_str()) {
+        Ok(s)
+    } else {
+        Err(format!(
+            "unknown category {s:?}; expected one of: {}",
+            CATEGORIES.join(", ")
+        ))
+    }
+}
+
+/// The category of an issue text.
+pub fn classify(_issue: &str) -> String {
+    "general".to_string()
+}
+
+/// Run the baseline plan of `category` on the host. Ids continue from `next_id`.
+pub async fn collect(
+    _config: &Config,
+    _host: &Connected,
+    _category: &str,
+    _next_id: &mut u32,
+    _cancel: &CancellationToken,
+) -> Result<Vec<ToolOutcome>, ReplError> {
+    Err(ReplError::Unavailable(
+        "/collect needs the tool registry and baseline plans (issue 4), which are not built into this tai yet".into(),
+    ))
+}
+
+/// Is the configured model usable? `Err` carries a message that says what to do.
+pub async fn probe_model(config: &Config) -> Result<(), String> {
+    let m = &config.model;
+    match crate::llm::probe::list_models(&m.base_url, m.api_key.as_deref(), PROBE_TIMEOUT).await {
+        Ok(models) => {
+            let wanted = &m.model;
+            let found = models
+                .iter()
+                .any(|id| id == wanted || *id == format!("{wanted}:latest"));
+            if found || models.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "model {wanted:?} is not available at {}\n  pull it with `ollama pull {wanted}` or pass --model (available: {}); /collect works without a model",
+                    m.base_url,
+                    models.join(", ")
+                ))
+            }
+        }
+        Err(e) => Err(unreachable_message(&m.base_url, &e)),
+    }
+}
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The message for a model endpoint that cannot be used, with what to try.
+pub fn unreachable_message(base_url: &str, e: &LlmError) -> String {
+    let why = match e {
+        // The innermost cause says it best ("Connection refused (os error 111)").
+        LlmError::Unreachable { reason, .. } => {
+            reason.rsplit(": ").next().unwrap_or(reason).to_string()
+        }
+        LlmError::Timeout { secs, .. } => format!("no answer within {secs}s"),
+        LlmError::Http {
+            status, message, ..
+        } => format!("HTTP {status}: {message}"),
+        other => other.to_string(),
+    };
+    format!(
+        "model endpoint {base_url} is unreachable: {why}\n  start `ollama serve` or pass --base-url; /collect works without a model"
+    )
+}
