@@ -72,6 +72,17 @@ pub enum Flow {
     Quit,
 }
 
+/// How a turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnEnd {
+    /// The model answered.
+    Answered,
+    /// No usable model; the reason was shown.
+    NoModel,
+    /// Ctrl-C.
+    Cancelled,
+}
+
 /// The state of one session.
 pub struct Session {
     pub config: Config,
@@ -127,7 +138,7 @@ impl Session {
         match input {
             Input::Empty => Ok(Flow::Continue),
             Input::Turn(text) => {
-                self.turn(&text, io).await?;
+                let _ = self.turn(&text, io).await?;
                 Ok(Flow::Continue)
             }
             Input::Command(cmd) => self.command(cmd, io).await,
@@ -287,7 +298,7 @@ impl Session {
     }
 
     /// A free-text turn for the model.
-    pub async fn turn(&mut self, text: &str, io: &mut Io) -> Result<(), ReplError> {
+    pub async fn turn(&mut self, text: &str, io: &mut Io) -> Result<TurnEnd, ReplError> {
         self.transcript.push(Entry::User {
             host: self.host.name.clone(),
             text: text.to_string(),
@@ -299,9 +310,20 @@ impl Session {
         let problem = if self.config.no_llm {
             "--no-llm is set, so questions are not sent to a model; /collect and /show work without one".to_string()
         } else {
-            match engine::probe_model(&self.config).await {
-                Err(msg) => msg,
-                Ok(()) => "the model is reachable, but model turns need the agent loop (issue 5), which is not built into this tai yet; /collect works without a model".to_string(),
+            let cancel = CancellationToken::new();
+            let config = self.config.clone();
+            let work = async move {
+                match engine::probe_model(&config).await {
+                    Err(msg) => msg,
+                    Ok(()) => "the model is reachable, but model turns need the agent loop (issue 5), which is not built into this tai yet; /collect works without a model".to_string(),
+                }
+            };
+            match cancellable(work, &cancel, io).await {
+                (Some(msg), false) => msg,
+                (_, _) => {
+                    io.note("turn cancelled; back at the prompt")?;
+                    return Ok(TurnEnd::Cancelled);
+                }
             }
         };
         io.problem(&problem)?;
@@ -309,14 +331,13 @@ impl Session {
             host: self.host.name.clone(),
             text: problem,
         });
-        Ok(())
+        Ok(TurnEnd::NoModel)
     }
 
     /// The first turn, from the command line: without a usable model, collect the baseline
     /// of the issue's category instead so the session starts with evidence.
     pub async fn first_turn(&mut self, issue: &str, io: &mut Io) -> Result<(), ReplError> {
-        self.turn(issue, io).await?;
-        if self.turns == 0 {
+        if self.turn(issue, io).await? == TurnEnd::NoModel {
             let category = self.category.clone();
             self.collect(&category, io).await?;
         }

@@ -1,0 +1,331 @@
+//! The interactive session end to end: the real `tai` binary, scripted through a pipe and
+//! driven in a real pseudo-terminal (tmux), against this machine (`local`) and a model
+//! endpoint replayed by wiremock in the Ollama OpenAI-compatible wire format.
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn run_piped(home: &Path, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = support::tai_cmd(home)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A port nothing listens on: bound then released.
+fn closed_port_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("http://127.0.0.1:{port}/v1")
+}
+
+#[test]
+fn piped_session_runs_commands_line_by_line() {
+    let home = tempfile::tempdir().unwrap();
+    let base = closed_port_url();
+    let out = run_piped(
+        home.path(),
+        &["local", "--no-persist", "--base-url", &base],
+        "/help\n/collect disk\n/show tools\n/quit\n/help\n",
+    );
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // The facts line comes first, then /help.
+    assert!(stdout.starts_with("local "), "{stdout}");
+    assert!(stdout.contains("/collect [CATEGORY]"), "{stdout}");
+    assert!(stdout.contains("/quit"), "{stdout}");
+    // Lines after /quit are not read: help printed once.
+    assert_eq!(stdout.matches("Commands:").count(), 1, "{stdout}");
+    // Plain text for scripts: no escape sequences anywhere.
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    // --no-persist: nothing under TAI_HOME, not even the history.
+    assert!(!home.path().join(".tai").exists());
+}
+
+#[test]
+fn piped_follow_up_without_a_model_says_how_to_fix_it() {
+    let home = tempfile::tempdir().unwrap();
+    let base = closed_port_url();
+    let out = run_piped(
+        home.path(),
+        &["local", "--no-persist", "--base-url", &base],
+        "why is the disk full?\n/nosuch\n/show evidence\n/tokens\n",
+    );
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!("model endpoint {base} is unreachable")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ollama serve"), "{stderr}");
+    assert!(stderr.contains("--base-url"), "{stderr}");
+    assert!(
+        stderr.contains("/collect works without a model"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("unknown command `/nosuch`"), "{stderr}");
+    assert!(stderr.contains("no evidence yet"), "{stderr}");
+    assert!(stdout.contains("0 tokens used"), "{stdout}");
+}
+
+#[test]
+fn piped_save_writes_a_markdown_transcript() {
+    let home = tempfile::tempdir().unwrap();
+    let base = closed_port_url();
+    let file = home.path().join("incident.md");
+    let out = run_piped(
+        home.path(),
+        &["local", "--no-persist", "--base-url", &base],
+        &format!(
+            "is ntp \\\nin sync?\n/save {}\n/save {}\n",
+            file.display(),
+            home.path().display()
+        ),
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let md = std::fs::read_to_string(&file).unwrap();
+    assert!(md.starts_with("# tai session on local"), "{md}");
+    // The continued line arrived as one turn with its newline.
+    assert!(md.contains("**you@local:** is ntp \nin sync?"), "{md}");
+    assert!(md.contains("is unreachable"), "{md}");
+    assert!(stderr.contains("is a directory"), "{stderr}");
+}
+
+#[test]
+fn unknown_host_fails_before_the_session_with_its_exit_code() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run_piped(home.path(), &["--no-persist", "--", "-bad"], "");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("invalid host"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A tmux server of our own (its own socket), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(cmdline: &str) -> Tmux {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let socket = format!("tai-repl-test-{}-{n}", std::process::id());
+        let t = Tmux { socket };
+        // Keep the pane after the program exits so its last words and exit code can be read.
+        let wrapped = format!("{cmdline}; echo \"[exited rc=$?]\"; sleep 120");
+        let st = t
+            .cmd()
+            .args([
+                "new-session",
+                "-d",
+                "-x",
+                "200",
+                "-y",
+                "50",
+                "-s",
+                "t",
+                &wrapped,
+            ])
+            .status()
+            .expect("tmux (installed by .ci/run)");
+        assert!(st.success(), "tmux new-session failed");
+        t
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let st = self
+            .cmd()
+            .args(["send-keys", "-t", "t"])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    /// Type literal text (no key-name interpretation), then Enter.
+    fn type_line(&self, line: &str) {
+        let st = self
+            .cmd()
+            .args(["send-keys", "-t", "t", "-l", line])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        self.send(&["Enter"]);
+    }
+
+    /// The whole pane including scrollback, as plain text.
+    fn screen(&self) -> String {
+        let out = self
+            .cmd()
+            .args(["capture-pane", "-p", "-J", "-S", "-2000", "-t", "t"])
+            .output()
+            .unwrap();
+        text(&out.stdout)
+    }
+
+    /// Wait until `needle` appears `count` times on the screen.
+    fn wait_for_n(&self, needle: &str, count: usize, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.matches(needle).count() >= count {
+                return s;
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out waiting for {needle:?} (x{count}); screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        self.wait_for_n(needle, 1, timeout)
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+fn q(p: &Path) -> String {
+    shell_words::quote(&p.to_string_lossy()).into_owned()
+}
+
+fn tai_shell_command(home: &Path, args: &[String]) -> String {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_tai"));
+    let path = std::env::var("PATH").unwrap_or_default();
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| shell_words::quote(a).into_owned())
+        .collect();
+    format!(
+        "env -i PATH={} HOME={} TAI_HOME={} TERM=xterm-256color NO_COLOR=1 {} {}",
+        shell_words::quote(&path),
+        q(home),
+        q(&home.join(".tai")),
+        q(&bin),
+        args.join(" ")
+    )
+}
+
+/// A model endpoint in Ollama's OpenAI-compatible wire format. `/v1/models` answers after
+/// `delay`, so a turn can be made slow enough to interrupt.
+async fn replayed_model(delay: Duration) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(delay)
+                .insert_header("content-type", "application/json")
+                .set_body_string(
+                    r#"{"object":"list","data":[{"id":"qwen3:4b","object":"model","created":1745000000,"owned_by":"library"}]}"#,
+                ),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactive_session_in_a_pseudo_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    // The probe answers only after 20 s: the follow-up turn is slow, Ctrl-C must cut it short.
+    let model = replayed_model(Duration::from_secs(20)).await;
+    let args: Vec<String> = ["local", "--base-url", &format!("{}/v1", model.uri())]
+        .map(String::from)
+        .to_vec();
+    let tmux = Tmux::start(&tai_shell_command(home.path(), &args));
+
+    // Connected: the facts line and the prompt with host and turn number.
+    let s = tmux.wait_for("tai local #1", WAIT);
+    assert!(s.contains("0 tokens"), "right prompt shows tokens:\n{s}");
+
+    tmux.type_line("/help");
+    tmux.wait_for("/collect [CATEGORY]", WAIT);
+    tmux.wait_for("Ctrl-D or /quit ends the session", WAIT);
+
+    // Tab completes a unique command name.
+    tmux.send(&["/sh", "Tab"]);
+    tmux.send(&["tools", "Enter"]);
+    tmux.wait_for("no tool calls yet", WAIT);
+
+    // Ctrl-C at an empty prompt says how to quit, and the session goes on.
+    tmux.send(&["C-c"]);
+    tmux.wait_for("type /quit or press Ctrl-D", WAIT);
+
+    // A slow follow-up turn, cancelled with Ctrl-C: back at the prompt well before 20 s.
+    let asked = Instant::now();
+    tmux.type_line("why is the disk full?");
+    std::thread::sleep(Duration::from_millis(800));
+    tmux.send(&["C-c"]);
+    tmux.wait_for("turn cancelled", WAIT);
+    assert!(
+        asked.elapsed() < Duration::from_secs(15),
+        "Ctrl-C did not cut the turn short"
+    );
+    tmux.wait_for_n("tai local #1", 5, WAIT);
+
+    tmux.type_line("/tokens");
+    tmux.wait_for("tokens used", WAIT);
+
+    tmux.type_line("/quit");
+    let s = tmux.wait_for("[exited rc=", WAIT);
+    assert!(s.contains("[exited rc=0]"), "{s}");
+    // The history is kept in TAI_HOME/repl_history.
+    let hist = std::fs::read_to_string(home.path().join(".tai/repl_history")).unwrap();
+    assert!(hist.contains("/help"), "{hist}");
+    assert!(hist.contains("why is the disk full?"), "{hist}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_d_quits_and_no_persist_keeps_no_history() {
+    let home = tempfile::tempdir().unwrap();
+    let args: Vec<String> = ["local", "--no-persist"].map(String::from).to_vec();
+    let tmux = Tmux::start(&tai_shell_command(home.path(), &args));
+    tmux.wait_for("tai local #1", WAIT);
+    tmux.type_line("/help quit");
+    tmux.wait_for("Also: /exit, /q", WAIT);
+    tmux.send(&["C-d"]);
+    let s = tmux.wait_for("[exited rc=", WAIT);
+    assert!(s.contains("[exited rc=0]"), "{s}");
+    assert!(!home.path().join(".tai").exists());
+}
