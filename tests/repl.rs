@@ -135,6 +135,10 @@ struct Tmux {
 
 impl Tmux {
     fn start(cmdline: &str) -> Tmux {
+        Self::start_sized(cmdline, 200)
+    }
+
+    fn start_sized(cmdline: &str, width: u16) -> Tmux {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let socket = format!("tai-repl-test-{}-{n}", std::process::id());
@@ -147,13 +151,13 @@ impl Tmux {
                 "new-session",
                 "-d",
                 "-x",
-                "200",
+                &width.to_string(),
                 "-y",
                 "50",
                 "-s",
                 "t",
-                &wrapped,
             ])
+            .arg(&wrapped)
             .status()
             .expect("tmux (installed by .ci/run)");
         assert!(st.success(), "tmux new-session failed");
@@ -189,9 +193,15 @@ impl Tmux {
 
     /// The whole pane including scrollback, as plain text.
     fn screen(&self) -> String {
+        self.capture(&[])
+    }
+
+    /// The pane with `extra` capture-pane flags (`-e` keeps colours).
+    fn capture(&self, extra: &[&str]) -> String {
         let out = self
             .cmd()
             .args(["capture-pane", "-p", "-J", "-S", "-2000", "-t", "t"])
+            .args(extra)
             .output()
             .unwrap();
         text(&out.stdout)
@@ -228,6 +238,10 @@ fn q(p: &Path) -> String {
 }
 
 fn tai_shell_command(home: &Path, args: &[String]) -> String {
+    tai_shell_command_env(home, args, "NO_COLOR=1")
+}
+
+fn tai_shell_command_env(home: &Path, args: &[String], extra_env: &str) -> String {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_tai"));
     let path = std::env::var("PATH").unwrap_or_default();
     let args: Vec<String> = args
@@ -235,10 +249,11 @@ fn tai_shell_command(home: &Path, args: &[String]) -> String {
         .map(|a| shell_words::quote(a).into_owned())
         .collect();
     format!(
-        "env -i PATH={} HOME={} TAI_HOME={} TERM=xterm-256color NO_COLOR=1 {} {}",
+        "env -i PATH={} HOME={} TAI_HOME={} TERM=xterm-256color {} {} {}",
         shell_words::quote(&path),
         q(home),
         q(&home.join(".tai")),
+        extra_env,
         q(&bin),
         args.join(" ")
     )
@@ -328,4 +343,44 @@ async fn ctrl_d_quits_and_no_persist_keeps_no_history() {
     let s = tmux.wait_for("[exited rc=", WAIT);
     assert!(s.contains("[exited rc=0]"), "{s}");
     assert!(!home.path().join(".tai").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn colours_on_a_terminal_and_output_wrapped_to_its_width() {
+    let home = tempfile::tempdir().unwrap();
+    let args: Vec<String> = ["local", "--no-persist", "--base-url", &closed_port_url()]
+        .map(String::from)
+        .to_vec();
+    let tmux = Tmux::start_sized(&tai_shell_command_env(home.path(), &args, ""), 60);
+    tmux.wait_for("tai local #1", WAIT);
+    tmux.type_line("/help");
+    tmux.wait_for("/collect [CATEGORY]", WAIT);
+    tmux.type_line("/nosuch");
+    tmux.wait_for("unknown command", WAIT);
+    // Lines tmux wrapped are joined by -J; lines tai wrapped stay apart: all fit in 60.
+    let s = tmux.screen();
+    let help: Vec<&str> = s
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .take_while(|l| !l.contains("tai local #2") && !l.contains("/nosuch"))
+        .collect();
+    assert!(help.len() > 12, "{s}");
+    for line in &help {
+        assert!(line.chars().count() <= 60, "not wrapped: {line:?}\n{s}");
+    }
+    // Words are not cut: the sentence survives wrapping.
+    let joined = help
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(joined.contains("Ctrl-C cancels a running turn;"), "{s}");
+    // Without NO_COLOR the error label is coloured.
+    let coloured = tmux.capture(&["-e"]);
+    assert!(
+        coloured.contains("\u{1b}["),
+        "no colour on a terminal:\n{coloured}"
+    );
+    tmux.type_line("/quit");
+    tmux.wait_for("[exited rc=0]", WAIT);
 }

@@ -50,12 +50,7 @@ fn wrap_line(line: &str, width: usize, out: &mut String) {
         out.push_str(line);
         return;
     }
-    let indent: String = chars.iter().take_while(|c| **c == ' ').collect();
-    let indent = if indent.len() > width / 2 {
-        String::new()
-    } else {
-        indent
-    };
+    let indent = hanging_indent(&chars, width);
     let mut start = 0;
     let mut first = true;
     // Each pass emits at least one char, so chars.len() passes always suffice.
@@ -73,7 +68,9 @@ fn wrap_line(line: &str, width: usize, out: &mut String) {
             out.push_str(&indent);
         }
         let end = (start + room).min(chars.len());
-        let cut = if end < chars.len() {
+        let cut = if end < chars.len() && chars[end] == ' ' {
+            end
+        } else if end < chars.len() {
             // Break after the last space in the window, if there is one past the start.
             match chars[start..end].iter().rposition(|c| *c == ' ') {
                 Some(p) if p > 0 => start + p + 1,
@@ -83,10 +80,49 @@ fn wrap_line(line: &str, width: usize, out: &mut String) {
             end
         };
         let piece: String = chars[start..cut].iter().collect();
-        out.push_str(if first { &piece } else { piece.trim_start() });
+        let piece = if first {
+            &piece[..]
+        } else {
+            piece.trim_start()
+        };
+        out.push_str(if cut < chars.len() {
+            piece.trim_end()
+        } else {
+            piece
+        });
         start = cut;
         first = false;
     }
+}
+
+/// Where continuation lines start: under the second column of a table row
+/// (`  name    text…`), else under the line's own indentation; never past half the width.
+fn hanging_indent(chars: &[char], width: usize) -> String {
+    let lead = chars.iter().take_while(|c| **c == ' ').count();
+    let mut col = lead;
+    // The first run of two or more spaces after some text, followed by text.
+    let mut i = lead;
+    while i + 1 < chars.len() {
+        if chars[i] == ' ' && chars[i + 1] == ' ' && i > lead {
+            let mut j = i;
+            while j < chars.len() && chars[j] == ' ' {
+                j += 1;
+            }
+            if j < chars.len() {
+                col = j;
+            }
+            break;
+        }
+        i += 1;
+    }
+    let col = if col <= width / 2 {
+        col
+    } else if lead <= width / 2 {
+        lead
+    } else {
+        0
+    };
+    " ".repeat(col)
 }
 
 /// `Ubuntu 24.04 LTS · kernel 6.8.0-45-generic · up 3 days, 2:04` on one line.
@@ -320,6 +356,13 @@ mod tests {
         let w = wrap(&long, Some(20));
         assert_eq!(w.replace('\n', ""), long);
         assert!(w.lines().all(|l| l.chars().count() <= 20));
+        // Table rows continue under their second column.
+        let row = "  /tokens  model tokens used so far in this long session";
+        let w = wrap(row, Some(30));
+        assert_eq!(
+            w,
+            "  /tokens  model tokens used\n           so far in this long\n           session"
+        );
         // No width: unchanged.
         assert_eq!(wrap(text, None), text);
         assert_eq!(wrap("short\n\nlines", Some(40)), "short\n\nlines");
