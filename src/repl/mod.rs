@@ -22,6 +22,7 @@ use crate::transport::{Target, TransportError};
 pub mod commands;
 pub mod completer;
 pub mod engine;
+pub mod history;
 pub mod prompt;
 pub mod session;
 pub mod view;
