@@ -371,7 +371,13 @@ impl Session {
             Err(e) => return io.problem(&e.to_string()),
         };
         io.note(&io.err_palette.dim(&format!("connecting to {spec}…")))?;
-        match engine::connect(&self.config, &target).await {
+        let cancel = CancellationToken::new();
+        let config = self.config.clone();
+        let connected = match cancellable(engine::connect(&config, &target), &cancel, io).await {
+            (Some(r), false) => r,
+            _ => return io.note(&format!("/host cancelled; still on {}", self.host.name)),
+        };
+        match connected {
             Ok(h) => {
                 let old = std::mem::replace(&mut self.host, h);
                 old.transport.close().await;
