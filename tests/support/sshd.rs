@@ -65,6 +65,7 @@ pub struct SshdBuilder {
     /// Run sshd through this command prefix (e.g. `ip netns exec ns1`).
     wrapper: Vec<String>,
     client_key_kinds: Vec<&'static str>,
+    quiet_shell: bool,
 }
 
 impl Default for SshdBuilder {
@@ -74,6 +75,7 @@ impl Default for SshdBuilder {
             extra_config: Vec::new(),
             wrapper: Vec::new(),
             client_key_kinds: vec!["ed25519"],
+            quiet_shell: false,
         }
     }
 }
@@ -94,6 +96,14 @@ impl SshdBuilder {
     /// Client key kinds to generate and authorise (first one is `client_key()`).
     pub fn client_keys(mut self, kinds: &[&'static str]) -> Self {
         self.client_key_kinds = kinds.to_vec();
+        self
+    }
+
+    /// For timing tests: run sshd in a private mount namespace where the login user's
+    /// `~/.bashrc` is empty (root's on this machine kind runs `pyenv init`, ~250 ms per
+    /// command), so timings measure the transport, not the shell start-up. Needs root.
+    pub fn quiet_shell(mut self) -> Self {
+        self.quiet_shell = true;
         self
     }
 
@@ -186,6 +196,25 @@ impl Sshd {
         self.port = port;
         let bin = sshd_binary();
         let mut argv: Vec<String> = self.builder.wrapper.clone();
+        let bashrc = std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".bashrc"))
+            .filter(|p| p.exists());
+        if let (true, Some(rc)) = (self.builder.quiet_shell, bashrc) {
+            argv.extend(
+                [
+                    "unshare",
+                    "-m",
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-c",
+                    "mount --bind /dev/null \"$0\" && shift && exec \"$@\"",
+                ]
+                .map(String::from),
+            );
+            argv.push(rc.to_string_lossy().into_owned());
+            argv.push("sshd".into());
+        }
         argv.push(bin.to_string_lossy().into_owned());
         argv.extend([
             "-D".to_string(),
@@ -281,6 +310,29 @@ impl Sshd {
         }
     }
 
+    /// Pid of the listening sshd (or of its wrapper, which execs it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Kill the per-connection sshd processes (children of the listener), by pid, so every
+    /// established connection drops while the server keeps listening.
+    pub fn kill_connections(&self) {
+        let Some(parent) = self.pid() else { return };
+        for pid in descendants(parent) {
+            // SAFETY: kill(2) on a pid we found under our own sshd; errors are ignored.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGKILL);
+            }
+        }
+    }
+
+    /// Kill everything: established connections and the listener (a crashed server).
+    pub fn kill_all(&mut self) {
+        self.kill_connections();
+        self.stop();
+    }
+
     /// The server's log so far (for assertions and failure messages).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -311,6 +363,44 @@ impl Sshd {
         ]);
         c
     }
+}
+
+/// Pids of every process below `root` (children, grandchildren, …), from /proc.
+pub fn descendants(root: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // Field 4 (ppid) follows the parenthesised command name.
+            let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else {
+                continue;
+            };
+            if let Some(ppid) = after.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
+                parents.push((pid, ppid));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![root];
+    for _ in 0..64 {
+        let next: Vec<u32> = parents
+            .iter()
+            .filter(|(_, pp)| frontier.contains(pp))
+            .map(|(p, _)| *p)
+            .filter(|p| !out.contains(p))
+            .collect();
+        if next.is_empty() {
+            break;
+        }
+        out.extend(&next);
+        frontier = next;
+    }
+    out
 }
 
 impl Drop for Sshd {
