@@ -117,6 +117,49 @@ fn piped_save_writes_a_markdown_transcript() {
 }
 
 #[test]
+fn piped_session_over_ssh_to_a_loopback_sshd() {
+    let sshd = support::sshd::Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let kh = home.path().join("known_hosts");
+    let key = sshd.client_key().to_string_lossy().into_owned();
+    let kh_s = kh.to_string_lossy().into_owned();
+    let target = sshd.target();
+    let out = run_piped(
+        home.path(),
+        &[
+            &target,
+            "--no-persist",
+            "--ignore-ssh-config",
+            "-i",
+            &key,
+            "--known-hosts",
+            &kh_s,
+            "--base-url",
+            &closed_port_url(),
+        ],
+        "/help host\n/show tools\n/host local\n/quit\n",
+    );
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{stderr}\nsshd log:\n{}",
+        sshd.log_text()
+    );
+    // The facts line names the SSH target; /host switched to this machine.
+    assert!(stdout.starts_with(&target), "{stdout}");
+    assert!(stdout.contains("/host HOST"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("(switched from {target};")),
+        "{stdout}"
+    );
+    // The host key was learned on first contact.
+    assert!(std::fs::read_to_string(&kh)
+        .unwrap()
+        .contains(&format!("]:{}", sshd.port)));
+}
+
+#[test]
 fn unknown_host_fails_before_the_session_with_its_exit_code() {
     let home = tempfile::tempdir().unwrap();
     let out = run_piped(home.path(), &["--no-persist", "--", "-bad"], "");
