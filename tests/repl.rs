@@ -326,15 +326,28 @@ const WAIT: Duration = Duration::from_secs(30);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interactive_session_in_a_pseudo_terminal() {
     let home = tempfile::tempdir().unwrap();
+    let sshd = support::sshd::Sshd::start();
     // The probe answers only after 20 s: the follow-up turn is slow, Ctrl-C must cut it short.
     let model = replayed_model(Duration::from_secs(20)).await;
-    let args: Vec<String> = ["local", "--base-url", &format!("{}/v1", model.uri())]
-        .map(String::from)
-        .to_vec();
+    let target = sshd.target();
+    let args: Vec<String> = vec![
+        target.clone(),
+        "--ignore-ssh-config".into(),
+        "-i".into(),
+        sshd.client_key().to_string_lossy().into_owned(),
+        "--known-hosts".into(),
+        home.path()
+            .join("known_hosts")
+            .to_string_lossy()
+            .into_owned(),
+        "--base-url".into(),
+        format!("{}/v1", model.uri()),
+    ];
     let tmux = Tmux::start(&tai_shell_command(home.path(), &args));
+    let prompt = format!("tai {target} #1");
 
     // Connected: the facts line and the prompt with host and turn number.
-    let s = tmux.wait_for("tai local #1", WAIT);
+    let s = tmux.wait_for(&prompt, WAIT);
     assert!(s.contains("0 tokens"), "right prompt shows tokens:\n{s}");
 
     tmux.type_line("/help");
@@ -360,7 +373,7 @@ async fn interactive_session_in_a_pseudo_terminal() {
         asked.elapsed() < Duration::from_secs(15),
         "Ctrl-C did not cut the turn short"
     );
-    tmux.wait_for_n("tai local #1", 5, WAIT);
+    tmux.wait_for_n(&prompt, 5, WAIT);
 
     tmux.type_line("/tokens");
     tmux.wait_for("tokens used", WAIT);
