@@ -296,6 +296,10 @@ pub struct HistoryArgs {
 pub struct DoctorArgs {
     /// Also resolve and connect to this host.
     pub host: Option<String>,
+    /// With HOST: only resolve it through ssh_config and flags (like `ssh -G`), no
+    /// connection and no other checks.
+    #[arg(long, requires = "host")]
+    pub resolve_only: bool,
 }
 
 #[derive(Debug, Args)]

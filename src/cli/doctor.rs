@@ -1,5 +1,10 @@
 //! `tai doctor`: one line per check, each with what to do when it fails. Every check has a
 //! short timeout so doctor never hangs.
+//!
+//! With HOST it also resolves the host (user, hostname, port, jump chain, identity files,
+//! known_hosts files), connects, and reports the host-key status, connect time and remote
+//! OS; a failed connection exits with the transport's code (4, 5 or 6). With
+//! `--resolve-only` it only resolves, like `ssh -G`, and prints nothing else.
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -9,9 +14,10 @@ use serde::Serialize;
 
 use super::args::DoctorArgs;
 use crate::config::Config;
-use crate::exit::Code;
+use crate::exit::{Code, HasExitCode};
 use crate::llm::probe;
 use crate::render::Palette;
+use crate::transport::{ssh, ExecOptions, Target, Transport, TransportError};
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -44,23 +50,30 @@ impl Check {
 }
 
 pub async fn run(config: &Config, args: DoctorArgs) -> Result<Code> {
+    if args.resolve_only {
+        if let Some(host) = &args.host {
+            return resolve_only(config, host);
+        }
+    }
     let mut checks = model_checks(config).await;
     checks.push(ssh_key_check(config));
     checks.push(store_check(config));
+    let mut host_fields = serde_json::Map::new();
+    let mut host_error: Option<TransportError> = None;
     if let Some(host) = &args.host {
-        checks.push(Check::fail(
-            "host",
-            format!("{host}: connection checks are not built yet"),
-            "they land with the SSH transport (issue 3)",
-        ));
+        let (fields, host_checks, err) = host_report(config, host).await;
+        host_fields = fields;
+        checks.extend(host_checks);
+        host_error = err;
     }
     let failed = checks.iter().filter(|c| !c.ok).count();
     let mut out = std::io::stdout().lock();
     if config.json {
-        serde_json::to_writer_pretty(
-            &mut out,
-            &serde_json::json!({ "ok": failed == 0, "checks": checks }),
-        )?;
+        let mut doc = serde_json::Map::new();
+        doc.insert("ok".into(), (failed == 0).into());
+        doc.insert("checks".into(), serde_json::to_value(&checks)?);
+        doc.extend(host_fields);
+        serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
         let p = Palette::stdout(config.color);
@@ -75,11 +88,239 @@ pub async fn run(config: &Config, args: DoctorArgs) -> Result<Code> {
             writeln!(out, "{failed} of {} checks failed", checks.len())?;
         }
     }
+    if let Some(e) = host_error {
+        // The full message (e.g. the host-key warning) on stderr, and its own exit code.
+        eprintln!("error: {e}");
+        return Ok(e.exit_code());
+    }
     Ok(if failed == 0 {
         Code::Success
     } else {
         Code::Failure
     })
+}
+
+/// The resolution part of the host report: what ssh_config and the flags say.
+fn resolution_fields(dest: &ssh::Destination) -> serde_json::Map<String, serde_json::Value> {
+    let t = &dest.target;
+    let hop_name = |h: &ssh::Hop| format!("{}@{}:{}", h.user, h.hostname, h.port);
+    let v = serde_json::json!({
+        "host": t.alias,
+        "user": t.user,
+        "hostname": t.hostname,
+        "port": t.port,
+        "identity_files": t.identity_files,
+        "identities_only": t.identities_only,
+        "proxy_jump": dest.proxy_jump,
+        "jump_chain": dest.jumps.iter().map(hop_name).collect::<Vec<_>>(),
+        "proxy_command": dest.proxy_command,
+        "known_hosts_files": t.known_hosts_files,
+        "host_key_alias": t.host_key_alias,
+        "config_files": dest.config_files,
+        "connect_timeout_secs": dest.connect_timeout.as_secs(),
+        "notes": dest.notes,
+    });
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// `tai doctor HOST --resolve-only`: like `ssh -G`, no connection.
+fn resolve_only(config: &Config, host: &str) -> Result<Code> {
+    let mut out = std::io::stdout().lock();
+    let spec = match Target::parse(host)? {
+        Target::Local => {
+            writeln!(out, "local: this machine, no SSH")?;
+            return Ok(Code::Success);
+        }
+        Target::Ssh(spec) => spec,
+    };
+    let dest = ssh::resolve(&spec, config)?;
+    let fields = resolution_fields(&dest);
+    if config.json {
+        serde_json::to_writer_pretty(&mut out, &fields)?;
+        writeln!(out)?;
+    } else {
+        for (k, v) in &fields {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => "-".into(),
+                serde_json::Value::Array(a) if a.is_empty() => "-".into(),
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .map(|x| x.as_str().map(String::from).unwrap_or(x.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            };
+            writeln!(out, "{k:<22} {text}")?;
+        }
+    }
+    Ok(Code::Success)
+}
+
+/// Resolve and connect to `host`; the JSON fields, the checks, and the error if any.
+async fn host_report(
+    config: &Config,
+    host: &str,
+) -> (
+    serde_json::Map<String, serde_json::Value>,
+    Vec<Check>,
+    Option<TransportError>,
+) {
+    let mut fields = serde_json::Map::new();
+    let mut checks = Vec::new();
+    let spec = match Target::parse(host) {
+        Ok(Target::Local) => {
+            checks.push(Check::pass("host", "local: this machine, no SSH"));
+            return (fields, checks, None);
+        }
+        Ok(Target::Ssh(spec)) => spec,
+        Err(e) => {
+            checks.push(Check::fail(
+                "host",
+                first_line(&e.to_string()),
+                "see `tai --help` for the HOST forms",
+            ));
+            return (fields, checks, Some(e));
+        }
+    };
+    let dest = match ssh::resolve(&spec, config) {
+        Ok(d) => d,
+        Err(e) => {
+            checks.push(Check::fail(
+                "host config",
+                first_line(&e.to_string()),
+                "fix the ssh_config file, or pass --ignore-ssh-config",
+            ));
+            return (fields, checks, Some(e));
+        }
+    };
+    fields = resolution_fields(&dest);
+    let t = &dest.target;
+    let chain = if dest.jumps.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " via {}",
+            dest.jumps
+                .iter()
+                .map(|h| format!("{}@{}:{}", h.user, h.hostname, h.port))
+                .collect::<Vec<_>>()
+                .join(" -> ")
+        )
+    };
+    checks.push(Check::pass(
+        "host config",
+        format!(
+            "{}@{}:{}{chain}; keys {}; known_hosts {}",
+            t.user,
+            t.hostname,
+            t.port,
+            join_paths(&t.identity_files),
+            join_paths(&t.known_hosts_files)
+        ),
+    ));
+    let connected = ssh::connect_resolved(dest.clone(), config).await;
+    let (transport, report) = match connected {
+        Ok(x) => x,
+        Err(e) => {
+            let (name, fix) = match e.exit_code() {
+                Code::HostKeyChanged => (
+                    "host key",
+                    "verify the new key with the host's owner before removing the old entry",
+                ),
+                Code::Authentication => (
+                    "host auth",
+                    "load the key into ssh-agent (`ssh-add`) or pass the right one with -i",
+                ),
+                _ => ("host connect", "check the address, port and jump hosts"),
+            };
+            checks.push(Check::fail(name, first_line(&e.to_string()), fix));
+            fields.insert("error".into(), e.to_string().into());
+            fields.insert("exit_code".into(), e.exit_code().as_u8().into());
+            return (fields, checks, Some(e));
+        }
+    };
+    let last = report.hops.last().cloned().unwrap_or_default();
+    let key_detail = match &last.host_key {
+        Some(ssh::HostKeyStatus::Known { file, line }) => {
+            format!("known ({}:{line})", file.display())
+        }
+        Some(ssh::HostKeyStatus::Learned { file }) => {
+            format!("new, learned into {}", file.display())
+        }
+        Some(ssh::HostKeyStatus::NotRecorded) | None => "accepted, not recorded".to_string(),
+    };
+    checks.push(Check::pass(
+        "host key",
+        format!(
+            "{key_detail} {}",
+            last.fingerprint.clone().unwrap_or_default()
+        ),
+    ));
+    checks.push(Check::pass(
+        "host connect",
+        format!(
+            "{} ms; {}",
+            report.connect_ms,
+            last.auth.clone().unwrap_or_default()
+        ),
+    ));
+    let remote_os = remote_os(&*transport, last.server_version.as_deref()).await;
+    checks.push(Check::pass("remote os", remote_os.clone()));
+    transport.close().await;
+    fields.insert("connect_ms".into(), (report.connect_ms as u64).into());
+    fields.insert(
+        "host_key".into(),
+        serde_json::to_value(&last.host_key).unwrap_or_default(),
+    );
+    fields.insert("fingerprint".into(), last.fingerprint.clone().into());
+    fields.insert("server_version".into(), last.server_version.clone().into());
+    fields.insert("auth".into(), last.auth.clone().into());
+    fields.insert("remote_os".into(), remote_os.into());
+    fields.insert(
+        "hops".into(),
+        serde_json::to_value(&report.hops).unwrap_or_default(),
+    );
+    (fields, checks, None)
+}
+
+/// `uname -srm` when the policy allows it, else what the SSH banner says.
+async fn remote_os(transport: &dyn Transport, banner: Option<&str>) -> String {
+    let argv: Vec<String> = ["uname", "-srm"].iter().map(|s| s.to_string()).collect();
+    if let Ok(policy) = crate::policy::Policy::load(false) {
+        if let Ok(cmd) = policy.approve(&argv) {
+            let opts = ExecOptions {
+                timeout: PROBE_TIMEOUT,
+                output_cap: 4096,
+                cancel: tokio_util::sync::CancellationToken::new(),
+            };
+            if let Ok(out) = transport.exec(&cmd, &opts).await {
+                if out.success() && !out.stdout.trim().is_empty() {
+                    return out.stdout.trim().to_string();
+                }
+            }
+        }
+    }
+    match banner {
+        Some(b) => format!(
+            "{} (from the SSH banner)",
+            b.strip_prefix("SSH-2.0-").unwrap_or(b)
+        ),
+        None => "unknown".into(),
+    }
+}
+
+fn join_paths(p: &[std::path::PathBuf]) -> String {
+    if p.is_empty() {
+        return "-".into();
+    }
+    p.iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn model_checks(config: &Config) -> Vec<Check> {

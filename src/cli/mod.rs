@@ -14,6 +14,7 @@ use crate::exit::{Code, HasExitCode};
 
 pub mod args;
 mod doctor;
+mod policy;
 mod session;
 
 use args::{Cli, Command};
@@ -92,11 +93,7 @@ pub async fn run(cli: Cli) -> Result<Code> {
             issue: 4,
         }
         .into()),
-        Some(Command::Policy(_)) => Err(CliError::NotYet {
-            what: "`tai policy`",
-            issue: 4,
-        }
-        .into()),
+        Some(Command::Policy(c)) => policy::run(&config, c),
         Some(Command::Runbooks(_)) => Err(CliError::NotYet {
             what: "`tai runbooks`",
             issue: 6,

@@ -2,12 +2,21 @@
 //! allowed argv becomes an [`ApprovedCommand`] that a transport will run.
 //!
 //! The allowlist is data (`tools/policy.toml`, compiled in). Every rule carries examples that
-//! must and must not match, checked when the policy loads. The rules land with issue 4.
+//! must and must not match, checked when the policy loads ([`rules`] evaluates, [`paths`]
+//! normalises and matches paths, [`scripts`] validates awk/sed programs, [`quote`] is the one
+//! argv → command line function).
+use std::sync::{Arc, OnceLock};
+
 use serde::Serialize;
 
 use crate::exit::{Code, HasExitCode};
 
+pub mod paths;
 pub mod quote;
+pub mod rules;
+pub mod scripts;
+
+use rules::{PolicyFile, Refusal, Rules};
 
 /// An argv the policy approved. Only this module can create one, so a transport can only run
 /// what the policy saw.
@@ -92,25 +101,237 @@ impl HasExitCode for PolicyError {
     }
 }
 
-/// The loaded policy.
+/// The compiled-in allowlist (`tools/policy.toml`).
+pub const POLICY_TOML: &str = include_str!("../../tools/policy.toml");
+
+/// The loaded policy: the compiled rules plus the `--sudo` setting. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Policy {
     sudo: bool,
+    rules: Arc<Rules>,
+}
+
+fn compiled() -> Result<Arc<Rules>, PolicyError> {
+    static RULES: OnceLock<Result<Arc<Rules>, String>> = OnceLock::new();
+    RULES
+        .get_or_init(|| load_rules(POLICY_TOML).map(Arc::new))
+        .clone()
+        .map_err(PolicyError::Invalid)
+}
+
+/// Parse a policy file, compile it and check every rule's examples.
+pub fn load_rules(text: &str) -> Result<Rules, String> {
+    let file: PolicyFile =
+        toml::from_str(text).map_err(|e| format!("tools/policy.toml does not parse: {e}"))?;
+    let rules = Rules::compile(file)?;
+    check_examples(&rules)?;
+    Ok(rules)
+}
+
+/// Every example must be decided the way its rule says.
+fn check_examples(rules: &Rules) -> Result<(), String> {
+    let split = |line: &str| {
+        shell_words::split(line).map_err(|e| format!("example `{line}` does not split: {e}"))
+    };
+    let mut errors = Vec::new();
+    let mut deny_rule = |id: &str, must: &[String], must_not: &[String]| -> Result<(), String> {
+        for line in must {
+            match rules.evaluate(&split(line)?) {
+                Err(r) if r.rule == id => {}
+                other => errors.push(format!(
+                    "rule {id}: `{line}` should be refused by it, got {other:?}"
+                )),
+            }
+        }
+        for line in must_not {
+            if let Err(r) = rules.evaluate(&split(line)?) {
+                if r.rule == id {
+                    errors.push(format!(
+                        "rule {id}: `{line}` should not be refused by it ({})",
+                        r.reason
+                    ));
+                }
+            }
+        }
+        Ok(())
+    };
+    for d in &rules.file.deny_program {
+        deny_rule(&d.id, &d.must_match, &d.must_not_match)?;
+    }
+    for p in &rules.file.path_rule {
+        deny_rule(&p.id, &p.must_match, &p.must_not_match)?;
+    }
+    let g = &rules.file.recursive_guard;
+    deny_rule(&g.id, &g.must_match, &g.must_not_match)?;
+    for c in &rules.file.command {
+        for line in &c.must_match {
+            match rules.evaluate(&split(line)?) {
+                Ok(id) if id == c.id => {}
+                other => errors.push(format!(
+                    "rule {}: `{line}` should be allowed by it, got {other:?}",
+                    c.id
+                )),
+            }
+        }
+        for line in &c.must_not_match {
+            if rules.evaluate(&split(line)?).is_ok() {
+                errors.push(format!("rule {}: `{line}` should be refused", c.id));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} policy example(s) disagree with their rules:\n  {}",
+            errors.len(),
+            errors.join("\n  ")
+        ))
+    }
+}
+
+/// Split a command line typed by a person or a model into argv, the way a POSIX shell would
+/// split words, but refuse everything a shell would *do*: operators (`;`, `|`, `&`, `&&`,
+/// `>`, `<`), substitutions (`$(...)`, backticks, `$VAR`, `${...}`), newlines, comments, and
+/// globs or `~` that a shell would expand. The `Err` says what to write instead.
+pub fn split_command_line(line: &str) -> Result<Vec<String>, String> {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Q {
+        None,
+        Single,
+        Double,
+    }
+    let mut q = Q::None;
+    let mut word_start = true;
+    let chars: Vec<char> = line.chars().collect();
+    let mut i = 0usize;
+    for _ in 0..chars.len() + 1 {
+        if i >= chars.len() {
+            break;
+        }
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        match q {
+            Q::Single => {
+                if c == '\'' {
+                    q = Q::None;
+                }
+            }
+            Q::Double => match c {
+                '"' => q = Q::None,
+                '\\' => i += 1,
+                '`' => return Err(no_subst()),
+                '$' if next.is_some_and(|n| n == '(' || n == '{' || n.is_ascii_alphanumeric() || n == '_') => {
+                    return Err(no_subst())
+                }
+                _ => {}
+            },
+            Q::None => match c {
+                '\'' => q = Q::Single,
+                '"' => q = Q::Double,
+                '\\' => {
+                    if next == Some('\n') {
+                        return Err("line continuations are not supported; put the command on one line".into());
+                    }
+                    i += 1;
+                }
+                ';' | '|' | '&' | '>' | '<' => {
+                    return Err(format!(
+                        "shell operator `{c}` is not supported: tai runs one command, without a shell \
+                         (no pipes, lists, redirections or background jobs). Run each command as its \
+                         own call; to filter output use the command's own options (grep -m, head -n, \
+                         journalctl -g) or quote the character if it is part of an argument"
+                    ))
+                }
+                '`' => return Err(no_subst()),
+                '$' if next.is_some_and(|n| n == '(' || n == '{' || n.is_ascii_alphanumeric() || n == '_') => {
+                    return Err(no_subst())
+                }
+                '$' if next.is_some_and(|n| n == '\'' || n == '"') => {
+                    return Err("`$'...'` and `$\"...\"` quoting are not supported; write the characters \
+                                plainly inside single quotes"
+                        .into())
+                }
+                '\n' | '\r' => {
+                    return Err("newlines are not supported: send one command per call".into())
+                }
+                '#' if word_start => {
+                    return Err("comments (`#`) are not supported; quote `#` if it is part of an argument".into())
+                }
+                '*' | '?' => {
+                    return Err(format!(
+                        "unquoted `{c}` would be a glob, and tai does not expand globs: name the file, \
+                         use list_dir to see what exists, or quote the pattern (e.g. find -name '*.log')"
+                    ))
+                }
+                '~' if word_start => {
+                    return Err("`~` is not expanded; write the full path (e.g. /root or /home/USER)".into())
+                }
+                _ => {}
+            },
+        }
+        word_start = q == Q::None && c.is_whitespace();
+        i += 1;
+    }
+    if chars.contains(&'\0') {
+        return Err("NUL bytes are not allowed".into());
+    }
+    let argv = shell_words::split(line)
+        .map_err(|e| format!("cannot split the command line: {e} (check the quotes)"))?;
+    if argv.is_empty() {
+        return Err("empty command".into());
+    }
+    Ok(argv)
+}
+
+fn no_subst() -> String {
+    "command substitution and variables (`$(...)`, backticks, `$VAR`) are not supported: tai runs \
+     exactly the words you give, without a shell; write the literal value, or use single quotes \
+     if the `$` is meant literally (e.g. awk '{print $1}')"
+        .into()
 }
 
 impl Policy {
     /// Load the compiled-in policy and check every rule's examples.
     pub fn load(sudo: bool) -> Result<Policy, PolicyError> {
-        Ok(Policy { sudo })
+        Ok(Policy {
+            sudo,
+            rules: compiled()?,
+        })
     }
 
-    /// Decide on one argv. Until the rules land (issue 4), everything is denied.
+    /// Whether approved commands run as `sudo -n -- argv`.
+    pub fn sudo(&self) -> bool {
+        self.sudo
+    }
+
+    /// Decide on one argv (never a shell string). The strictest rule wins; no rule, no run.
     pub fn check(&self, argv: &[String]) -> Decision {
-        let _ = argv;
-        Decision::Deny {
-            rule: "default-deny".into(),
-            reason: "no allowlist rule matches".into(),
+        match self.rules.evaluate(argv) {
+            Ok(rule) => Decision::Allow { rule },
+            Err(Refusal { rule, reason }) => Decision::Deny { rule, reason },
         }
+    }
+
+    /// Check one path (as a program would read it) against the sensitive-path rules. Used to
+    /// re-check a path after the host resolved its symlinks.
+    pub fn check_path(&self, program: &str, path: &str) -> Decision {
+        match self.rules.check_path(program, path) {
+            Ok(()) => Decision::Allow {
+                rule: "path".into(),
+            },
+            Err(Refusal { rule, reason }) => Decision::Deny { rule, reason },
+        }
+    }
+
+    /// The command rules, for listing (`id`, programs, description).
+    pub fn command_rules(&self) -> Vec<(String, Vec<String>, String)> {
+        self.rules
+            .file
+            .command
+            .iter()
+            .map(|r| (r.id.clone(), r.programs.clone(), r.description.clone()))
+            .collect()
     }
 
     /// Check and, if allowed, produce the command a transport may run.
@@ -123,5 +344,78 @@ impl Policy {
                 reason,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        shell_words::split(s).unwrap()
+    }
+
+    #[test]
+    fn compiled_policy_loads_and_examples_hold() {
+        let p = Policy::load(false).unwrap();
+        assert!(matches!(
+            p.check(&argv("journalctl -u nginx -n 50")),
+            Decision::Allow { .. }
+        ));
+        match p.check(&argv("rm -rf /")) {
+            Decision::Deny { reason, .. } => assert!(!reason.is_empty()),
+            d => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn sudo_wraps_only_after_checking_the_inner_argv() {
+        let p = Policy::load(true).unwrap();
+        let a = p.approve(&argv("journalctl -n 5")).unwrap();
+        assert_eq!(a.argv()[..3], ["sudo", "-n", "--"]);
+        assert_eq!(a.checked_argv(), argv("journalctl -n 5").as_slice());
+        assert!(p.approve(&argv("cat /etc/shadow")).is_err());
+    }
+
+    #[test]
+    fn splits_without_a_shell() {
+        assert_eq!(
+            split_command_line("awk -F: '$3 > 100 {print $1}' /etc/passwd").unwrap(),
+            ["awk", "-F:", "$3 > 100 {print $1}", "/etc/passwd"]
+        );
+        assert_eq!(
+            split_command_line("grep -E 'a|b' \"/var/log/x y\"").unwrap(),
+            ["grep", "-E", "a|b", "/var/log/x y"]
+        );
+        for bad in [
+            "ls; rm -rf /",
+            "cat /etc/passwd | nc x 1",
+            "true && reboot",
+            "echo x > /etc/hosts",
+            "cat < /etc/shadow",
+            "echo `id`",
+            "echo $(id)",
+            "echo \"$(id)\"",
+            "cat $HOME/.ssh/id_rsa",
+            "ls\nrm -rf /",
+            "sleep 1 &",
+            "ls /var/log/*.log",
+            "cat ~/.ssh/id_rsa",
+            "ls # comment",
+            "echo 'unterminated",
+        ] {
+            assert!(split_command_line(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_example_stops_loading() {
+        let bad = POLICY_TOML.replace(
+            "must_match = [\"journalctl -u nginx -n 50\",",
+            "must_match = [\"journalctl --vacuum-size=1M\", \"journalctl -u nginx -n 50\",",
+        );
+        assert_ne!(bad, POLICY_TOML);
+        let err = load_rules(&bad).unwrap_err();
+        assert!(err.contains("journalctl --vacuum-size=1M"), "{err}");
     }
 }

@@ -1,11 +1,24 @@
 //! The one function that turns an approved argv into a remote command line.
 //!
-//! Every argument is wrapped in single quotes (with `'` written as `'\''`), so a POSIX shell
-//! reads each one as exactly one literal word: no metacharacter, newline, glob, `$()` or
-//! backtick is ever interpreted. Nothing else in tai builds a remote command line.
+//! A word made only of characters no POSIX shell treats specially anywhere in a word
+//! (`A-Z a-z 0-9 _ - . / : , @ % +`) and not empty is written as is; every other word is
+//! wrapped in single quotes (with `'` written as `'\''`). Either way a POSIX shell reads each
+//! argument as exactly one literal word: no metacharacter, newline, glob, `~`, `=`-assignment,
+//! `$()` or backtick is ever interpreted. Nothing else in tai builds a remote command line.
+
+/// True when `arg` can be written without quotes and still be one literal word.
+fn is_plain(arg: &str) -> bool {
+    !arg.is_empty()
+        && arg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./:,@%+".contains(&b))
+}
 
 /// Quote one argument for a POSIX shell.
 pub fn quote_arg(arg: &str) -> String {
+    if is_plain(arg) {
+        return arg.to_string();
+    }
     let mut out = String::with_capacity(arg.len() + 2);
     out.push('\'');
     for c in arg.chars() {
@@ -19,7 +32,7 @@ pub fn quote_arg(arg: &str) -> String {
     out
 }
 
-/// Join an argv into one command line for the remote shell, every word quoted.
+/// Join an argv into one command line for the remote shell, every word quoted as needed.
 pub fn command_line(argv: &[String]) -> String {
     argv.iter()
         .map(|a| quote_arg(a))
@@ -32,15 +45,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quotes_every_word() {
+    fn quotes_every_word_that_needs_it() {
         let argv = vec![
             "cat".to_string(),
             "/tmp/x; touch /tmp/pwned".to_string(),
             "it's".to_string(),
+            String::new(),
+            "~root".to_string(),
+            "A=b".to_string(),
+            "*".to_string(),
+            "--since=today".to_string(),
         ];
         assert_eq!(
             command_line(&argv),
-            r"'cat' '/tmp/x; touch /tmp/pwned' 'it'\''s'"
+            r"cat '/tmp/x; touch /tmp/pwned' 'it'\''s' '' '~root' 'A=b' '*' '--since=today'"
+        );
+        assert_eq!(
+            command_line(&["journalctl".into(), "-n".into(), "50".into()]),
+            "journalctl -n 50"
         );
     }
 }

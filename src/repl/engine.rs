@@ -9,7 +9,8 @@ use tokio_util::sync::CancellationToken;
 use super::ReplError;
 use crate::config::Config;
 use crate::llm::LlmError;
-use crate::tools::{HostFacts, ToolOutcome};
+use crate::policy::Policy;
+use crate::tools::{ExecContext, HostFacts, Registry, ToolOutcome};
 use crate::transport::{Target, Transport};
 
 /// The issue categories, in the order completion offers them.
@@ -27,6 +28,31 @@ pub const CATEGORIES: &[&str] = &[
     "general",
 ];
 
+/// What every host of a session shares: the read-only policy and the tool registry.
+#[derive(Clone)]
+pub struct Tools {
+    pub policy: Arc<Policy>,
+    pub registry: Arc<Registry>,
+}
+
+impl Tools {
+    pub fn load(config: &Config) -> Result<Tools, ReplError> {
+        Ok(Tools {
+            policy: Arc::new(Policy::load(config.sudo)?),
+            registry: Arc::new(Registry::builtin()),
+        })
+    }
+
+    /// Tool names for completion.
+    pub fn names(&self) -> Vec<String> {
+        self.registry
+            .names()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
 /// A connected host and what tai learned about it.
 #[derive(Clone)]
 pub struct Connected {
@@ -35,22 +61,40 @@ pub struct Connected {
     pub name: String,
     pub transport: Arc<dyn Transport>,
     pub facts: HostFacts,
+    /// Everything a tool call on this host needs (its clones share the session output budget).
+    pub ctx: ExecContext,
 }
 
-/// Connect to `target` and detect its facts.
-pub async fn connect(config: &Config, target: &Target) -> Result<Connected, ReplError> {
+impl Connected {
+    /// The host's execution context with its own cancellation token.
+    pub fn ctx_with(&self, cancel: &CancellationToken) -> ExecContext {
+        let mut ctx = self.ctx.clone();
+        ctx.cancel = cancel.clone();
+        ctx
+    }
+}
+
+/// Connect to `target` and detect its facts (OS, kernel, hostname, uptime).
+pub async fn connect(
+    config: &Config,
+    tools: &Tools,
+    target: &Target,
+) -> Result<Connected, ReplError> {
     let transport = crate::transport::connect(target, config).await?;
+    let ctx = ExecContext::detect(
+        transport.clone(),
+        tools.policy.clone(),
+        config.limits,
+        CancellationToken::new(),
+    )
+    .await;
     Ok(Connected {
         target: target.clone(),
         name: target.display_name(),
         transport,
-        facts: HostFacts::default(),
+        facts: ctx.facts.clone(),
+        ctx,
     })
-}
-
-/// Tool names for completion.
-pub fn tool_names() -> Vec<String> {
-    Vec::new()
 }
 
 /// Check a category name typed by the user.

@@ -37,6 +37,8 @@ pub enum ReplError {
     Transport(#[from] TransportError),
     #[error(transparent)]
     Tool(#[from] crate::tools::ToolError),
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
     #[error("the terminal could not be used: {0}\n  pipe commands in instead, e.g. printf '/collect disk\\n' | tai HOST")]
     Terminal(String),
     #[error("could not write output: {0}")]
@@ -52,6 +54,7 @@ impl HasExitCode for ReplError {
         match self {
             ReplError::Transport(e) => e.exit_code(),
             ReplError::Tool(e) => e.exit_code(),
+            ReplError::Policy(e) => e.exit_code(),
             ReplError::Terminal(_) | ReplError::Output(_) | ReplError::Save { .. } => Code::Failure,
             ReplError::Unavailable(_) => Code::Usage,
         }
@@ -102,9 +105,10 @@ pub async fn run(
         &io.err_palette
             .dim(&format!("connecting to {}…", target.display_name())),
     )?;
-    let host = engine::connect(&config, &target).await?;
+    let tools = engine::Tools::load(&config)?;
+    let host = engine::connect(&config, &tools, &target).await?;
     io.say(&view::facts_line(&host.name, &host.facts, &io.palette))?;
-    let mut session = Session::new(config, host);
+    let mut session = Session::new(config, tools, host);
     if let Some(issue) = issue.filter(|i| !i.trim().is_empty()) {
         session.first_turn(&issue, &mut io).await?;
     }
@@ -161,7 +165,7 @@ fn build_editor(session: &Session, color: bool) -> Result<Reedline, ReplError> {
     };
     let vocab = completer::Vocabulary {
         categories: engine::CATEGORIES.iter().map(|s| s.to_string()).collect(),
-        tools: engine::tool_names(),
+        tools: session.tools.names(),
         hosts,
     };
     let history = if config.no_persist {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::commands::{help_for, help_text, Command, Input, ShowWhat};
-use super::engine::{self, Connected};
+use super::engine::{self, Connected, Tools};
 use super::view::{self, Labelled};
 use super::ReplError;
 use crate::config::Config;
@@ -86,6 +86,7 @@ pub enum TurnEnd {
 /// The state of one session.
 pub struct Session {
     pub config: Config,
+    pub tools: Tools,
     pub host: Connected,
     /// Every tool call so far, on every host, in order.
     pub collected: Vec<Labelled>,
@@ -107,9 +108,10 @@ pub struct Session {
 const CANCEL_GRACE: Duration = Duration::from_secs(10);
 
 impl Session {
-    pub fn new(config: Config, host: Connected) -> Self {
+    pub fn new(config: Config, tools: Tools, host: Connected) -> Self {
         Session {
             config,
+            tools,
             host,
             collected: Vec::new(),
             transcript: Vec::new(),
@@ -373,10 +375,12 @@ impl Session {
         io.note(&io.err_palette.dim(&format!("connecting to {spec}…")))?;
         let cancel = CancellationToken::new();
         let config = self.config.clone();
-        let connected = match cancellable(engine::connect(&config, &target), &cancel, io).await {
-            (Some(r), false) => r,
-            _ => return io.note(&format!("/host cancelled; still on {}", self.host.name)),
-        };
+        let tools = self.tools.clone();
+        let connected =
+            match cancellable(engine::connect(&config, &tools, &target), &cancel, io).await {
+                (Some(r), false) => r,
+                _ => return io.note(&format!("/host cancelled; still on {}", self.host.name)),
+            };
         match connected {
             Ok(h) => {
                 let old = std::mem::replace(&mut self.host, h);

@@ -139,13 +139,8 @@ pub fn facts_line(host: &str, facts: &HostFacts, p: &Palette) -> String {
     if !facts.kernel.is_empty() {
         parts.push(format!("kernel {}", facts.kernel));
     }
-    if !facts.uptime.is_empty() {
-        let up = facts.uptime.trim();
-        parts.push(if up.starts_with("up") {
-            up.to_string()
-        } else {
-            format!("up {up}")
-        });
+    if let Some(up) = short_uptime(&facts.uptime) {
+        parts.push(up);
     }
     let name = if facts.hostname.is_empty() || facts.hostname == host {
         host.to_string()
@@ -153,6 +148,29 @@ pub fn facts_line(host: &str, facts: &HostFacts, p: &Palette) -> String {
         format!("{host} ({})", facts.hostname)
     };
     format!("{} {}", p.heading(&name), parts.join(" · "))
+}
+
+/// `up 3 days, 2:04` from `uptime` output (` 08:47:41 up 3 days,  2:04,  1 user,  load …`)
+/// or from an already short form.
+pub fn short_uptime(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let rest = match raw.find("up ") {
+        Some(i) => &raw[i + 3..],
+        None => raw,
+    };
+    let parts: Vec<&str> = rest
+        .split(',')
+        .map(str::trim)
+        .take_while(|p| !p.contains("user") && !p.starts_with("load average"))
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    Some(format!("up {}", parts.join(", ")))
 }
 
 pub fn paint_status(status: CallStatus, p: &Palette) -> String {
@@ -383,6 +401,16 @@ mod tests {
             "web01 Debian GNU/Linux 13 (trixie) · kernel 6.12.0 · up 3 days"
         );
         assert!(!line.contains('\n'));
+        assert_eq!(
+            short_uptime(" 08:47:41 up 41 min,  0 user,  load average: 7.05, 7.50, 5.77").unwrap(),
+            "up 41 min"
+        );
+        assert_eq!(
+            short_uptime("10:01:02 up 3 days,  2:04,  1 user,  load average: 0.00").unwrap(),
+            "up 3 days, 2:04"
+        );
+        assert_eq!(short_uptime("up 5 min").unwrap(), "up 5 min");
+        assert_eq!(short_uptime("  "), None);
         let line = facts_line("local", &HostFacts::default(), &Palette::new(false));
         assert_eq!(line, "local unknown OS");
     }

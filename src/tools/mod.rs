@@ -1,10 +1,23 @@
 //! The typed, read-only tool registry: each tool has a schemars argument type (the JSON schema
-//! the model sees) and renders its arguments to argv for the host's distro family. Execution
-//! always goes policy → transport. The tools land with issue 4.
+//! the model sees) and renders its arguments to argv for the host's distro family
+//! ([`variants`]). Execution always goes policy → transport ([`exec`]): a tool can only ask,
+//! the policy decides, and the transport runs only what the policy approved.
+//!
+//! [`builtin`] holds the tools; [`schema`] cleans schemars output for strict servers.
 use serde::{Deserialize, Serialize};
 
 use crate::exit::{Code, HasExitCode};
 use crate::transport::TransportError;
+
+pub mod builtin;
+pub mod exec;
+pub mod schema;
+pub mod variants;
+
+pub use exec::{detect_facts, execute, execute_all, ExecContext, KnowledgeSource};
+pub use registry::{Registry, Step, Tool, ToolSpec};
+
+mod registry;
 
 /// What tai knows about a host, detected once per connection.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

@@ -195,6 +195,9 @@ impl Sshd {
         self.write_config(port);
         self.port = port;
         let bin = sshd_binary();
+        let log_offset = std::fs::metadata(&self.log)
+            .map(|m| m.len() as usize)
+            .unwrap_or(0);
         let mut argv: Vec<String> = self.builder.wrapper.clone();
         let bashrc = std::env::var_os("HOME")
             .map(|h| PathBuf::from(h).join(".bashrc"))
@@ -231,10 +234,12 @@ impl Sshd {
             .spawn()
             .expect("start sshd");
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready(log_offset);
     }
 
-    fn wait_ready(&mut self) {
+    /// Wait until the server started by the last spawn listens; `log_offset` is the log
+    /// length before that spawn (a restart must not be fooled by the previous run's lines).
+    fn wait_ready(&mut self, log_offset: usize) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Some(c) = self.child.as_mut() {
@@ -249,8 +254,11 @@ impl Sshd {
             let ready = if self.builder.wrapper.is_empty() {
                 std::net::TcpStream::connect((self.host.as_str(), self.port)).is_ok()
             } else {
-                std::fs::read_to_string(&self.log)
-                    .map(|l| l.contains("Server listening"))
+                std::fs::read(&self.log)
+                    .map(|l| {
+                        String::from_utf8_lossy(l.get(log_offset..).unwrap_or_default())
+                            .contains("Server listening")
+                    })
                     .unwrap_or(false)
             };
             if ready {
@@ -406,5 +414,143 @@ pub fn descendants(root: u32) -> Vec<u32> {
 impl Drop for Sshd {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Two network namespaces for jump-host tests (needs root): a bastion reachable from here,
+/// and a target reachable only from the bastion. The test range gets an `unreachable` route
+/// here, so nothing addressed to it can leave the machine; the bastion does not forward
+/// packets, so only a tunnel opened by the bastion's sshd reaches the target.
+pub struct JumpNet {
+    pub bastion_ns: String,
+    pub target_ns: String,
+    /// The bastion's address on the link to this machine.
+    pub bastion_ip: String,
+    /// The bastion's address on the link to the target (what the target sees).
+    pub bastion_inner_ip: String,
+    pub target_ip: String,
+    range: String,
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+impl JumpNet {
+    pub fn create() -> JumpNet {
+        static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(
+            unsafe { libc::geteuid() },
+            0,
+            "jump-host tests need root for network namespaces (CI runs as root)"
+        );
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let tag = format!("{:x}{seq}", std::process::id() & 0xfffff);
+        let mut octet = (std::process::id() + seq * 37) % 240 + 10;
+        for _ in 0..240 {
+            let out = Command::new("ip")
+                .args(["route", "show", &format!("10.213.{octet}.0/24")])
+                .output()
+                .unwrap();
+            if out.stdout.is_empty() {
+                break;
+            }
+            octet = (octet + 1) % 240 + 10;
+        }
+        let net = JumpNet {
+            bastion_ns: format!("taib{tag}"),
+            target_ns: format!("tait{tag}"),
+            bastion_ip: format!("10.213.{octet}.2"),
+            bastion_inner_ip: format!("10.213.{octet}.5"),
+            target_ip: format!("10.213.{octet}.6"),
+            range: format!("10.213.{octet}.0/24"),
+        };
+        let (b, t) = (net.bastion_ns.as_str(), net.target_ns.as_str());
+        let (h_if, bh_if) = (format!("tvh{tag}"), format!("tvb{tag}"));
+        let (bt_if, t_if) = (format!("tvc{tag}"), format!("tvt{tag}"));
+        let host_ip = format!("10.213.{octet}.1/30");
+        let steps: Vec<Vec<String>> = vec![
+            vec!["route", "add", "unreachable", &net.range],
+            vec!["netns", "add", b],
+            vec!["netns", "add", t],
+            vec!["-n", b, "link", "set", "lo", "up"],
+            vec!["-n", t, "link", "set", "lo", "up"],
+            vec!["link", "add", &h_if, "type", "veth", "peer", "name", &bh_if],
+            vec!["link", "set", &bh_if, "netns", b],
+            vec!["addr", "add", &host_ip, "dev", &h_if],
+            vec!["link", "set", &h_if, "up"],
+            vec![
+                "-n",
+                b,
+                "addr",
+                "add",
+                &format!("{}/30", net.bastion_ip),
+                "dev",
+                &bh_if,
+            ],
+            vec!["-n", b, "link", "set", &bh_if, "up"],
+            vec![
+                "-n", b, "link", "add", &bt_if, "type", "veth", "peer", "name", &t_if,
+            ],
+            vec!["-n", b, "link", "set", &t_if, "netns", t],
+            vec![
+                "-n",
+                b,
+                "addr",
+                "add",
+                &format!("{}/30", net.bastion_inner_ip),
+                "dev",
+                &bt_if,
+            ],
+            vec!["-n", b, "link", "set", &bt_if, "up"],
+            vec![
+                "-n",
+                t,
+                "addr",
+                "add",
+                &format!("{}/30", net.target_ip),
+                "dev",
+                &t_if,
+            ],
+            vec!["-n", t, "link", "set", &t_if, "up"],
+        ]
+        .into_iter()
+        .map(|v| v.into_iter().map(String::from).collect())
+        .collect();
+        for step in &steps {
+            let args: Vec<&str> = step.iter().map(String::as_str).collect();
+            if let Err(e) = ip(&args) {
+                drop(net);
+                panic!("setting up the jump-host network failed: {e}");
+            }
+        }
+        net
+    }
+
+    /// `ip netns exec NS` prefix for [`SshdBuilder::wrapper`].
+    pub fn exec_in(ns: &str) -> Vec<&str> {
+        vec!["ip", "netns", "exec", ns]
+    }
+}
+
+impl Drop for JumpNet {
+    fn drop(&mut self) {
+        // Deleting the namespaces removes the veth pairs with them.
+        let _ = ip(&["netns", "del", &self.bastion_ns]);
+        let _ = ip(&["netns", "del", &self.target_ns]);
+        let _ = ip(&["route", "del", "unreachable", &self.range]);
     }
 }

@@ -7,7 +7,7 @@
 //! - the first value obtained for an option wins (`IdentityFile` accumulates);
 //! - options before the first `Host` apply to every host;
 //! - `Host` takes whitespace-separated patterns with `*`/`?` and `!` negation, matched
-//!   case-sensitively against the lowercased host argument;
+//!   case-sensitively against the host argument as typed (the final hostname is lowercased);
 //! - `Include` takes globs, relative to `~/.ssh` (or `/etc/ssh` for the system file); an
 //!   Include inside an inactive block can never activate a `Host` of its own;
 //! - `keyword value`, `keyword=value`, tabs, double quotes and trailing `#` comments;
@@ -85,7 +85,7 @@ struct Options {
 /// What ssh_config says about one host, tokens expanded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostConfig {
-    /// The host argument as given (lowercased), `%n`.
+    /// The host argument as given, `%n`.
     pub host_arg: String,
     pub hostname: String,
     pub user: Option<String>,
@@ -126,9 +126,10 @@ pub fn resolve(
     sources: &Sources,
     local: &LocalContext,
 ) -> Result<HostConfig, TransportError> {
-    let host_arg = host.to_ascii_lowercase();
+    // Host patterns match the argument as typed (case-sensitively); only the final
+    // hostname is lowercased.
     let mut r = Reader {
-        host: host_arg.clone(),
+        host: host.to_string(),
         local,
         opts: Options::default(),
         notes: Vec::new(),
@@ -287,7 +288,7 @@ impl Reader<'_> {
                 "originalhost" => {
                     let v = value(i)?;
                     i += 1;
-                    pattern_list_match(&v.to_ascii_lowercase(), &self.host)
+                    pattern_list_match(&v.to_ascii_lowercase(), &self.host.to_ascii_lowercase())
                 }
                 "user" => {
                     let v = value(i)?;
@@ -386,7 +387,7 @@ impl Reader<'_> {
             .hostname
             .as_deref()
             .map(|h| expand_hostname(h, &self.host))
-            .unwrap_or_else(|| self.host.clone());
+            .unwrap_or_else(|| self.host.to_ascii_lowercase());
         let port = match &o.port {
             Some(p) => Some(parse_port(p).ok_or_else(|| {
                 TransportError::SshConfig(format!("bad port {p:?} for {}", self.host))
@@ -693,7 +694,7 @@ mod tests {
         let c = resolve_in(
             d.path(),
             "Port 2200\nHost web*\n User a\n User b\n IdentityFile ~/k1\nHost *\n User c\n IdentityFile %d/k_%h_%r\n",
-            "Web1",
+            "web1",
         );
         assert_eq!(c.user.as_deref(), Some("a"));
         assert_eq!(c.port, Some(2200));
@@ -702,6 +703,18 @@ mod tests {
             c.identity_files,
             vec![d.path().join("k1"), d.path().join("k_web1_a")]
         );
+        // Patterns are case-sensitive; the resulting hostname is lowercased.
+        let c = resolve_in(
+            d.path(),
+            "Host web*
+ User a
+Host *
+ User c
+",
+            "WEB1",
+        );
+        assert_eq!(c.user.as_deref(), Some("c"));
+        assert_eq!(c.hostname, "web1");
     }
 
     #[test]

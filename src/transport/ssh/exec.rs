@@ -112,7 +112,9 @@ pub async fn run(
     })
 }
 
-/// Ask the server to kill the command, then close the channel.
+/// Ask the server to kill the command, then close the channel. OpenSSH honours the signal
+/// request only for non-root logins (it skips post-auth privilege separation for root); the
+/// closed channel stops the command either way at its next write (SIGPIPE).
 async fn stop(channel: &russh::Channel<russh::client::Msg>) {
     let _ = channel.signal(Sig::KILL).await;
     let _ = channel.eof().await;

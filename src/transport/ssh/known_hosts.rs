@@ -406,6 +406,20 @@ mod tests {
     }
 
     #[test]
+    fn other_key_type_only_is_a_change_not_a_new_host() {
+        const EC: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBNTwtpz7Din05szH52W3lAbbYzfd3Jj6CDXYd+SdPiKLQjsi5YKQQLUvBf+2jUlkcOXSzBYTV18EgNp7EVMPcTE=";
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("kh");
+        std::fs::write(&f, format!("h {EC}\n")).unwrap();
+        let files = vec![f];
+        assert!(matches!(
+            check(&files, "h", &key(K1)),
+            Verdict::TypeChanged { .. }
+        ));
+        assert_eq!(recorded_algorithms(&files, "h"), vec![key(EC).algorithm()]);
+    }
+
+    #[test]
     fn changed_message_names_everything() {
         let rec = Recorded {
             file: PathBuf::from("/tmp/kh"),

@@ -109,7 +109,10 @@ pub fn resolve(spec: &HostSpec, config: &Config) -> Result<Destination, Transpor
     let mut notes = hc.notes.clone();
     let proxy_jump = config.ssh.jump_host.clone().or(hc.proxy_jump.clone());
     let jumps = match &proxy_jump {
-        Some(chain) => expand_chain(chain, config, &sources, &local, &mut notes, 0)?,
+        Some(chain) => {
+            let mut visited = vec![spec.host.to_ascii_lowercase()];
+            expand_chain(chain, config, &sources, &local, &mut notes, &mut visited)?
+        }
         None => Vec::new(),
     };
     let connect_timeout = hc
@@ -192,35 +195,46 @@ fn resolve_hop(
 }
 
 /// Resolve a jump chain; the first hop's own ProxyJump (from ssh_config) goes before it.
+/// A hop whose ProxyJump leads back to a host already on the path (e.g. a global
+/// `ProxyJump bastion` that also matches `bastion`) is reached directly, with a note.
 fn expand_chain(
     chain: &str,
     config: &Config,
     sources: &config::Sources,
     local: &config::LocalContext,
     notes: &mut Vec<String>,
-    depth: usize,
+    visited: &mut Vec<String>,
 ) -> Result<Vec<Hop>, TransportError> {
-    if depth >= MAX_HOPS {
-        return Err(TransportError::SshConfig(format!(
-            "jump chain {chain:?} is longer than {MAX_HOPS} hops or loops"
-        )));
-    }
     let specs = jump::parse_chain(chain)?;
     let mut hops = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         let (hop, hc) = resolve_hop(spec, config, sources, local)?;
+        let alias = spec.host.to_ascii_lowercase();
         if i == 0 {
             if let Some(inner) = &hc.proxy_jump {
-                hops.extend(expand_chain(
-                    inner,
-                    config,
-                    sources,
-                    local,
-                    notes,
-                    depth + 1,
-                )?);
+                let inner_hosts: Vec<String> = jump::parse_chain(inner)?
+                    .into_iter()
+                    .map(|h| h.host.to_ascii_lowercase())
+                    .collect();
+                if inner_hosts
+                    .iter()
+                    .any(|h| *h == alias || visited.contains(h))
+                {
+                    notes.push(format!(
+                        "ProxyJump {inner} for jump host {alias} leads back into the chain; \
+                         {alias} is reached directly"
+                    ));
+                } else if visited.len() >= MAX_HOPS {
+                    return Err(TransportError::SshConfig(format!(
+                        "jump chain for {alias} is longer than {MAX_HOPS} hops"
+                    )));
+                } else {
+                    visited.push(alias.clone());
+                    hops.extend(expand_chain(inner, config, sources, local, notes, visited)?);
+                }
             }
         }
+        visited.push(alias);
         notes.extend(hc.notes);
         hops.push(hop);
     }
@@ -368,6 +382,104 @@ impl client::Handler for ClientHandler {
             r.fingerprint = Some(known_hosts::fingerprint(key));
         }
         Ok(true)
+    }
+
+    // tai never forwards its agent, ports or X11, and never serves sessions: every channel
+    // the server tries to open towards us is refused (russh's defaults would accept).
+    async fn server_channel_open_agent_forward(
+        &mut self,
+        _channel: russh::Channel<client::Msg>,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        reply
+            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
+        Ok(())
+    }
+
+    async fn server_channel_open_session(
+        &mut self,
+        _channel: russh::Channel<client::Msg>,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        reply
+            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
+        Ok(())
+    }
+
+    async fn server_channel_open_forwarded_tcpip(
+        &mut self,
+        _channel: russh::Channel<client::Msg>,
+        _connected_address: &str,
+        _connected_port: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        reply
+            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
+        Ok(())
+    }
+
+    async fn server_channel_open_forwarded_streamlocal(
+        &mut self,
+        _channel: russh::Channel<client::Msg>,
+        _socket_path: &str,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        reply
+            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
+        Ok(())
+    }
+
+    async fn server_channel_open_direct_tcpip(
+        &mut self,
+        _channel: russh::Channel<client::Msg>,
+        _host_to_connect: &str,
+        _port_to_connect: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        reply
+            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
+        Ok(())
+    }
+
+    async fn server_channel_open_direct_streamlocal(
+        &mut self,
+        _channel: russh::Channel<client::Msg>,
+        _socket_path: &str,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        reply
+            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
+        Ok(())
+    }
+
+    async fn server_channel_open_x11(
+        &mut self,
+        _channel: russh::Channel<client::Msg>,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        reply
+            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
+        Ok(())
     }
 
     async fn kex_done(

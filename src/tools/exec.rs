@@ -1,0 +1,495 @@
+//! Running tool calls: the [`ExecContext`] a session shares (transport, policy, host facts,
+//! limits, cancellation, the session-wide output budget, the knowledge source), and
+//! [`execute`] / [`execute_all`], which take every command through the policy before the
+//! transport sees it.
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::registry::{Registry, Step};
+use super::{CallStatus, CommandRecord, HostFacts, ToolCall, ToolError, ToolOutcome};
+use crate::config::ExecLimits;
+use crate::policy::{quote, Policy, PolicyError};
+use crate::transport::{ExecOptions, Transport, TransportError};
+
+/// The knowledge layer as tools see it (implemented by `knowledge`, issue 6).
+#[async_trait::async_trait]
+pub trait KnowledgeSource: Send + Sync {
+    async fn search_runbooks(&self, query: &str, limit: usize) -> Result<String, String>;
+    async fn search_history(
+        &self,
+        query: &str,
+        host: Option<&str>,
+        limit: usize,
+    ) -> Result<String, String>;
+}
+
+/// Everything a tool call needs. Clones share the session budget.
+#[derive(Clone)]
+pub struct ExecContext {
+    pub transport: Arc<dyn Transport>,
+    pub policy: Arc<Policy>,
+    pub facts: HostFacts,
+    pub limits: ExecLimits,
+    pub cancel: CancellationToken,
+    pub knowledge: Option<Arc<dyn KnowledgeSource>>,
+    /// Bytes of command output used so far in this session (stdout + stderr).
+    used: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for ExecContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecContext")
+            .field("transport", &self.transport.name())
+            .field("facts", &self.facts)
+            .field("limits", &self.limits)
+            .field("session_bytes_used", &self.session_bytes_used())
+            .finish()
+    }
+}
+
+impl ExecContext {
+    pub fn new(
+        transport: Arc<dyn Transport>,
+        policy: Arc<Policy>,
+        facts: HostFacts,
+        limits: ExecLimits,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            transport,
+            policy,
+            facts,
+            limits,
+            cancel,
+            knowledge: None,
+            used: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Connect-time convenience: detect the host facts, then build the context.
+    pub async fn detect(
+        transport: Arc<dyn Transport>,
+        policy: Arc<Policy>,
+        limits: ExecLimits,
+        cancel: CancellationToken,
+    ) -> Self {
+        let facts = detect_facts(&transport, &policy, &limits, &cancel).await;
+        Self::new(transport, policy, facts, limits, cancel)
+    }
+
+    pub fn with_knowledge(mut self, knowledge: Arc<dyn KnowledgeSource>) -> Self {
+        self.knowledge = Some(knowledge);
+        self
+    }
+
+    pub fn session_bytes_used(&self) -> usize {
+        self.used.load(Ordering::SeqCst)
+    }
+
+    pub fn session_bytes_left(&self) -> usize {
+        self.limits
+            .session_output_cap
+            .saturating_sub(self.session_bytes_used())
+    }
+
+    /// Reserve up to `want` bytes of the session budget; returns how many were granted.
+    fn charge(&self, want: usize) -> usize {
+        let cap = self.limits.session_output_cap;
+        let mut granted = 0;
+        let _ = self
+            .used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                granted = want.min(cap.saturating_sub(used));
+                Some(used + granted)
+            });
+        granted
+    }
+
+    fn exec_options(&self) -> ExecOptions {
+        ExecOptions::from_limits(&self.limits, self.cancel.clone())
+    }
+}
+
+/// What a tool's run produced, before it becomes a [`ToolOutcome`].
+#[derive(Debug, Default, Clone)]
+pub struct Run {
+    pub commands: Vec<CommandRecord>,
+    /// Text for the model; when empty, built from the command records.
+    pub output: String,
+    /// Overrides the status derived from the records (knowledge tools, argument errors).
+    pub status: Option<CallStatus>,
+}
+
+impl Run {
+    pub fn message(status: CallStatus, text: impl Into<String>) -> Self {
+        Run {
+            commands: Vec::new(),
+            output: text.into(),
+            status: Some(status),
+        }
+    }
+}
+
+fn is_not_found(err: &TransportError) -> bool {
+    matches!(err, TransportError::Spawn { reason, .. } if reason.contains("not found"))
+}
+
+/// Replace private key blocks in any output (defence in depth behind the path rules).
+pub fn redact_private_keys(text: &str) -> String {
+    const BEGIN: &str = "-----BEGIN ";
+    if !text.contains("PRIVATE KEY") {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    for _ in 0..text.len() {
+        let Some(start) = rest.find(BEGIN) else {
+            break;
+        };
+        let header_end = rest[start..]
+            .find('\n')
+            .map(|i| start + i)
+            .unwrap_or(rest.len());
+        if !rest[start..header_end].contains("PRIVATE KEY") {
+            out.push_str(&rest[..header_end]);
+            rest = &rest[header_end..];
+            continue;
+        }
+        out.push_str(&rest[..start]);
+        out.push_str("[private key redacted by tai]");
+        match rest[start..].find("-----END ") {
+            Some(end) => {
+                let end_abs = start + end;
+                let line_end = rest[end_abs..]
+                    .find('\n')
+                    .map(|i| end_abs + i)
+                    .unwrap_or(rest.len());
+                rest = &rest[line_end..];
+            }
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Run one step (primary argv, then fallbacks when the program is missing) through policy and
+/// transport, appending what happened to `run`. `post` shapes stdout (e.g. keep the last N
+/// lines). Returns `Ok(false)` when later steps should not run (denied or out of budget).
+pub async fn run_step(
+    ctx: &ExecContext,
+    step: &Step,
+    run: &mut Run,
+    post: impl Fn(String) -> String,
+) -> Result<bool, ToolError> {
+    let candidates: Vec<&Vec<String>> = step.all_argv().collect();
+    let last = candidates.len().saturating_sub(1);
+    for (k, argv) in candidates.into_iter().enumerate() {
+        if ctx.cancel.is_cancelled() {
+            run.status = Some(CallStatus::Error);
+            run.output = "cancelled by the user before this command ran".into();
+            return Ok(false);
+        }
+        if ctx.session_bytes_left() == 0 {
+            run.commands.push(CommandRecord {
+                command: quote::command_line(argv),
+                status: CallStatus::Error,
+                exit_code: None,
+                duration_ms: 0,
+                stdout: String::new(),
+                stderr: String::new(),
+                truncated: 0,
+                note: Some(format!(
+                    "not run: the session output budget of {} bytes is used up; summarise what \
+                     you have",
+                    ctx.limits.session_output_cap
+                )),
+            });
+            return Ok(false);
+        }
+        let approved = match ctx.policy.approve(argv) {
+            Ok(a) => a,
+            Err(PolicyError::Denied { rule, reason, .. }) => {
+                run.commands.push(CommandRecord {
+                    command: quote::command_line(argv),
+                    status: CallStatus::Denied,
+                    exit_code: None,
+                    duration_ms: 0,
+                    stdout: String::new(),
+                    stderr: String::new(),
+                    truncated: 0,
+                    note: Some(format!("denied by policy rule {rule}: {reason}")),
+                });
+                return Ok(false);
+            }
+            Err(e) => return Err(ToolError::RespondToModel(e.to_string())),
+        };
+        let started = Instant::now();
+        let out = match ctx.transport.exec(&approved, &ctx.exec_options()).await {
+            Ok(out) => out,
+            Err(e) if e.is_fatal() => return Err(ToolError::Fatal(e)),
+            Err(e) => {
+                let not_found = is_not_found(&e);
+                run.commands.push(CommandRecord {
+                    command: approved.display(),
+                    status: CallStatus::Error,
+                    exit_code: None,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    stdout: String::new(),
+                    stderr: String::new(),
+                    truncated: 0,
+                    note: Some(if not_found && k < last {
+                        format!("{e}; trying an alternative")
+                    } else {
+                        e.to_string()
+                    }),
+                });
+                if not_found && k < last {
+                    continue;
+                }
+                return Ok(true);
+            }
+        };
+        let missing = out.exit_code == Some(127);
+        let mut stdout = redact_private_keys(&post(out.stdout));
+        let mut stderr = redact_private_keys(&out.stderr);
+        let mut note = None;
+        let want = stdout.len() + stderr.len();
+        let granted = ctx.charge(want);
+        if granted < want {
+            let keep_out = granted.min(stdout.len());
+            truncate_at_char(&mut stdout, keep_out);
+            truncate_at_char(&mut stderr, granted - keep_out);
+            note = Some(format!(
+                "session output budget of {} bytes reached: {} bytes dropped",
+                ctx.limits.session_output_cap,
+                want - granted
+            ));
+        }
+        if out.timed_out {
+            note = Some(format!(
+                "timed out after {}s and was stopped",
+                ctx.limits.command_timeout.as_secs()
+            ));
+        } else if out.cancelled {
+            note = Some("cancelled by the user".into());
+        } else if let Some(sig) = &out.signal {
+            note.get_or_insert_with(|| format!("killed by signal {sig}"));
+        }
+        let ok = out.exit_code.is_some_and(|c| step.ok_codes.contains(&c));
+        run.commands.push(CommandRecord {
+            command: approved.display(),
+            status: if ok {
+                CallStatus::Ok
+            } else {
+                CallStatus::Error
+            },
+            exit_code: out.exit_code,
+            duration_ms: out.duration.as_millis() as u64,
+            stdout,
+            stderr,
+            truncated: out.truncated_bytes,
+            note,
+        });
+        if missing && k < last {
+            continue;
+        }
+        return Ok(!out.cancelled);
+    }
+    Ok(true)
+}
+
+fn truncate_at_char(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let mut cut = max;
+    while cut > 0 && !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s.truncate(cut);
+}
+
+/// The text the model sees for a list of command records.
+pub fn render_records(records: &[CommandRecord]) -> String {
+    let mut out = String::new();
+    for r in records {
+        let exit = match (r.status, r.exit_code) {
+            (CallStatus::Denied, _) => "denied".to_string(),
+            (_, Some(c)) => format!("exit {c}"),
+            (_, None) => "no exit status".to_string(),
+        };
+        out.push_str(&format!(
+            "$ {}  ({exit}, {} ms)\n",
+            r.command, r.duration_ms
+        ));
+        if !r.stdout.is_empty() {
+            out.push_str(&r.stdout);
+            if !r.stdout.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        if !r.stderr.trim().is_empty() {
+            out.push_str("[stderr]\n");
+            out.push_str(&r.stderr);
+            if !r.stderr.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        if r.truncated > 0 {
+            out.push_str(&format!(
+                "[{} bytes of output were cut from the middle; narrow the query to see them]\n",
+                r.truncated
+            ));
+        }
+        if let Some(n) = &r.note {
+            out.push_str(&format!("[{n}]\n"));
+        }
+    }
+    out
+}
+
+fn status_of(records: &[CommandRecord]) -> CallStatus {
+    if records.iter().any(|r| r.status == CallStatus::Denied) {
+        CallStatus::Denied
+    } else if records.iter().any(|r| r.status == CallStatus::Ok) {
+        CallStatus::Ok
+    } else {
+        CallStatus::Error
+    }
+}
+
+/// Run one tool call. Model-fixable problems (unknown tool, bad arguments, a policy denial, a
+/// failing command) come back as an outcome with status `error` or `denied`; `Err` only when
+/// the transport is gone or the host cannot be trusted.
+pub async fn execute(
+    ctx: &ExecContext,
+    registry: &Registry,
+    call: &ToolCall,
+) -> Result<ToolOutcome, ToolError> {
+    let started = Instant::now();
+    let finish = |run: Run| {
+        let status = run.status.unwrap_or_else(|| status_of(&run.commands));
+        let output = if run.output.is_empty() {
+            render_records(&run.commands)
+        } else if run.commands.is_empty() {
+            run.output.clone()
+        } else {
+            format!("{}{}", render_records(&run.commands), run.output)
+        };
+        ToolOutcome {
+            call: call.clone(),
+            status,
+            commands: run.commands,
+            output,
+            duration_ms: started.elapsed().as_millis() as u64,
+        }
+    };
+    let Some(tool) = registry.get(&call.tool) else {
+        return Ok(finish(Run::message(
+            CallStatus::Error,
+            format!(
+                "unknown tool `{}`; available tools: {}",
+                call.tool,
+                registry.names().join(", ")
+            ),
+        )));
+    };
+    let args = match &call.args {
+        serde_json::Value::Null => serde_json::json!({}),
+        a => a.clone(),
+    };
+    match tool.run(ctx, &args).await {
+        Ok(run) => Ok(finish(run)),
+        Err(ToolError::RespondToModel(msg)) => Ok(finish(Run::message(CallStatus::Error, msg))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Run several calls concurrently (at most `limits.max_concurrency` at once); results come
+/// back in input order.
+pub async fn execute_all(
+    ctx: &ExecContext,
+    registry: &Registry,
+    calls: &[ToolCall],
+) -> Vec<Result<ToolOutcome, ToolError>> {
+    let width = ctx.limits.max_concurrency.max(1);
+    futures::stream::iter(calls.iter().map(|c| execute(ctx, registry, c)))
+        .buffered(width)
+        .collect()
+        .await
+}
+
+/// Detect the host's distro family, kernel, name and uptime (once per host). Commands that
+/// fail leave their fields empty; the family falls back to `unknown`.
+pub async fn detect_facts(
+    transport: &Arc<dyn Transport>,
+    policy: &Policy,
+    limits: &ExecLimits,
+    cancel: &CancellationToken,
+) -> HostFacts {
+    let opts = ExecOptions::from_limits(limits, cancel.clone());
+    let run = |argv: &[&str]| {
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        let transport = transport.clone();
+        let opts = opts.clone();
+        let approved = policy.approve(&argv);
+        async move {
+            let approved = approved.ok()?;
+            let out = transport.exec(&approved, &opts).await.ok()?;
+            out.success().then_some(out.stdout)
+        }
+    };
+    let (os, kernel, host, up) = tokio::join!(
+        run(&["cat", "/etc/os-release"]),
+        run(&["uname", "-r"]),
+        run(&["hostname"]),
+        run(&["uptime"]),
+    );
+    let mut facts = HostFacts::default();
+    if let Some(os) = os {
+        for line in os.lines() {
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            let v = v.trim().trim_matches('"').trim_matches('\'').to_string();
+            match k.trim() {
+                "ID" => facts.os_id = v.to_ascii_lowercase(),
+                "ID_LIKE" => {
+                    facts.os_like = v
+                        .split_whitespace()
+                        .map(|s| s.to_ascii_lowercase())
+                        .collect()
+                }
+                "PRETTY_NAME" => facts.os_pretty = v,
+                _ => {}
+            }
+        }
+    }
+    facts.family = super::variants::family_for(&facts.os_id, &facts.os_like);
+    facts.kernel = kernel.unwrap_or_default().trim().to_string();
+    facts.hostname = host.unwrap_or_default().trim().to_string();
+    facts.uptime = up.unwrap_or_default().trim().to_string();
+    facts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_private_keys() {
+        let text = "a\n-----BEGIN OPENSSH PRIVATE KEY-----\nabc\ndef\n-----END OPENSSH PRIVATE KEY-----\nb\n-----BEGIN CERTIFICATE-----\nxyz\n";
+        let r = redact_private_keys(text);
+        assert!(!r.contains("abc"), "{r}");
+        assert!(r.contains("[private key redacted by tai]"));
+        assert!(r.contains("BEGIN CERTIFICATE"));
+        assert!(r.ends_with("xyz\n"));
+    }
+}

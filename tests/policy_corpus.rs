@@ -1,0 +1,146 @@
+//! The adversarial corpus: every attack line in `tests/corpus/deny.txt` is refused with a
+//! reason, every diagnostic line in `tests/corpus/allow.txt` is allowed. Lines go through the
+//! same path as the `run_command` tool: `split_command_line` (no shell syntax) then the policy.
+//! Also: the quoting property test (a real `sh` reads every quoted word back exactly).
+use std::process::Command;
+
+use proptest::prelude::*;
+use tai::policy::{quote, split_command_line, Decision, Policy};
+
+fn lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+/// What tai would do with one command line: `Err(reason)` or `Ok(rule)`.
+fn decide(policy: &Policy, line: &str) -> Result<String, (String, String)> {
+    let argv = split_command_line(line).map_err(|e| ("shell-syntax".to_string(), e))?;
+    match policy.check(&argv) {
+        Decision::Allow { rule } => Ok(rule),
+        Decision::Deny { rule, reason } => Err((rule, reason)),
+    }
+}
+
+#[test]
+fn every_attack_line_is_denied_with_a_reason() {
+    let policy = Policy::load(false).unwrap();
+    let attacks = lines(include_str!("corpus/deny.txt"));
+    assert!(attacks.len() >= 300, "only {} attack lines", attacks.len());
+    let mut allowed = Vec::new();
+    let mut by_policy = 0;
+    for line in &attacks {
+        match decide(&policy, line) {
+            Ok(rule) => allowed.push(format!("{line}  (allowed by {rule})")),
+            Err((rule, reason)) => {
+                assert!(!reason.trim().is_empty(), "{line}: empty reason");
+                assert!(!rule.is_empty(), "{line}: no rule named");
+                if rule != "shell-syntax" {
+                    by_policy += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        allowed.is_empty(),
+        "{} attack line(s) were allowed:\n{}",
+        allowed.len(),
+        allowed.join("\n")
+    );
+    // The policy itself (not just the shell-syntax gate) must carry most of the weight.
+    assert!(
+        by_policy >= 300,
+        "only {by_policy} lines refused by the policy itself"
+    );
+}
+
+#[test]
+fn every_diagnostic_line_is_allowed() {
+    let policy = Policy::load(false).unwrap();
+    let legit = lines(include_str!("corpus/allow.txt"));
+    assert!(legit.len() >= 150, "only {} legitimate lines", legit.len());
+    let denied: Vec<String> = legit
+        .iter()
+        .filter_map(|line| match decide(&policy, line) {
+            Ok(_) => None,
+            Err((rule, reason)) => Some(format!("{line}\n    denied by {rule}: {reason}")),
+        })
+        .collect();
+    assert!(
+        denied.is_empty(),
+        "{} legitimate line(s) were denied:\n{}",
+        denied.len(),
+        denied.join("\n")
+    );
+}
+
+#[test]
+fn sudo_changes_what_runs_not_what_is_allowed() {
+    let plain = Policy::load(false).unwrap();
+    let sudo = Policy::load(true).unwrap();
+    for line in lines(include_str!("corpus/allow.txt"))
+        .into_iter()
+        .chain(lines(include_str!("corpus/deny.txt")))
+    {
+        let Ok(argv) = split_command_line(line) else {
+            continue;
+        };
+        assert_eq!(plain.check(&argv), sudo.check(&argv), "{line}");
+        if let Ok(approved) = sudo.approve(&argv) {
+            assert_eq!(&approved.argv()[..3], ["sudo", "-n", "--"]);
+            assert_eq!(&approved.argv()[3..], argv.as_slice());
+        }
+    }
+}
+
+/// Run `sh -c "printf '%s\0' <quoted words>"` and split the NUL-terminated output.
+fn through_sh(words: &[String]) -> Vec<u8> {
+    let script = format!("printf '%s\\0' {}", quote::command_line(words));
+    let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+    assert!(out.status.success(), "sh failed on {script:?}");
+    out.stdout
+}
+
+fn expected(words: &[String]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for w in words {
+        v.extend_from_slice(w.as_bytes());
+        v.push(0);
+    }
+    v
+}
+
+/// Strings full of what a shell would love to interpret.
+fn nasty() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[ -~]{0,40}",
+        "[\\x01-\\x7f]{0,40}",
+        "[-'\"`$(){};|&<>*?~#!\\\\ \\n\\t=.a/]{0,30}",
+        any::<String>().prop_map(|s| s.replace('\0', "")),
+        Just("$(touch /tmp/tai-quote-pwned)".to_string()),
+        Just("`id`".to_string()),
+        Just("-rf".to_string()),
+        Just(String::new()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn quoting_round_trips_through_a_real_shell(words in proptest::collection::vec(nasty(), 1..4)) {
+        prop_assert_eq!(through_sh(&words), expected(&words));
+    }
+}
+
+#[test]
+fn quoting_round_trips_every_byte() {
+    // Every single character 1..=255 (as UTF-8) alone and inside a word.
+    let words: Vec<String> = (1u32..=255)
+        .filter_map(char::from_u32)
+        .flat_map(|c| [c.to_string(), format!("a{c}b"), format!("{c}{c}")])
+        .collect();
+    for chunk in words.chunks(64) {
+        assert_eq!(through_sh(chunk), expected(chunk));
+    }
+}
