@@ -40,7 +40,7 @@ const COMMANDS: [&[&str]; 10] = [
     &["hostname"],
     &["id"],
     &["cat", "/etc/os-release"],
-    &["ps", "-eo", "pid,comm,pcpu,pmem", "--sort=-pcpu"],
+    &["ps", "-eo", "pid,ppid,cmd,%mem,%cpu", "--sort=-%mem"],
 ];
 
 fn median(mut v: Vec<Duration>) -> Duration {

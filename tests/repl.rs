@@ -56,6 +56,23 @@ fn piped_session_runs_commands_line_by_line() {
     assert!(stdout.starts_with("local "), "{stdout}");
     assert!(stdout.contains("/collect [CATEGORY]"), "{stdout}");
     assert!(stdout.contains("/quit"), "{stdout}");
+    // /collect disk ran the disk baseline on this machine; /show tools lists the calls.
+    assert!(stdout.contains("\ndisk: "), "{stdout}");
+    assert!(stdout.contains(" tool calls: "), "{stdout}");
+    let table: Vec<&str> = stdout.lines().filter(|l| l.starts_with("T1 ")).collect();
+    assert_eq!(
+        table.len(),
+        2,
+        "in the /collect summary and in /show tools:\n{stdout}"
+    );
+    assert!(
+        table[1].contains("disk_usage") && table[1].contains(" ok "),
+        "{stdout}"
+    );
+    assert!(
+        table[1].contains("df "),
+        "the command line is shown: {stdout}"
+    );
     // Lines after /quit are not read: help printed once.
     assert_eq!(stdout.matches("Commands:").count(), 1, "{stdout}");
     // Plain text for scripts: no escape sequences anywhere.
@@ -90,6 +107,30 @@ fn piped_follow_up_without_a_model_says_how_to_fix_it() {
     assert!(stderr.contains("unknown command `/nosuch`"), "{stderr}");
     assert!(stderr.contains("no evidence yet"), "{stderr}");
     assert!(stdout.contains("0 tokens used"), "{stdout}");
+}
+
+#[test]
+fn issue_on_the_command_line_without_a_model_collects_its_category() {
+    let home = tempfile::tempdir().unwrap();
+    let base = closed_port_url();
+    let out = run_piped(
+        home.path(),
+        &[
+            "--no-persist",
+            "--base-url",
+            &base,
+            "local",
+            "No space left on device",
+        ],
+        "/show tools\n",
+    );
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("is unreachable"), "{stderr}");
+    // The first turn fell back to the baseline of the classified category.
+    assert!(stdout.contains("\ndisk: "), "{stdout}");
+    assert!(stdout.contains("disk_usage"), "{stdout}");
 }
 
 #[test]
@@ -359,6 +400,15 @@ async fn interactive_session_in_a_pseudo_terminal() {
     tmux.send(&["tools", "Enter"]);
     tmux.wait_for("no tool calls yet", WAIT);
 
+    // The disk baseline over SSH, then the calls with status and duration.
+    tmux.type_line("/collect disk");
+    tmux.wait_for("/show logs shows what was collected", WAIT);
+    tmux.type_line("/show tools");
+    let s = tmux.wait_for_n("T1  disk_usage", 2, WAIT);
+    assert!(s.contains(" ms "), "{s}");
+    tmux.type_line("/show logs T1");
+    tmux.wait_for("[T1] disk_usage on", WAIT);
+
     // Ctrl-C at an empty prompt says how to quit, and the session goes on.
     tmux.send(&["C-c"]);
     tmux.wait_for("type /quit or press Ctrl-D", WAIT);
@@ -373,7 +423,7 @@ async fn interactive_session_in_a_pseudo_terminal() {
         asked.elapsed() < Duration::from_secs(15),
         "Ctrl-C did not cut the turn short"
     );
-    tmux.wait_for_n(&prompt, 5, WAIT);
+    tmux.wait_for_n(&prompt, 8, WAIT);
 
     tmux.type_line("/tokens");
     tmux.wait_for("tokens used", WAIT);

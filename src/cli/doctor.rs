@@ -288,28 +288,41 @@ async fn host_report(
 }
 
 /// `uname -srm` when the policy allows it, else what the SSH banner says.
+/// `/etc/os-release` PRETTY_NAME and `uname -srm`, run through the policy like any command;
+/// the SSH banner when neither can run.
 async fn remote_os(transport: &dyn Transport, banner: Option<&str>) -> String {
-    let argv: Vec<String> = ["uname", "-srm"].iter().map(|s| s.to_string()).collect();
-    if let Ok(policy) = crate::policy::Policy::load(false) {
-        if let Ok(cmd) = policy.approve(&argv) {
-            let opts = ExecOptions {
-                timeout: PROBE_TIMEOUT,
-                output_cap: 4096,
-                cancel: tokio_util::sync::CancellationToken::new(),
-            };
-            if let Ok(out) = transport.exec(&cmd, &opts).await {
-                if out.success() && !out.stdout.trim().is_empty() {
-                    return out.stdout.trim().to_string();
-                }
-            }
-        }
-    }
-    match banner {
-        Some(b) => format!(
+    let run = |argv: &'static [&'static str]| async move {
+        let policy = crate::policy::Policy::load(false).ok()?;
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        let cmd = policy.approve(&argv).ok()?;
+        let opts = ExecOptions {
+            timeout: PROBE_TIMEOUT,
+            output_cap: 8192,
+            cancel: tokio_util::sync::CancellationToken::new(),
+        };
+        let out = transport.exec(&cmd, &opts).await.ok()?;
+        out.success().then_some(out.stdout)
+    };
+    let (release, kernel) =
+        futures::join!(run(&["cat", "/etc/os-release"]), run(&["uname", "-srm"]));
+    let pretty = release.and_then(|text| {
+        text.lines().find_map(|l| {
+            l.strip_prefix("PRETTY_NAME=")
+                .map(|v| v.trim().trim_matches('"').to_string())
+        })
+    });
+    let kernel = kernel
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty());
+    match (pretty, kernel, banner) {
+        (Some(p), Some(k), _) => format!("{p}; {k}"),
+        (Some(p), None, _) => p,
+        (None, Some(k), _) => k,
+        (None, None, Some(b)) => format!(
             "{} (from the SSH banner)",
             b.strip_prefix("SSH-2.0-").unwrap_or(b)
         ),
-        None => "unknown".into(),
+        (None, None, None) => "unknown".into(),
     }
 }
 

@@ -13,9 +13,12 @@ use crate::config::Config;
 use crate::exit::{Code, HasExitCode};
 
 pub mod args;
+mod collect;
 mod doctor;
 mod policy;
+mod repl;
 mod session;
+mod tools;
 
 use args::{Cli, Command};
 
@@ -70,7 +73,7 @@ pub async fn run(cli: Cli) -> Result<Code> {
     let config = Config::resolve(&cli.global.overrides())?;
     match cli.command {
         None => match cli.host {
-            Some(host) => session::run(&config, &host, &cli.issue).await,
+            Some(host) => repl::run(&config, &host, &cli.issue).await,
             None => {
                 let mut cmd = Cli::command();
                 cmd.print_help()?;
@@ -83,16 +86,8 @@ pub async fn run(cli: Cli) -> Result<Code> {
             issue: 5,
         }
         .into()),
-        Some(Command::Collect(_)) => Err(CliError::NotYet {
-            what: "`tai collect`",
-            issue: 4,
-        }
-        .into()),
-        Some(Command::Tools(_)) => Err(CliError::NotYet {
-            what: "`tai tools`",
-            issue: 4,
-        }
-        .into()),
+        Some(Command::Collect(a)) => collect::run(&config, a).await,
+        Some(Command::Tools(c)) => tools::run(&config, c).await,
         Some(Command::Policy(c)) => policy::run(&config, c),
         Some(Command::Runbooks(_)) => Err(CliError::NotYet {
             what: "`tai runbooks`",

@@ -135,6 +135,11 @@ fn check_examples(rules: &Rules) -> Result<(), String> {
     };
     let mut errors = Vec::new();
     let mut deny_rule = |id: &str, must: &[String], must_not: &[String]| -> Result<(), String> {
+        if must.is_empty() || must_not.is_empty() {
+            errors.push(format!(
+                "rule {id}: needs must_match and must_not_match examples"
+            ));
+        }
         for line in must {
             match rules.evaluate(&split(line)?) {
                 Err(r) if r.rule == id => {}
@@ -164,6 +169,12 @@ fn check_examples(rules: &Rules) -> Result<(), String> {
     let g = &rules.file.recursive_guard;
     deny_rule(&g.id, &g.must_match, &g.must_not_match)?;
     for c in &rules.file.command {
+        if c.must_match.is_empty() || c.must_not_match.is_empty() {
+            errors.push(format!(
+                "rule {}: needs must_match and must_not_match examples",
+                c.id
+            ));
+        }
         for line in &c.must_match {
             match rules.evaluate(&split(line)?) {
                 Ok(id) if id == c.id => {}

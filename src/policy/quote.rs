@@ -1,17 +1,22 @@
 //! The one function that turns an approved argv into a remote command line.
 //!
 //! A word made only of characters no POSIX shell treats specially anywhere in a word
-//! (`A-Z a-z 0-9 _ - . / : , @ % +`) and not empty is written as is; every other word is
+//! (`A-Z a-z 0-9 _ - . / : , @ % +`, and `=` after a leading `-`) and not empty is written
+//! as is; every other word is
 //! wrapped in single quotes (with `'` written as `'\''`). Either way a POSIX shell reads each
 //! argument as exactly one literal word: no metacharacter, newline, glob, `~`, `=`-assignment,
 //! `$()` or backtick is ever interpreted. Nothing else in tai builds a remote command line.
 
-/// True when `arg` can be written without quotes and still be one literal word.
+/// True when `arg` can be written without quotes and still be one literal word. `=` is
+/// allowed only in words starting with `-` (`--lines=50`): such a word can never be read as a
+/// variable assignment, nor as zsh's `=cmd` expansion.
 fn is_plain(arg: &str) -> bool {
     !arg.is_empty()
-        && arg
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-./:,@%+".contains(&b))
+        && arg.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || b"_-./:,@%+".contains(&b)
+                || (b == b'=' && arg.starts_with('-'))
+        })
 }
 
 /// Quote one argument for a POSIX shell.
@@ -58,7 +63,7 @@ mod tests {
         ];
         assert_eq!(
             command_line(&argv),
-            r"cat '/tmp/x; touch /tmp/pwned' 'it'\''s' '' '~root' 'A=b' '*' '--since=today'"
+            r"cat '/tmp/x; touch /tmp/pwned' 'it'\''s' '' '~root' 'A=b' '*' --since=today"
         );
         assert_eq!(
             command_line(&["journalctl".into(), "-n".into(), "50".into()]),

@@ -65,6 +65,8 @@ pub struct PathRule {
 #[serde(deny_unknown_fields)]
 pub struct RecursiveGuard {
     pub id: String,
+    /// Trees a recursive read may start in (log directories); anything else is refused.
+    pub allow_under: Vec<String>,
     /// Locations a recursive read may not cover (no start directory at or above them).
     pub protect: Vec<String>,
     /// Trees a recursive read may not start inside (home directories).
@@ -149,6 +151,10 @@ pub enum Kind {
     Format,
     Awk,
     Sed,
+    /// Any text except a leading `@` (curl reads `@file` and sends it).
+    NoAt,
+    /// Any text without rpm macro expansion (`%(...)`, `%{lua:...}`).
+    NoMacro,
     Enum(Vec<String>),
 }
 
@@ -176,6 +182,8 @@ pub fn parse_kind(s: &str) -> Result<OptKind, String> {
         "format" => Kind::Format,
         "awk" => Kind::Awk,
         "sed" => Kind::Sed,
+        "noat" => Kind::NoAt,
+        "nomacro" => Kind::NoMacro,
         other => match other.strip_prefix("enum:") {
             Some(list) => Kind::Enum(list.split('|').map(str::to_string).collect()),
             None => return Err(format!("unknown argument kind `{s}`")),
@@ -252,6 +260,14 @@ impl Rules {
             return Err(Refusal::new("empty", "empty command"));
         };
         for a in argv {
+            if a.chars().any(|c| {
+                matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+            }) {
+                return Err(Refusal::new(
+                    "control-characters",
+                    format!("argument {a:?} contains invisible or direction-changing characters"),
+                ));
+            }
             if a.chars().any(|c| c.is_control() && c != '\t') {
                 return Err(Refusal::new(
                     "control-characters",
@@ -352,7 +368,11 @@ impl Rules {
                 return Err(refuse(raw));
             }
             let p = paths::normalize(raw);
-            if g.protect.iter().any(|s| paths::is_ancestor_or_equal(&p, s))
+            let allowed_root = g.allow_under.iter().any(|root| {
+                paths::glob_match(root, &p) || paths::glob_match(&format!("{root}/**"), &p)
+            });
+            if !allowed_root
+                || g.protect.iter().any(|s| paths::is_ancestor_or_equal(&p, s))
                 || g.inside
                     .iter()
                     .any(|s| paths::glob_match(&format!("{s}/**"), &p))
@@ -656,6 +676,22 @@ impl<'a> Eval<'a> {
                 return parse_kind(k).map_err(|e| self.refuse(e));
             }
         }
+        // getopt_long accepts any unique prefix of a long option: an unlisted `--fil` is
+        // `--files0-from`. An abbreviation of a refused option is refused too.
+        if name.starts_with("--") {
+            for s in scopes.iter().rev() {
+                if let Some(full) = s
+                    .deny_options
+                    .keys()
+                    .map(|k| k.trim_end_matches('*'))
+                    .find(|k| k.starts_with(name))
+                {
+                    return Err(self.refuse(format!(
+                        "option `{name}` would be read as an abbreviation of `{full}`, which is refused"
+                    )));
+                }
+            }
+        }
         if scopes.last().is_some_and(|s| s.any_options) {
             return Ok(OptKind {
                 kind: Kind::Flag,
@@ -811,6 +847,12 @@ impl<'a> Eval<'a> {
                 .starts_with('+')
                 .then_some(())
                 .ok_or_else(|| bad("must be a +FORMAT (other arguments would change state)")),
+            Kind::NoAt => (!v.starts_with('@'))
+                .then_some(())
+                .ok_or_else(|| bad("may not start with `@` (that reads a file and sends it)")),
+            Kind::NoMacro => (!v.contains("%(") && !v.contains("%{lua") && !v.contains("%{expand"))
+                .then_some(())
+                .ok_or_else(|| bad("may not contain macro expansions (`%(...)` runs a shell)")),
             Kind::Awk => scripts::check_awk(v).map_err(|e| self.refuse(e)),
             Kind::Sed => scripts::check_sed(v).map_err(|e| self.refuse(e)),
             Kind::Enum(list) => list

@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use crate::plan::Category;
 use crate::transport::Target;
 
 /// What one line of input asks for.
@@ -36,7 +37,7 @@ pub enum ShowWhat {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Run the baseline plan of a category now (default: the session's category).
-    Collect(Option<String>),
+    Collect(Option<Category>),
     Show(ShowWhat),
     /// Runbooks retrieved this session.
     Runbooks,
@@ -275,7 +276,14 @@ impl FromStr for Command {
         match help.name {
             "collect" => match args.as_slice() {
                 [] => Ok(Command::Collect(None)),
-                [cat] => Ok(Command::Collect(Some(cat.to_ascii_lowercase()))),
+                [cat] => match cat.parse::<Category>() {
+                    Ok(c) => Ok(Command::Collect(Some(c))),
+                    Err(reason) => Err(CommandError::BadArgument {
+                        command: "collect",
+                        reason,
+                        usage,
+                    }),
+                },
                 _ => Err(too_many(1)),
             },
             "show" => parse_show(&args, &usage),
@@ -501,11 +509,14 @@ mod tests {
     #[test]
     fn every_command_parses() {
         assert_eq!(cmd("/collect"), Command::Collect(None));
-        assert_eq!(cmd("/collect disk"), Command::Collect(Some("disk".into())));
+        assert_eq!(cmd("/collect disk"), Command::Collect(Some(Category::Disk)));
         assert_eq!(
             cmd("  /collect   DISK  "),
-            Command::Collect(Some("disk".into()))
+            Command::Collect(Some(Category::Disk))
         );
+        for c in Category::ALL {
+            assert_eq!(cmd(&format!("/collect {c}")), Command::Collect(Some(c)));
+        }
         assert_eq!(cmd("/show logs"), Command::Show(ShowWhat::Logs(None)));
         assert_eq!(
             cmd("/show logs T3"),
@@ -622,6 +633,10 @@ mod tests {
         assert!(msg.contains("did you mean `/show evidence`"), "{msg}");
         let msg = err("/show tools extra").to_string();
         assert!(msg.contains("no more than 1"), "{msg}");
+
+        let msg = err("/collect weather").to_string();
+        assert!(msg.contains("unknown category `weather`"), "{msg}");
+        assert!(msg.contains("disk") && msg.contains("general"), "{msg}");
 
         let msg = err("/collect disk dns").to_string();
         assert!(msg.contains("no more than 1"), "{msg}");

@@ -9,24 +9,15 @@ use tokio_util::sync::CancellationToken;
 use super::ReplError;
 use crate::config::Config;
 use crate::llm::LlmError;
+use crate::plan::Category;
 use crate::policy::Policy;
 use crate::tools::{ExecContext, HostFacts, Registry, ToolOutcome};
 use crate::transport::{Target, Transport};
 
-/// The issue categories, in the order completion offers them.
-pub const CATEGORIES: &[&str] = &[
-    "service",
-    "network",
-    "dns",
-    "disk",
-    "memory",
-    "kernel",
-    "auth",
-    "time",
-    "tls",
-    "performance",
-    "general",
-];
+/// The issue category names, in the order completion offers them.
+pub fn category_names() -> Vec<String> {
+    Category::ALL.iter().map(|c| c.to_string()).collect()
+}
 
 /// What every host of a session shares: the read-only policy and the tool registry.
 #[derive(Clone)]
@@ -97,35 +88,17 @@ pub async fn connect(
     })
 }
 
-/// Check a category name typed by the user.
-pub fn parse_category(s: &str) -> Result<String, String> {
-    let s = s.to_ascii_lowercase();
-    if CATEGORIES.contains(&s.as_str()) {
-        Ok(s)
-    } else {
-        Err(format!(
-            "unknown category {s:?}; expected one of: {}",
-            CATEGORIES.join(", ")
-        ))
-    }
-}
-
-/// The category of an issue text.
-pub fn classify(_issue: &str) -> String {
-    "general".to_string()
-}
-
-/// Run the baseline plan of `category` on the host. Ids continue from `next_id`.
+/// Run the baseline plan of `category` on the host; ids continue from `next_id`. Cancelling
+/// stops the running commands; what finished (and what was cut short, marked so) comes back.
 pub async fn collect(
-    _config: &Config,
-    _host: &Connected,
-    _category: &str,
-    _next_id: &mut u32,
-    _cancel: &CancellationToken,
+    tools: &Tools,
+    host: &Connected,
+    category: Category,
+    next_id: &mut u32,
+    cancel: &CancellationToken,
 ) -> Result<Vec<ToolOutcome>, ReplError> {
-    Err(ReplError::Unavailable(
-        "/collect needs the tool registry and baseline plans (issue 4), which are not built into this tai yet".into(),
-    ))
+    let ctx = host.ctx_with(cancel);
+    Ok(crate::plan::collect(&ctx, &tools.registry, category, next_id).await?)
 }
 
 /// Is the configured model usable? `Err` carries a message that says what to do.

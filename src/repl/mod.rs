@@ -164,7 +164,7 @@ fn build_editor(session: &Session, color: bool) -> Result<Reedline, ReplError> {
         h
     };
     let vocab = completer::Vocabulary {
-        categories: engine::CATEGORIES.iter().map(|s| s.to_string()).collect(),
+        categories: engine::category_names(),
         tools: session.tools.names(),
         hosts,
     };

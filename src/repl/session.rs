@@ -11,6 +11,7 @@ use super::engine::{self, Connected, Tools};
 use super::view::{self, Labelled};
 use super::ReplError;
 use crate::config::Config;
+use crate::plan::Category;
 use crate::render::Palette;
 use crate::report::{Report, Tokens};
 
@@ -98,7 +99,7 @@ pub struct Session {
     /// The first issue text, if any.
     pub issue: Option<String>,
     /// The category `/collect` uses without an argument.
-    pub category: String,
+    pub category: Category,
     /// The next tool call id number (`T{n}`).
     pub next_id: u32,
     pub started: Instant,
@@ -119,7 +120,7 @@ impl Session {
             tokens: Tokens::default(),
             last_report: None,
             issue: None,
-            category: "general".into(),
+            category: Category::General,
             next_id: 1,
             started: Instant::now(),
         }
@@ -165,21 +166,12 @@ impl Session {
             Command::Help(Some(name)) => io.say(&help_for(&name))?,
             Command::Quit => return Ok(Flow::Quit),
             Command::Collect(cat) => {
-                let category = match cat {
-                    None => self.category.clone(),
-                    Some(c) => match engine::parse_category(&c) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            io.problem(&format!("/collect: {e}"))?;
-                            return Ok(Flow::Continue);
-                        }
-                    },
-                };
+                let category = cat.unwrap_or(self.category);
                 self.transcript.push(Entry::Command {
                     host: self.host.name.clone(),
                     text: format!("/collect {category}"),
                 });
-                self.collect(&category, io).await?;
+                self.collect(category, io).await?;
             }
             Command::Show(ShowWhat::Tools) => {
                 let items: Vec<&Labelled> = self.collected.iter().collect();
@@ -248,7 +240,7 @@ impl Session {
     }
 
     /// Run the baseline plan of `category`; Ctrl-C cancels it and keeps what finished.
-    pub async fn collect(&mut self, category: &str, io: &mut Io) -> Result<(), ReplError> {
+    pub async fn collect(&mut self, category: Category, io: &mut Io) -> Result<(), ReplError> {
         let ep = io.err_palette;
         io.note(&ep.dim(&format!(
             "collecting the {category} baseline on {}… (Ctrl-C cancels)",
@@ -257,9 +249,9 @@ impl Session {
         let cancel = CancellationToken::new();
         let start = Instant::now();
         let mut next_id = self.next_id;
-        let config = self.config.clone();
+        let tools = self.tools.clone();
         let host = self.host.clone();
-        let work = engine::collect(&config, &host, category, &mut next_id, &cancel);
+        let work = engine::collect(&tools, &host, category, &mut next_id, &cancel);
         let (result, cancelled) = cancellable(work, &cancel, io).await;
         self.next_id = next_id.max(self.next_id);
         let outcomes = match result {
@@ -287,7 +279,7 @@ impl Session {
         let head = if cancelled {
             p.warn(&format!("{category} (cancelled)"))
         } else {
-            p.heading(category)
+            p.heading(category.as_str())
         };
         io.say(&format!(
             "{head}: {summary} in {:.1}s\n{}",
@@ -307,7 +299,7 @@ impl Session {
         });
         if self.issue.is_none() {
             self.issue = Some(text.to_string());
-            self.category = engine::classify(text);
+            self.category = crate::plan::classify(text);
         }
         let problem = if self.config.no_llm {
             "--no-llm is set, so questions are not sent to a model; /collect and /show work without one".to_string()
@@ -340,8 +332,8 @@ impl Session {
     /// of the issue's category instead so the session starts with evidence.
     pub async fn first_turn(&mut self, issue: &str, io: &mut Io) -> Result<(), ReplError> {
         if self.turn(issue, io).await? == TurnEnd::NoModel {
-            let category = self.category.clone();
-            self.collect(&category, io).await?;
+            let category = self.category;
+            self.collect(category, io).await?;
         }
         Ok(())
     }

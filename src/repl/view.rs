@@ -298,27 +298,24 @@ pub fn logs(items: &[&Labelled], p: &Palette, width: Option<usize>) -> String {
             p.heading(&format!("[{}]", o.call.id)),
             p.bold(&o.call.tool),
             l.host,
-            status_word(o.status),
+            paint_status(o.status, p).trim_end(),
             o.duration_ms
         ));
-        for c in &o.commands {
-            s.push_str(&p.dim(&format!("$ {}", c.command)));
-            s.push('\n');
-            if let Some(note) = &c.note {
-                let label = if c.status == CallStatus::Denied {
-                    p.error("denied:")
-                } else {
-                    p.warn("note:")
-                };
-                s.push_str(&format!("{label} {note}\n"));
-            }
-        }
+        // The output already carries each command line (`$ df -hP  (exit 0, 12 ms)`), its
+        // stdout, stderr and notes; commands are dimmed, denials and notes stand out.
         let body = o.output.trim_end();
         if body.is_empty() {
             s.push_str(&p.dim("(no output)"));
             s.push('\n');
-        } else {
-            s.push_str(&wrap(body, width));
+        }
+        for line in wrap(body, width).lines().filter(|_| !body.is_empty()) {
+            if line.starts_with("$ ") {
+                s.push_str(&p.dim(line));
+            } else if o.status == CallStatus::Denied && line.starts_with('[') {
+                s.push_str(&p.error(line));
+            } else {
+                s.push_str(line);
+            }
             s.push('\n');
         }
         s.push('\n');
@@ -438,7 +435,7 @@ mod tests {
             "disk_usage",
             CallStatus::Ok,
             "df -hP",
-            "/dev/sda1 91%",
+            "$ df -hP  (exit 0, 12 ms)\n/dev/sda1 91%",
         );
         let text = logs(&[&a], &Palette::new(false), None);
         assert!(

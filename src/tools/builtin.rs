@@ -284,10 +284,16 @@ impl Spec for ReadJournal {
                 file,
             ],
         };
+        // journalctl --grep and the grep fallback exit 1 when nothing matches.
+        let ok_codes = if a.grep.is_some() || a.unit.is_some() {
+            vec![0, 1]
+        } else {
+            vec![0]
+        };
         Ok(vec![Step {
             argv,
             fallbacks: vec![fallback],
-            ok_codes: vec![0, 1],
+            ok_codes,
         }])
     }
 
