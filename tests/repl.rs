@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 fn run_piped(home: &Path, args: &[&str], stdin: &str) -> Output {
     use std::io::Write;
@@ -343,23 +343,42 @@ fn tai_shell_command_env(home: &Path, args: &[String], extra_env: &str) -> Strin
     )
 }
 
-/// A model endpoint in Ollama's OpenAI-compatible wire format. `/v1/models` answers after
-/// `delay`, so a turn can be made slow enough to interrupt.
-async fn replayed_model(delay: Duration) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/models"))
+const MODEL: &str = "qwen3:4b";
+
+const FINAL: &str = "## Root Cause\nThe root filesystem is nearly full.\n\n## Evidence\n- df shows the usage of / [T7]\n\n## Recommended Actions\n1. `du -xh --max-depth=1 /var | sort -h` to find what grew\n\n## Confidence\nmedium";
+
+/// A model endpoint replaying Ollama's OpenAI-compatible wire format: the first turn asks for
+/// one tool call and then answers; every later request is answered only after `slow`, so the
+/// second turn can be interrupted.
+async fn replayed_model(slow: Duration) -> support::model::ModelServer {
+    use support::model::{oa_text, oa_tool_calls, ModelServer, OA_PATH};
+    let s = ModelServer::start().await;
+    let replies = [
+        oa_tool_calls(
+            MODEL,
+            &[("call_d1sk", "disk_usage", serde_json::json!({"path": "/"}))],
+        ),
+        oa_text(MODEL, FINAL),
+    ];
+    // Mounted first, each answers once, in order; then the slow one answers the rest.
+    for body in replies {
+        Mock::given(method("POST"))
+            .and(path(OA_PATH))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .up_to_n_times(1)
+            .mount(&s.server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path(OA_PATH))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_delay(delay)
-                .insert_header("content-type", "application/json")
-                .set_body_string(
-                    r#"{"object":"list","data":[{"id":"qwen3:4b","object":"model","created":1745000000,"owned_by":"library"}]}"#,
-                ),
+                .set_delay(slow)
+                .set_body_json(oa_text(MODEL, FINAL)),
         )
-        .mount(&server)
+        .mount(&s.server)
         .await;
-    server
+    s
 }
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -368,8 +387,8 @@ const WAIT: Duration = Duration::from_secs(30);
 async fn interactive_session_in_a_pseudo_terminal() {
     let home = tempfile::tempdir().unwrap();
     let sshd = support::sshd::Sshd::start();
-    // The probe answers only after 20 s: the follow-up turn is slow, Ctrl-C must cut it short.
-    let model = replayed_model(Duration::from_secs(20)).await;
+    // The second turn's answer comes only after 30 s: Ctrl-C must cut it short.
+    let model = replayed_model(Duration::from_secs(30)).await;
     let target = sshd.target();
     let args: Vec<String> = vec![
         target.clone(),
@@ -382,7 +401,7 @@ async fn interactive_session_in_a_pseudo_terminal() {
             .to_string_lossy()
             .into_owned(),
         "--base-url".into(),
-        format!("{}/v1", model.uri()),
+        model.v1_url(),
     ];
     let tmux = Tmux::start(&tai_shell_command(home.path(), &args));
     let prompt = format!("tai {target} #1");
@@ -413,20 +432,35 @@ async fn interactive_session_in_a_pseudo_terminal() {
     tmux.send(&["C-c"]);
     tmux.wait_for("type /quit or press Ctrl-D", WAIT);
 
-    // A slow follow-up turn, cancelled with Ctrl-C: back at the prompt well before 20 s.
-    let asked = Instant::now();
+    // A question: the model calls a tool on the host, then answers with a report.
     tmux.type_line("why is the disk full?");
-    std::thread::sleep(Duration::from_millis(800));
+    let s = tmux.wait_for("The root filesystem is nearly full.", WAIT);
+    assert!(s.contains("Root Cause"), "{s}");
+    assert!(s.contains("Recommended Actions"), "{s}");
+    // The next prompt counts the turn and the tokens the server reported.
+    let next = format!("tai {target} #2");
+    tmux.wait_for(&next, WAIT);
+    tmux.type_line("/tokens");
+    let s = tmux.wait_for("tokens used", WAIT);
+    assert!(
+        !s.contains("\n0 tokens used"),
+        "the turn's tokens are counted:\n{s}"
+    );
+    tmux.type_line("/show tools");
+    tmux.wait_for_n("T7  disk_usage", 1, WAIT);
+
+    // A slow follow-up turn, cancelled with Ctrl-C: back at the prompt well before 30 s.
+    let asked = Instant::now();
+    tmux.type_line("and what about inodes?");
+    std::thread::sleep(Duration::from_millis(1500));
     tmux.send(&["C-c"]);
     tmux.wait_for("turn cancelled", WAIT);
     assert!(
-        asked.elapsed() < Duration::from_secs(15),
+        asked.elapsed() < Duration::from_secs(20),
         "Ctrl-C did not cut the turn short"
     );
-    tmux.wait_for_n(&prompt, 8, WAIT);
-
-    tmux.type_line("/tokens");
-    tmux.wait_for("tokens used", WAIT);
+    // Still turn 2: a cancelled turn does not count.
+    tmux.wait_for_n(&next, 4, WAIT);
 
     tmux.type_line("/quit");
     let s = tmux.wait_for("[exited rc=", WAIT);
@@ -435,6 +469,7 @@ async fn interactive_session_in_a_pseudo_terminal() {
     let hist = std::fs::read_to_string(home.path().join(".tai/repl_history")).unwrap();
     assert!(hist.contains("/help"), "{hist}");
     assert!(hist.contains("why is the disk full?"), "{hist}");
+    assert!(hist.contains("and what about inodes?"), "{hist}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -198,8 +198,8 @@ pub enum Command {
 pub struct RunArgs {
     /// Host to investigate.
     pub host: String,
-    /// What is wrong, in your words.
-    #[arg(required = true, trailing_var_arg = true)]
+    /// What is wrong, in your words (flags may follow it).
+    #[arg(required = true)]
     pub issue: Vec<String>,
     /// Force the issue category instead of classifying the text.
     #[arg(long, value_name = "CAT")]

@@ -82,7 +82,7 @@ pub async fn run(config: &Config, args: CollectArgs) -> Result<Code> {
         Some(c) => c.parse::<Category>().map_err(CliError::Usage)?,
         None => plan::classify(&args.issue.join(" ")),
     };
-    let (ctx, host) = super::session::open(&args.host, config).await?;
+    let (ctx, host) = super::host::open(&args.host, config).await?;
     let registry = Registry::builtin();
     let mut next_id = 1;
     eprintln!(

@@ -15,8 +15,9 @@ use crate::exit::{Code, HasExitCode};
 pub mod args;
 mod collect;
 mod doctor;
+mod host;
 mod policy;
-mod repl;
+mod run;
 mod session;
 mod tools;
 
@@ -73,7 +74,7 @@ pub async fn run(cli: Cli) -> Result<Code> {
     let config = Config::resolve(&cli.global.overrides())?;
     match cli.command {
         None => match cli.host {
-            Some(host) => repl::run(&config, &host, &cli.issue).await,
+            Some(host) => session::run(&config, &host, &cli.issue).await,
             None => {
                 let mut cmd = Cli::command();
                 cmd.print_help()?;
@@ -81,11 +82,7 @@ pub async fn run(cli: Cli) -> Result<Code> {
                 Ok(Code::Usage)
             }
         },
-        Some(Command::Run(_)) => Err(CliError::NotYet {
-            what: "`tai run`",
-            issue: 5,
-        }
-        .into()),
+        Some(Command::Run(a)) => run::run(&config, a).await,
         Some(Command::Collect(a)) => collect::run(&config, a).await,
         Some(Command::Tools(c)) => tools::run(&config, c).await,
         Some(Command::Policy(c)) => policy::run(&config, c),

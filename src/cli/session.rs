@@ -1,29 +1,20 @@
-//! Shared set-up for subcommands that run tools on a host: connect, load the policy, detect
-//! the host facts, and cancel on Ctrl-C.
-use std::sync::Arc;
-
-use anyhow::{Context, Result};
-use tokio_util::sync::CancellationToken;
+//! `tai HOST [ISSUE...]`: open the interactive session (or, with stdin piped, the scripted one).
+use anyhow::Result;
 
 use crate::config::Config;
-use crate::policy::Policy;
-use crate::tools::ExecContext;
-use crate::transport::{self, Target};
+use crate::exit::Code;
+use crate::repl;
+use crate::transport::Target;
 
-/// Connect to `host` and build the execution context. Ctrl-C cancels running commands.
-pub async fn open(host: &str, config: &Config) -> Result<(ExecContext, String)> {
+pub async fn run(config: &Config, host: &str, issue: &[String]) -> Result<Code> {
     let target = Target::parse(host)?;
-    let name = target.display_name();
-    let transport = transport::connect(&target, config).await?;
-    let policy = Arc::new(Policy::load(config.sudo).context("loading the read-only policy")?);
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("interrupted: stopping running commands");
-            on_signal.cancel();
-        }
-    });
-    let ctx = ExecContext::detect(transport, policy, config.limits, cancel).await;
-    Ok((ctx, name))
+    let issue = (!issue.is_empty()).then(|| issue.join(" "));
+    let interactive = repl::is_interactive();
+    let io = repl::std_io(config, interactive);
+    match repl::run(config.clone(), target, issue, interactive, io).await {
+        Ok(code) => Ok(code),
+        // Keep the layer error itself in the chain so the exit code is the transport's.
+        Err(repl::ReplError::Transport(e)) => Err(e.into()),
+        Err(e) => Err(e.into()),
+    }
 }

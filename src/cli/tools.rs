@@ -45,7 +45,7 @@ pub async fn run(config: &Config, cmd: ToolsCommand) -> Result<Code> {
                 ))
             })?;
             drop(out);
-            let (ctx, _host) = super::session::open(&host, config).await?;
+            let (ctx, _host) = super::host::open(&host, config).await?;
             let call = ToolCall {
                 id: "T1".into(),
                 tool: name,

@@ -1,8 +1,9 @@
 //! The session's bridge to the layers below: connecting to a host, the baseline plan
-//! (`/collect`), the tool registry (names for completion), and the model endpoint probe.
-//! Everything the REPL needs from `transport`, `tools`, `plan` and `llm` goes through here.
-use std::sync::Arc;
-use std::time::Duration;
+//! (`/collect`), the tool registry (names for completion), the model endpoint probe, and the
+//! agent session over a [`ReplRunner`] whose host `/host` can switch while the conversation
+//! goes on. Everything the REPL needs from `transport`, `tools`, `plan`, `llm` and `agent`
+//! goes through here.
+use std::sync::{Arc, RwLock};
 
 use tokio_util::sync::CancellationToken;
 
@@ -88,44 +89,6 @@ pub async fn connect(
     })
 }
 
-/// Run the baseline plan of `category` on the host; ids continue from `next_id`. Cancelling
-/// stops the running commands; what finished (and what was cut short, marked so) comes back.
-pub async fn collect(
-    tools: &Tools,
-    host: &Connected,
-    category: Category,
-    next_id: &mut u32,
-    cancel: &CancellationToken,
-) -> Result<Vec<ToolOutcome>, ReplError> {
-    let ctx = host.ctx_with(cancel);
-    Ok(crate::plan::collect(&ctx, &tools.registry, category, next_id).await?)
-}
-
-/// Is the configured model usable? `Err` carries a message that says what to do.
-pub async fn probe_model(config: &Config) -> Result<(), String> {
-    let m = &config.model;
-    match crate::llm::probe::list_models(&m.base_url, m.api_key.as_deref(), PROBE_TIMEOUT).await {
-        Ok(models) => {
-            let wanted = &m.model;
-            let found = models
-                .iter()
-                .any(|id| id == wanted || *id == format!("{wanted}:latest"));
-            if found || models.is_empty() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "model {wanted:?} is not available at {}\n  pull it with `ollama pull {wanted}` or pass --model (available: {}); /collect works without a model",
-                    m.base_url,
-                    models.join(", ")
-                ))
-            }
-        }
-        Err(e) => Err(unreachable_message(&m.base_url, &e)),
-    }
-}
-
-const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
-
 /// The message for a model endpoint that cannot be used, with what to try.
 pub fn unreachable_message(base_url: &str, e: &LlmError) -> String {
     let why = match e {
@@ -142,4 +105,126 @@ pub fn unreachable_message(base_url: &str, e: &LlmError) -> String {
     format!(
         "model endpoint {base_url} is unreachable: {why}\n  start `ollama serve` or pass --base-url; /collect works without a model"
     )
+}
+
+/// The agent's tool runner in the REPL: the session's registry and policy over the current
+/// host's connection. `/host` swaps the host under a running conversation.
+pub struct ReplRunner {
+    tools: Tools,
+    host: RwLock<Connected>,
+    specs: Vec<crate::llm::ToolDef>,
+}
+
+type CallFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<ToolOutcome, crate::tools::ToolError>> + Send + 'a>,
+>;
+
+impl ReplRunner {
+    pub fn new(tools: Tools, host: Connected) -> ReplRunner {
+        let specs = tools
+            .registry
+            .specs()
+            .into_iter()
+            .map(|s| crate::llm::ToolDef {
+                name: s.name,
+                description: s.description,
+                parameters: s.parameters,
+            })
+            .collect();
+        ReplRunner {
+            tools,
+            host: RwLock::new(host),
+            specs,
+        }
+    }
+
+    /// The current host.
+    pub fn host(&self) -> Connected {
+        match self.host.read() {
+            Ok(h) => h.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Switch to `host`; returns the previous one (still open: the caller closes it).
+    pub fn switch(&self, host: Connected) -> Connected {
+        let mut guard = match self.host.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        std::mem::replace(&mut *guard, host)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::agent::ToolRunner for ReplRunner {
+    fn specs(&self) -> Vec<crate::llm::ToolDef> {
+        self.specs.clone()
+    }
+
+    fn facts(&self) -> HostFacts {
+        self.host().facts
+    }
+
+    async fn run_all(
+        &self,
+        calls: &[crate::tools::ToolCall],
+        cancel: &CancellationToken,
+    ) -> Vec<Result<ToolOutcome, crate::tools::ToolError>> {
+        use futures::StreamExt;
+        let ctx = self.host().ctx_with(cancel);
+        let width = ctx.limits.max_concurrency.max(1);
+        let registry = &self.tools.registry;
+        let futures: Vec<CallFuture<'_>> = calls
+            .iter()
+            .map(|c| Box::pin(crate::tools::execute(&ctx, registry, c)) as CallFuture<'_>)
+            .collect();
+        futures::stream::iter(futures)
+            .buffered(width)
+            .collect()
+            .await
+    }
+
+    async fn collect(
+        &self,
+        category: &str,
+        next_id: &mut u32,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<ToolOutcome>, crate::tools::ToolError> {
+        let category: Category = category
+            .parse()
+            .map_err(crate::tools::ToolError::RespondToModel)?;
+        // What `plan::collect` does, through `run_all`'s boxed futures (`execute_all`'s stream
+        // cannot be proven Send through async_trait's borrowed signature).
+        let calls = crate::plan::baseline_calls(category, next_id);
+        self.run_all(&calls, cancel).await.into_iter().collect()
+    }
+
+    async fn close(&self) {
+        self.host().transport.close().await;
+    }
+}
+
+/// Start the agent session over `runner`: the model client from the configuration, its tool
+/// mode and context length probed (a short probe; an unreachable server is reported by the
+/// first turn, so `/collect` still works without one).
+pub async fn start_agent(
+    config: &Config,
+    runner: Arc<ReplRunner>,
+) -> Result<crate::agent::Session, crate::agent::AgentError> {
+    use crate::agent::{Session, SessionOptions};
+    use crate::llm::{ClientOptions, Endpoint, ModelClient};
+    let host = runner.host().name;
+    let mut opts = SessionOptions::from_config(config, host);
+    let mut model = ModelClient::new(ClientOptions::from_settings(&config.model))?;
+    let mode = if config.no_llm {
+        crate::llm::ToolMode::Native
+    } else {
+        Session::probe_mode(&model, &mut opts).await?
+    };
+    if model.options().endpoint == Endpoint::OllamaNative && model.options().num_ctx.is_none() {
+        // Ollama's own default context is small; ask for what the budget assumes.
+        model.set_num_ctx(opts.context_tokens.min(u64::from(u32::MAX)) as u32);
+    }
+    Ok(Session::new(opts, model, runner, mode))
 }

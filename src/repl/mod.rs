@@ -39,6 +39,8 @@ pub enum ReplError {
     Tool(#[from] crate::tools::ToolError),
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
+    #[error(transparent)]
+    Agent(#[from] crate::agent::AgentError),
     #[error("the terminal could not be used: {0}\n  pipe commands in instead, e.g. printf '/collect disk\\n' | tai HOST")]
     Terminal(String),
     #[error("could not write output: {0}")]
@@ -55,6 +57,7 @@ impl HasExitCode for ReplError {
             ReplError::Transport(e) => e.exit_code(),
             ReplError::Tool(e) => e.exit_code(),
             ReplError::Policy(e) => e.exit_code(),
+            ReplError::Agent(e) => e.exit_code(),
             ReplError::Terminal(_) | ReplError::Output(_) | ReplError::Save { .. } => Code::Failure,
             ReplError::Unavailable(_) => Code::Usage,
         }
@@ -108,7 +111,8 @@ pub async fn run(
     let tools = engine::Tools::load(&config)?;
     let host = engine::connect(&config, &tools, &target).await?;
     io.say(&view::facts_line(&host.name, &host.facts, &io.palette))?;
-    let mut session = Session::new(config, tools, host);
+    let runner = std::sync::Arc::new(engine::ReplRunner::new(tools.clone(), host));
+    let mut session = Session::new(config, tools, runner).await;
     if let Some(issue) = issue.filter(|i| !i.trim().is_empty()) {
         session.first_turn(&issue, &mut io).await?;
     }
@@ -123,7 +127,7 @@ pub async fn run(
 
 /// End of session: the summary is saved unless `--no-persist`.
 async fn finish(session: &mut Session, io: &mut Io) -> Result<(), ReplError> {
-    session.host.transport.close().await;
+    session.runner.host().transport.close().await;
     if !session.config.no_persist && (!session.collected.is_empty() || session.turns > 0) {
         io.note(
             "session summary not saved: session memory (issue 6) is not built into this tai yet",
@@ -218,7 +222,7 @@ async fn interactive_loop(session: &mut Session, io: &mut Io) -> Result<Code, Re
     )?;
     for _ in 0..MAX_INPUTS {
         let prompt = prompt::SessionPrompt::new(
-            session.host.name.clone(),
+            session.host_name(),
             session.next_turn(),
             session.total_tokens(),
         );

@@ -2,14 +2,16 @@
 //! calls collected so far (labelled by host), the transcript, turn and token counts, and the
 //! handlers for every slash command and for free-text turns.
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
 use super::commands::{help_for, help_text, Command, Input, ShowWhat};
-use super::engine::{self, Connected, Tools};
+use super::engine::{self, ReplRunner, Tools};
 use super::view::{self, Labelled};
 use super::ReplError;
+use crate::agent::AgentError;
 use crate::config::Config;
 use crate::plan::Category;
 use crate::render::Palette;
@@ -88,20 +90,28 @@ pub enum TurnEnd {
 pub struct Session {
     pub config: Config,
     pub tools: Tools,
-    pub host: Connected,
+    /// The tool runner over the current host (shared with the agent session).
+    pub runner: Arc<ReplRunner>,
+    /// The conversation with the model; `None` when it could not be set up (the reason is in
+    /// `agent_problem`), in which case `/collect` still works.
+    pub agent: Option<crate::agent::Session>,
+    pub agent_problem: Option<String>,
+    /// How many of the agent's outcomes are already in `collected`.
+    synced: usize,
     /// Every tool call so far, on every host, in order.
     pub collected: Vec<Labelled>,
     pub transcript: Vec<Entry>,
     /// Completed model turns.
     pub turns: usize,
-    pub tokens: Tokens,
+    /// Tokens of conversations cleared with `/clear`.
+    cleared_tokens: Tokens,
     pub last_report: Option<Report>,
     /// The first issue text, if any.
     pub issue: Option<String>,
     /// The category `/collect` uses without an argument.
     pub category: Category,
-    /// The next tool call id number (`T{n}`).
-    pub next_id: u32,
+    /// A host switch the model has not been told about yet.
+    pending_switch: Option<String>,
     pub started: Instant,
 }
 
@@ -109,26 +119,67 @@ pub struct Session {
 const CANCEL_GRACE: Duration = Duration::from_secs(10);
 
 impl Session {
-    pub fn new(config: Config, tools: Tools, host: Connected) -> Self {
+    pub async fn new(config: Config, tools: Tools, runner: Arc<ReplRunner>) -> Self {
+        let (agent, agent_problem) = match engine::start_agent(&config, runner.clone()).await {
+            Ok(a) => (Some(a), None),
+            Err(e) => (None, Some(agent_error_message(&config, &e))),
+        };
         Session {
             config,
             tools,
-            host,
+            runner,
+            agent,
+            agent_problem,
+            synced: 0,
             collected: Vec::new(),
             transcript: Vec::new(),
             turns: 0,
-            tokens: Tokens::default(),
+            cleared_tokens: Tokens::default(),
             last_report: None,
             issue: None,
             category: Category::General,
-            next_id: 1,
+            pending_switch: None,
             started: Instant::now(),
+        }
+    }
+
+    /// The current host's name.
+    pub fn host_name(&self) -> String {
+        self.runner.host().name
+    }
+
+    /// Tokens used by the session (prompt and completion), including cleared conversations.
+    pub fn tokens(&self) -> Tokens {
+        let t = self.agent.as_ref().map(|a| a.tokens()).unwrap_or_default();
+        Tokens {
+            prompt: t.prompt + self.cleared_tokens.prompt,
+            completion: t.completion + self.cleared_tokens.completion,
         }
     }
 
     /// Tokens used so far (prompt + completion).
     pub fn total_tokens(&self) -> u64 {
-        self.tokens.prompt + self.tokens.completion
+        let t = self.tokens();
+        t.prompt + t.completion
+    }
+
+    /// Take the agent's new outcomes into `collected`, labelled with the current host.
+    fn sync_outcomes(&mut self) -> Vec<Labelled> {
+        let host = self.host_name();
+        let Some(agent) = &self.agent else {
+            return Vec::new();
+        };
+        let all = agent.outcomes();
+        let new: Vec<Labelled> = all[self.synced.min(all.len())..]
+            .iter()
+            .map(|o| Labelled {
+                host: host.clone(),
+                outcome: o.clone(),
+            })
+            .collect();
+        self.synced = all.len();
+        self.collected.extend(new.iter().cloned());
+        new
     }
 
     /// The number the next turn will have.
@@ -168,7 +219,7 @@ impl Session {
             Command::Collect(cat) => {
                 let category = cat.unwrap_or(self.category);
                 self.transcript.push(Entry::Command {
-                    host: self.host.name.clone(),
+                    host: self.host_name(),
                     text: format!("/collect {category}"),
                 });
                 self.collect(category, io).await?;
@@ -207,7 +258,7 @@ impl Session {
                 "/history: session memory (issue 6) is not built into this tai yet; no past sessions to search",
             )?,
             Command::Tokens => {
-                let t = self.tokens;
+                let t = self.tokens();
                 io.say(&format!(
                     "{} tokens used: {} prompt, {} completion, over {} turn{}",
                     t.prompt + t.completion,
@@ -227,11 +278,24 @@ impl Session {
                 self.transcript.clear();
                 self.turns = 0;
                 self.last_report = None;
-                self.next_id = 1;
+                self.issue = None;
+                self.pending_switch = None;
+                self.category = Category::General;
+                // A fresh conversation with the model; its tokens still count for the session.
+                if let Some(old) = self.agent.take() {
+                    let t = old.tokens();
+                    self.cleared_tokens.prompt += t.prompt;
+                    self.cleared_tokens.completion += t.completion;
+                }
+                self.synced = 0;
+                match engine::start_agent(&self.config, self.runner.clone()).await {
+                    Ok(a) => self.agent = Some(a),
+                    Err(e) => self.agent_problem = Some(agent_error_message(&self.config, &e)),
+                }
                 io.say(&format!(
                     "cleared the conversation and {n} tool call{}; still on {}",
                     if n == 1 { "" } else { "s" },
-                    self.host.name
+                    self.host_name()
                 ))?;
             }
             Command::Host(h) => self.switch_host(&h, io).await?,
@@ -239,43 +303,67 @@ impl Session {
         Ok(Flow::Continue)
     }
 
-    /// Run the baseline plan of `category`; Ctrl-C cancels it and keeps what finished.
+    /// Run the baseline plan of `category` and add it to the model's context; Ctrl-C cancels.
     pub async fn collect(&mut self, category: Category, io: &mut Io) -> Result<(), ReplError> {
         let ep = io.err_palette;
-        io.note(&ep.dim(&format!(
-            "collecting the {category} baseline on {}… (Ctrl-C cancels)",
-            self.host.name
-        )))?;
+        let host = self.host_name();
+        if self.agent.is_none() {
+            // (The agent session reports its own progress.)
+            io.note(&ep.dim(&format!(
+                "collecting the {category} baseline on {host}… (Ctrl-C cancels)"
+            )))?;
+        }
         let cancel = CancellationToken::new();
         let start = Instant::now();
-        let mut next_id = self.next_id;
-        let tools = self.tools.clone();
-        let host = self.host.clone();
-        let work = engine::collect(&tools, &host, category, &mut next_id, &cancel);
-        let (result, cancelled) = cancellable(work, &cancel, io).await;
-        self.next_id = next_id.max(self.next_id);
+        let (result, cancelled) = match self.agent.as_mut() {
+            Some(agent) => {
+                let work = agent.collect(Some(category.as_str()), &cancel);
+                let (r, c) = cancellable(work, &cancel, io).await;
+                (r.map(|r| r.map_err(ReplError::from)), c)
+            }
+            None => {
+                // No model session: run the plan directly; the outcomes are kept here.
+                use crate::agent::ToolRunner;
+                let mut next_id = self.collected.len() as u32 + 1;
+                let runner = self.runner.clone();
+                let work = runner.collect(category.as_str(), &mut next_id, &cancel);
+                let (r, c) = cancellable(work, &cancel, io).await;
+                (r.map(|r| r.map_err(ReplError::from)), c)
+            }
+        };
         let outcomes = match result {
             None => {
-                io.problem("the collection did not stop within 10s of Ctrl-C; abandoned it")?;
-                return Ok(());
+                self.sync_outcomes();
+                return io
+                    .problem("the collection did not stop within 10s of Ctrl-C; abandoned it");
+            }
+            Some(Err(ReplError::Agent(AgentError::Interrupted))) => {
+                self.sync_outcomes();
+                return io.note("collection cancelled; back at the prompt");
             }
             Some(Err(e)) => {
-                io.problem(&e.to_string())?;
-                return Ok(());
+                self.sync_outcomes();
+                return io.problem(&e.to_string());
             }
             Some(Ok(o)) => o,
         };
+        let new: Vec<Labelled> = if self.agent.is_some() {
+            self.sync_outcomes()
+        } else {
+            let new: Vec<Labelled> = outcomes
+                .into_iter()
+                .map(|outcome| Labelled {
+                    host: host.clone(),
+                    outcome,
+                })
+                .collect();
+            self.collected.extend(new.iter().cloned());
+            new
+        };
         let p = io.palette;
-        let refs: Vec<&crate::tools::ToolOutcome> = outcomes.iter().collect();
+        let items: Vec<&Labelled> = new.iter().collect();
+        let refs: Vec<&crate::tools::ToolOutcome> = new.iter().map(|l| &l.outcome).collect();
         let summary = view::status_counts(&refs, &p);
-        let labelled: Vec<Labelled> = outcomes
-            .into_iter()
-            .map(|outcome| Labelled {
-                host: self.host.name.clone(),
-                outcome,
-            })
-            .collect();
-        let items: Vec<&Labelled> = labelled.iter().collect();
         let head = if cancelled {
             p.warn(&format!("{category} (cancelled)"))
         } else {
@@ -286,44 +374,103 @@ impl Session {
             start.elapsed().as_secs_f64(),
             view::tools_table(&items, &p, io.width)
         ))?;
-        io.note(&ep.dim("/show logs shows what was collected"))?;
-        self.collected.extend(labelled);
-        Ok(())
+        io.note(&ep.dim("/show logs shows what was collected"))
     }
 
     /// A free-text turn for the model.
     pub async fn turn(&mut self, text: &str, io: &mut Io) -> Result<TurnEnd, ReplError> {
+        let host = self.host_name();
         self.transcript.push(Entry::User {
-            host: self.host.name.clone(),
+            host: host.clone(),
             text: text.to_string(),
         });
         if self.issue.is_none() {
             self.issue = Some(text.to_string());
             self.category = crate::plan::classify(text);
         }
-        let problem = if self.config.no_llm {
-            "--no-llm is set, so questions are not sent to a model; /collect and /show work without one".to_string()
-        } else {
-            let cancel = CancellationToken::new();
-            let config = self.config.clone();
-            let work = async move {
-                match engine::probe_model(&config).await {
-                    Err(msg) => msg,
-                    Ok(()) => "the model is reachable, but model turns need the agent loop (issue 5), which is not built into this tai yet; /collect works without a model".to_string(),
-                }
-            };
-            match cancellable(work, &cancel, io).await {
-                (Some(msg), false) => msg,
-                (_, _) => {
-                    io.note("turn cancelled; back at the prompt")?;
-                    return Ok(TurnEnd::Cancelled);
-                }
-            }
+        if self.config.no_llm {
+            return self.no_model(
+                "--no-llm is set, so questions are not sent to a model; /collect and /show work without one".into(),
+                io,
+            );
+        }
+        let Some(agent) = self.agent.as_mut() else {
+            let why = self
+                .agent_problem
+                .clone()
+                .unwrap_or_else(|| "the model session could not be set up".into());
+            return self.no_model(why, io);
         };
-        io.problem(&problem)?;
+        // After /host, tell the model where its tools now run.
+        let message = match self.pending_switch.take() {
+            Some(note) => format!("{note}\n\n{text}"),
+            None => text.to_string(),
+        };
+        let cancel = CancellationToken::new();
+        let work = agent.turn(&message, &cancel);
+        let (result, cancelled) = cancellable(work, &cancel, io).await;
+        let gathered = self.sync_outcomes().len();
+        let kept = if gathered > 0 {
+            format!(
+                "; kept the {gathered} tool call{} it made (/show tools)",
+                if gathered == 1 { "" } else { "s" }
+            )
+        } else {
+            String::new()
+        };
+        match result {
+            Some(Ok(report)) => {
+                self.turns += 1;
+                let p = io.palette;
+                io.say(&report.to_terminal(&p))?;
+                self.transcript.push(Entry::Report {
+                    host,
+                    report: Box::new(report.clone()),
+                });
+                self.last_report = Some(report);
+                Ok(TurnEnd::Answered)
+            }
+            None | Some(Err(AgentError::Interrupted)) => {
+                io.note(&format!("turn cancelled{kept}; back at the prompt"))?;
+                Ok(TurnEnd::Cancelled)
+            }
+            Some(Err(_)) if cancelled => {
+                io.note(&format!("turn cancelled{kept}; back at the prompt"))?;
+                Ok(TurnEnd::Cancelled)
+            }
+            Some(Err(AgentError::Llm(e))) => {
+                let msg = match &e {
+                    crate::llm::LlmError::Unreachable { .. }
+                    | crate::llm::LlmError::Timeout { .. } => {
+                        engine::unreachable_message(&self.config.model.base_url, &e)
+                    }
+                    other => format!("{other}\n  /collect works without a model"),
+                };
+                self.no_model(format!("{msg}{}", kept.replace("; kept", "\n  kept")), io)
+            }
+            Some(Err(AgentError::Transport(e))) => {
+                let msg = format!(
+                    "{e}\n  the turn ended; what was collected stays. Reconnect with /host {host}"
+                );
+                io.problem(&msg)?;
+                self.transcript.push(Entry::Note { host, text: msg });
+                Ok(TurnEnd::Cancelled)
+            }
+            Some(Err(e)) => {
+                let msg = e.to_string();
+                io.problem(&msg)?;
+                self.transcript.push(Entry::Note { host, text: msg });
+                Ok(TurnEnd::Cancelled)
+            }
+        }
+    }
+
+    /// A turn that could not reach a model: say why and what to do.
+    fn no_model(&mut self, why: String, io: &mut Io) -> Result<TurnEnd, ReplError> {
+        io.problem(&why)?;
         self.transcript.push(Entry::Note {
-            host: self.host.name.clone(),
-            text: problem,
+            host: self.host_name(),
+            text: why,
         });
         Ok(TurnEnd::NoModel)
     }
@@ -364,6 +511,7 @@ impl Session {
             Ok(t) => t,
             Err(e) => return io.problem(&e.to_string()),
         };
+        let current = self.host_name();
         io.note(&io.err_palette.dim(&format!("connecting to {spec}…")))?;
         let cancel = CancellationToken::new();
         let config = self.config.clone();
@@ -371,35 +519,41 @@ impl Session {
         let connected =
             match cancellable(engine::connect(&config, &tools, &target), &cancel, io).await {
                 (Some(r), false) => r,
-                _ => return io.note(&format!("/host cancelled; still on {}", self.host.name)),
+                _ => return io.note(&format!("/host cancelled; still on {current}")),
             };
         match connected {
             Ok(h) => {
-                let old = std::mem::replace(&mut self.host, h);
+                let line = view::facts_line(&h.name, &h.facts, &io.palette);
+                let facts = view::facts_line(&h.name, &h.facts, &Palette::new(false));
+                let new_name = h.name.clone();
+                let old = self.runner.switch(h);
                 old.transport.close().await;
                 self.transcript.push(Entry::Command {
-                    host: old.name.clone(),
-                    text: format!("/host {}", self.host.name),
+                    host: current.clone(),
+                    text: format!("/host {new_name}"),
                 });
-                let line = view::facts_line(&self.host.name, &self.host.facts, &io.palette);
+                self.pending_switch = Some(format!(
+                    "(The user switched hosts: tool calls now run on {new_name}, not {current}. \
+                     Host facts: {facts}. Earlier tool results came from {current}.)"
+                ));
                 io.say(&format!(
-                    "{line}\n(switched from {}; what was collected there stays, labelled by host)",
-                    old.name
+                    "{line}\n(switched from {current}; what was collected there stays, labelled by host)"
                 ))
             }
-            Err(e) => io.problem(&format!("{e}\n  still on {}", self.host.name)),
+            Err(e) => io.problem(&format!("{e}\n  still on {current}")),
         }
     }
 
     /// The Markdown transcript: conversation, tool calls with output, and the last report.
     pub fn transcript_markdown(&self) -> String {
-        let mut s = format!("# tai session on {}\n\n", self.host.name);
+        let mut s = format!("# tai session on {}\n\n", self.host_name());
+        let tokens = self.tokens();
         if let Some(i) = &self.issue {
             s.push_str(&format!("**Issue:** {i}  \n"));
         }
         s.push_str(&format!(
             "**Turns:** {}  \n**Tokens:** {} prompt, {} completion\n\n## Conversation\n\n",
-            self.turns, self.tokens.prompt, self.tokens.completion
+            self.turns, tokens.prompt, tokens.completion
         ));
         if self.transcript.is_empty() {
             s.push_str("_(nothing yet)_\n");
@@ -477,6 +631,17 @@ impl Session {
     }
 }
 
+/// What to tell the user when the model session could not be set up.
+fn agent_error_message(config: &Config, e: &AgentError) -> String {
+    match e {
+        AgentError::Llm(l @ crate::llm::LlmError::Unreachable { .. })
+        | AgentError::Llm(l @ crate::llm::LlmError::Timeout { .. }) => {
+            engine::unreachable_message(&config.model.base_url, l)
+        }
+        other => format!("{other}\n  /collect works without a model"),
+    }
+}
+
 /// Run `work`; on Ctrl-C (SIGINT: the terminal is cooked while a turn runs), cancel `cancel`
 /// and give `work` a grace period to return what it gathered. `None` when it did not stop.
 pub async fn cancellable<F: std::future::Future>(
@@ -489,7 +654,8 @@ pub async fn cancellable<F: std::future::Future>(
         r = &mut work => (Some(r), false),
         _ = tokio::signal::ctrl_c() => {
             cancel.cancel();
-            let _ = io.note(&io.err_palette.warn("^C cancelling… (what finished is kept)"));
+            // On its own line: a progress spinner may be mid-line.
+            let _ = io.note(&format!("\n{}", io.err_palette.warn("cancelling… (what finished is kept)")));
             match tokio::time::timeout(CANCEL_GRACE, work).await {
                 Ok(r) => (Some(r), true),
                 Err(_) => (None, true),

@@ -2,6 +2,7 @@
 //! `tai` binary. Integration tests include it with `mod support;`.
 #![allow(dead_code)]
 
+pub mod model;
 pub mod sshd;
 
 use std::path::Path;

@@ -1,0 +1,148 @@
+//! What the loop needs from the tool layer, as one small trait: the tool specs, the host facts,
+//! and "execute these calls concurrently". [`RegistryRunner`], the production implementation,
+//! drives `tools::execute` over the real registry, policy and transport; [`connect`] builds it.
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::llm::ToolDef;
+use crate::tools::{HostFacts, ToolCall, ToolError, ToolOutcome};
+
+/// Runs tool calls for the loop.
+#[async_trait::async_trait]
+pub trait ToolRunner: Send + Sync {
+    /// The tools the model may call (schemas already cleaned).
+    fn specs(&self) -> Vec<ToolDef>;
+    /// What tai knows about the host.
+    fn facts(&self) -> HostFacts;
+    /// Run `calls` concurrently; results in input order. `cancel` stops in-flight commands.
+    async fn run_all(
+        &self,
+        calls: &[ToolCall],
+        cancel: &CancellationToken,
+    ) -> Vec<Result<ToolOutcome, ToolError>>;
+    /// Run the baseline plan of `category` (`/collect`), numbering calls from `next_id`.
+    async fn collect(
+        &self,
+        category: &str,
+        next_id: &mut u32,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<ToolOutcome>, ToolError>;
+    /// Close the connection (end of session).
+    async fn close(&self) {}
+}
+
+/// Runbook and past-session context for the first message (the knowledge layer provides it).
+#[async_trait::async_trait]
+pub trait ContextSource: Send + Sync {
+    /// Context for `issue` on `host`, rendered as Markdown with sources, or `None`.
+    async fn context_for(&self, issue: &str, host: &str) -> Option<String>;
+}
+
+/// The production runner: the builtin registry, the read-only policy and a transport.
+pub struct RegistryRunner {
+    ctx: crate::tools::ExecContext,
+    registry: crate::tools::Registry,
+    specs: Vec<ToolDef>,
+}
+
+impl RegistryRunner {
+    pub fn new(ctx: crate::tools::ExecContext, registry: crate::tools::Registry) -> RegistryRunner {
+        let specs = registry
+            .specs()
+            .into_iter()
+            .map(|s| ToolDef {
+                name: s.name,
+                description: s.description,
+                parameters: s.parameters,
+            })
+            .collect();
+        RegistryRunner {
+            ctx,
+            registry,
+            specs,
+        }
+    }
+
+    /// The execution context with this turn's cancellation token (clones share the budget).
+    fn ctx_for(&self, cancel: &CancellationToken) -> crate::tools::ExecContext {
+        let mut ctx = self.ctx.clone();
+        ctx.cancel = cancel.clone();
+        ctx
+    }
+}
+
+type CallFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<ToolOutcome, ToolError>> + Send + 'a>,
+>;
+
+#[async_trait::async_trait]
+impl ToolRunner for RegistryRunner {
+    fn specs(&self) -> Vec<ToolDef> {
+        self.specs.clone()
+    }
+
+    fn facts(&self) -> HostFacts {
+        self.ctx.facts.clone()
+    }
+
+    async fn run_all(
+        &self,
+        calls: &[ToolCall],
+        cancel: &CancellationToken,
+    ) -> Vec<Result<ToolOutcome, ToolError>> {
+        // What `tools::execute_all` does (at most `max_concurrency` at once, results in input
+        // order), with each call's future boxed: `execute_all`'s closure-built stream cannot be
+        // proven Send through async_trait's borrowed signature (a rustc limitation).
+        use futures::StreamExt;
+        let ctx = self.ctx_for(cancel);
+        let width = ctx.limits.max_concurrency.max(1);
+        let futures: Vec<CallFuture<'_>> = calls
+            .iter()
+            .map(|c| Box::pin(crate::tools::execute(&ctx, &self.registry, c)) as CallFuture<'_>)
+            .collect();
+        futures::stream::iter(futures)
+            .buffered(width)
+            .collect()
+            .await
+    }
+
+    async fn collect(
+        &self,
+        category: &str,
+        next_id: &mut u32,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<ToolOutcome>, ToolError> {
+        // The baseline plans (`plan::collect`) are not on main yet.
+        let _ = (next_id, cancel);
+        Err(ToolError::RespondToModel(format!(
+            "the {category} baseline plan is not available yet (plan module, issue 4)"
+        )))
+    }
+
+    async fn close(&self) {
+        self.ctx.transport.close().await;
+    }
+}
+
+/// Connect to `target` and build the production runner: the builtin registry, the read-only
+/// policy and the transport, with the host facts detected once.
+pub async fn connect(
+    config: &crate::config::Config,
+    target: &crate::transport::Target,
+) -> Result<Arc<dyn ToolRunner>, super::AgentError> {
+    let transport = crate::transport::connect(target, config).await?;
+    let policy = crate::policy::Policy::load(config.sudo)
+        .map_err(|e| super::AgentError::Setup(e.to_string()))?;
+    let ctx = crate::tools::ExecContext::detect(
+        transport,
+        Arc::new(policy),
+        config.limits,
+        CancellationToken::new(),
+    )
+    .await;
+    Ok(Arc::new(RegistryRunner::new(
+        ctx,
+        crate::tools::Registry::builtin(),
+    )))
+}

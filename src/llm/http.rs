@@ -1,0 +1,263 @@
+//! The HTTP transport rig-core sends through: reqwest with tai's timeouts, classified transport
+//! failures, and `--record DIR` (every request and response written as a fixture exchange).
+//!
+//! rig's own middleware hook cannot see response bodies, so recording lives here, in a small
+//! [`HttpClientExt`] implementation; rig still encodes every request and decodes every reply.
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rig_core::http_client::{
+    Error as HttpError, HttpClientExt, LazyBody, MultipartForm, Request, Response,
+    StreamingResponse,
+};
+use serde::{Deserialize, Serialize};
+
+/// Why a request produced no HTTP reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Nothing listens there, DNS failed, or the TLS handshake failed.
+    Connect,
+    /// No answer within the timeout.
+    Timeout,
+    /// The connection broke mid-request (reset, closed early): worth retrying.
+    Broken,
+}
+
+/// A transport failure with its classification, carried through rig's error as its source.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct TransportFailure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+fn classify(e: &reqwest::Error) -> TransportFailure {
+    let kind = if e.is_timeout() {
+        FailureKind::Timeout
+    } else if e.is_connect() {
+        FailureKind::Connect
+    } else {
+        FailureKind::Broken
+    };
+    let mut message = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        message = format!("{message}: {s}");
+        src = s.source();
+    }
+    TransportFailure { kind, message }
+}
+
+/// One request/response pair in a fixture file, in the exact wire format.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Exchange {
+    pub request: RecordedRequest,
+    pub response: RecordedResponse,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path only (`/v1/chat/completions`, `/api/chat`): fixtures replay on any host.
+    pub path: String,
+    pub body: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RecordedResponse {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+/// A recorded session: what `--record DIR` writes and what tests replay through wiremock.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Fixture {
+    #[serde(default)]
+    pub description: String,
+    pub exchanges: Vec<Exchange>,
+}
+
+impl Fixture {
+    pub fn load(path: &Path) -> Result<Fixture, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("could not read fixture {}: {e}", path.display()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| format!("fixture {} is not valid: {e}", path.display()))
+    }
+}
+
+fn body_json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// Writes every exchange of one tai process into `DIR/session-<unix-ms>.json`, rewriting the
+/// file after each exchange so an interrupted session still leaves a usable fixture.
+#[derive(Debug)]
+pub struct Recorder {
+    path: PathBuf,
+    fixture: Mutex<Fixture>,
+}
+
+impl Recorder {
+    pub fn create(dir: &Path) -> std::io::Result<Recorder> {
+        std::fs::create_dir_all(dir)?;
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let path = dir.join(format!("session-{ms}.json"));
+        let r = Recorder {
+            path,
+            fixture: Mutex::new(Fixture {
+                description: "recorded by tai --record".into(),
+                exchanges: Vec::new(),
+            }),
+        };
+        r.flush()?;
+        Ok(r)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn flush(&self) -> std::io::Result<()> {
+        let text = {
+            let f = self.fixture.lock().unwrap_or_else(|p| p.into_inner());
+            serde_json::to_string_pretty(&*f).unwrap_or_default()
+        };
+        std::fs::write(&self.path, text)
+    }
+
+    fn record(&self, method: &str, path: &str, req: &[u8], status: u16, resp: &[u8]) {
+        {
+            let mut f = self.fixture.lock().unwrap_or_else(|p| p.into_inner());
+            f.exchanges.push(Exchange {
+                request: RecordedRequest {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                    body: body_json(req),
+                },
+                response: RecordedResponse {
+                    status,
+                    body: body_json(resp),
+                },
+            });
+        }
+        if let Err(e) = self.flush() {
+            eprintln!(
+                "warning: could not write model recording {}: {e}",
+                self.path.display()
+            );
+        }
+    }
+}
+
+/// reqwest with tai's timeouts and optional recording; what every rig model sends through.
+#[derive(Debug, Clone)]
+pub struct TaiHttp {
+    client: reqwest::Client,
+    recorder: Option<Arc<Recorder>>,
+}
+
+impl TaiHttp {
+    pub fn new(timeout: Duration, recorder: Option<Arc<Recorder>>) -> Result<TaiHttp, String> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .build()
+            .map_err(|e| format!("could not build the HTTP client: {e}"))?;
+        Ok(TaiHttp { client, recorder })
+    }
+}
+
+impl HttpClientExt for TaiHttp {
+    fn send<T, U>(
+        &self,
+        req: Request<T>,
+    ) -> impl std::future::Future<Output = Result<Response<LazyBody<U>>, HttpError>> + Send + 'static
+    where
+        T: Into<Bytes> + Send,
+        U: From<Bytes> + Send + 'static,
+    {
+        let client = self.client.clone();
+        let recorder = self.recorder.clone();
+        let (parts, body) = req.into_parts();
+        let body: Bytes = body.into();
+        async move {
+            let resp = client
+                .request(parts.method.clone(), parts.uri.to_string())
+                .headers(parts.headers)
+                .body(body.clone())
+                .send()
+                .await
+                .map_err(|e| HttpError::instance(classify(&e)))?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| HttpError::instance(classify(&e)))?;
+            if let Some(r) = &recorder {
+                r.record(
+                    parts.method.as_str(),
+                    parts.uri.path(),
+                    &body,
+                    status.as_u16(),
+                    &bytes,
+                );
+            }
+            if !status.is_success() {
+                return Err(HttpError::non_success_with_details(
+                    status,
+                    headers,
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                ));
+            }
+            let mut res = Response::builder().status(status);
+            if let Some(h) = res.headers_mut() {
+                *h = headers;
+            }
+            let lazy: LazyBody<U> = Box::pin(async move { Ok(U::from(bytes)) });
+            res.body(lazy).map_err(HttpError::Protocol)
+        }
+    }
+
+    #[allow(clippy::manual_async_fn)]
+    fn send_multipart<U>(
+        &self,
+        _req: Request<MultipartForm>,
+    ) -> impl std::future::Future<Output = Result<Response<LazyBody<U>>, HttpError>> + Send + 'static
+    where
+        U: From<Bytes> + Send + 'static,
+    {
+        async {
+            Err(HttpError::instance(TransportFailure {
+                kind: FailureKind::Broken,
+                message: "tai does not send multipart requests".into(),
+            }))
+        }
+    }
+
+    fn send_streaming<T>(
+        &self,
+        req: Request<T>,
+    ) -> impl std::future::Future<Output = Result<StreamingResponse, HttpError>> + Send
+    where
+        T: Into<Bytes> + Send,
+    {
+        // tai asks for whole replies; a streaming request is read whole and handed on as one chunk.
+        let fut = self.send::<T, Bytes>(req);
+        async move {
+            let resp = fut.await?;
+            let (parts, body) = resp.into_parts();
+            let bytes = body.await?;
+            let stream: rig_core::http_client::BoxedStream =
+                Box::pin(futures::stream::once(async move { Ok(bytes) }));
+            Ok(Response::from_parts(parts, stream))
+        }
+    }
+}
