@@ -420,6 +420,16 @@ async fn exit_signal_is_reported() {
         .unwrap();
     assert_eq!(out.signal.as_deref(), Some("TERM"), "{out:?}");
     assert_eq!(out.exit_code, None);
+    // Invalid UTF-8 on either stream is decoded lossily, never an error.
+    let out = t
+        .exec(
+            &cmd(&["sh", "-c", "printf 'a\\377b'; printf 'c\\376d' >&2"]),
+            &opts(10, 64),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "a\u{fffd}b");
+    assert_eq!(out.stderr, "c\u{fffd}d");
 }
 
 /// Remote loops that print every 200 ms, recognisable by their command line.
