@@ -840,6 +840,11 @@ pub async fn connect_with_report(
     config: &Config,
 ) -> Result<(Arc<SshTransport>, ConnectReport), TransportError> {
     let dest = resolve(spec, config)?;
+    if config.verbose > 0 {
+        for note in &dest.notes {
+            eprintln!("tai: ssh_config: {note}");
+        }
+    }
     connect_resolved(dest, config).await
 }
 
