@@ -381,7 +381,9 @@ impl client::Handler for ClientHandler {
                         HandlerError::Rejected(TransportError::HostKey {
                             host: self.hop.display(),
                             reason: format!(
-                                "could not record the new host key in {}: {e}",
+                                "could not record the new host key ({}) in {}: {e}\n  \
+                                 make the file writable, or pass --known-hosts FILE",
+                                known_hosts::fingerprint(key),
                                 file.display()
                             ),
                         })
