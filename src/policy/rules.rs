@@ -144,6 +144,9 @@ pub enum Kind {
     Flag,
     Any,
     Word,
+    /// A bare name: like `word` but no `/` and no leading `.` (`service NAME` runs
+    /// `/etc/init.d/NAME`, so a path there would run any program).
+    Name,
     Number,
     Signed,
     Path,
@@ -175,6 +178,7 @@ pub fn parse_kind(s: &str) -> Result<OptKind, String> {
         "flag" => Kind::Flag,
         "any" => Kind::Any,
         "word" => Kind::Word,
+        "name" => Kind::Name,
         "number" => Kind::Number,
         "signed" => Kind::Signed,
         "path" => Kind::Path,
@@ -812,6 +816,14 @@ impl<'a> Eval<'a> {
                     && !v.starts_with('-');
                 ok.then_some(())
                     .ok_or_else(|| bad("must be a plain name (letters, digits, `_@.:+-`)"))
+            }
+            Kind::Name => {
+                let ok = !v.is_empty()
+                    && !v.starts_with(['.', '-'])
+                    && v.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_@.:+-".contains(c));
+                ok.then_some(())
+                    .ok_or_else(|| bad("must be a bare name (no `/`, no leading `.`)"))
             }
             Kind::Number => (!v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
                 .then_some(())
