@@ -447,7 +447,6 @@ impl Session {
                 cap_for_model(o.output.trim_end(), per_call)
             ));
         }
-        self.pending_baseline.clear();
         s
     }
 
@@ -463,7 +462,12 @@ impl Session {
             self.transcript.len(),
         );
         self.turn_tokens = Tokens::default();
-        match self.turn_inner(user_text, cancel).await {
+        let result = self.turn_inner(user_text, cancel).await;
+        if !matches!(result, Err(AgentError::Interrupted)) {
+            // The baseline reached the model; an interrupted turn shows it again next time.
+            self.pending_baseline.clear();
+        }
+        match result {
             Err(AgentError::Interrupted) => {
                 // Keep the session usable: drop the half-finished exchange, note it, go on.
                 self.history.truncate(mark.0.max(1).min(self.history.len()));
