@@ -86,6 +86,14 @@ impl From<ToolError> for AgentError {
 /// (`triage::prompt_section(&triage::analyze(outcomes))`), or `None` to leave it out.
 pub type FindingsFn = Arc<dyn Fn(&[ToolOutcome]) -> Option<String> + Send + Sync>;
 
+impl SessionOptions {
+    /// Runbook sections and prior sessions relevant to the issue go into the first message.
+    pub fn with_knowledge(mut self, knowledge: Arc<crate::knowledge::Knowledge>) -> Self {
+        self.context = Some(Arc::new(runner::KnowledgeContext(knowledge)));
+        self
+    }
+}
+
 /// Knobs of one session.
 #[derive(Clone)]
 pub struct SessionOptions {
@@ -126,11 +134,19 @@ impl SessionOptions {
         }
     }
 
-    /// Options from the resolved configuration: steps, prompts from TAI_HOME, progress on stderr.
+    /// Options from the resolved configuration: steps, prompts from TAI_HOME, progress on
+    /// stderr, and the deterministic findings (`triage`) of collected output for the first
+    /// message. Retrieved runbook context is added by [`SessionOptions::with_knowledge`]
+    /// ([`Session::start`] does it).
     pub fn from_config(config: &Config, host: impl Into<String>) -> SessionOptions {
         let mut o = SessionOptions::new(host, config.model.max_steps);
         o.prompts = Prompts::load(&config.tai_home);
         o.progress = Progress::stderr(config.color);
+        o.findings = Some(Arc::new(|outcomes: &[ToolOutcome]| {
+            // Nothing collected yet: no findings section rather than "nothing fired".
+            (!outcomes.is_empty())
+                .then(|| crate::triage::prompt_section(&crate::triage::analyze(outcomes)))
+        }));
         if let Some(n) = config.model.num_ctx {
             o.context_tokens = u64::from(n);
         }
@@ -300,8 +316,24 @@ impl Session {
         mut opts: SessionOptions,
     ) -> Result<Session, AgentError> {
         let mut model = ModelClient::new(crate::llm::ClientOptions::from_settings(&config.model))?;
+        // The knowledge store (a temporary one under --no-persist): first-turn context and the
+        // search tools. tai works without it.
+        let knowledge = match crate::knowledge::Knowledge::open(config) {
+            Ok(k) => Some(Arc::new(k)),
+            Err(e) => {
+                opts.progress
+                    .note(&format!("warning: runbooks and history unavailable: {e}"));
+                None
+            }
+        };
+        if let (Some(k), None) = (&knowledge, &opts.context) {
+            opts = opts.with_knowledge(k.clone());
+        }
+        let tools_knowledge = knowledge
+            .clone()
+            .map(|k| k as Arc<dyn crate::tools::KnowledgeSource>);
         let (runner, mode) = tokio::join!(
-            runner::connect(config, target),
+            runner::connect(config, target, tools_knowledge),
             Session::probe_mode(&model, &mut opts)
         );
         let runner = runner?;
