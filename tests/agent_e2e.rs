@@ -804,3 +804,42 @@ async fn unknown_tools_and_bad_arguments_come_back_as_actionable_errors() {
         .iter()
         .all(|t| t.status == tai::tools::CallStatus::Error));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tai_run_saves_the_session_to_history_unless_no_persist() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    s.script(OA_PATH, vec![
+        Scripted::ok(oa_tool_calls(M, &[("call_1", "read_file", json!({"path": "/etc/hostname"}))])),
+        Scripted::ok(oa_text(M, "## Root Cause\nThe marker service zebra-frobnicator is stopped.\n## Evidence\n- hostname read [T1]\n## Recommended Actions\n1. start it\n## Confidence\nlow")),
+    ]).await;
+    let mut cmd = support::tai_cmd(home.path());
+    cmd.args([
+        "run",
+        "local",
+        "zebra-frobnicator is down",
+        "--base-url",
+        &s.v1_url(),
+        "--json",
+    ]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cmd = support::tai_cmd(home.path());
+    cmd.args(["history", "zebra-frobnicator"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("zebra-frobnicator is stopped"), "{text}");
+}

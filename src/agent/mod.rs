@@ -194,6 +194,7 @@ pub struct Session {
     pending_baseline: Vec<ToolOutcome>,
     transcript: Vec<Entry>,
     compactions: usize,
+    knowledge: Option<Arc<crate::knowledge::Knowledge>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -270,7 +271,45 @@ impl Session {
             pending_baseline: Vec::new(),
             transcript: Vec::new(),
             compactions: 0,
+            knowledge: None,
         }
+    }
+
+    /// Keep `knowledge` for session memory ([`Session::save_to_history`]).
+    pub fn with_session_memory(mut self, knowledge: Arc<crate::knowledge::Knowledge>) -> Self {
+        self.knowledge = Some(knowledge);
+        self
+    }
+
+    /// Record the session's outcome in session memory (redacted by the knowledge layer; a
+    /// temporary store under --no-persist), so later sessions on this host can retrieve it.
+    /// Returns the session id, or `None` without a store.
+    pub async fn save_to_history(
+        &self,
+        report: &Report,
+    ) -> Option<Result<u32, crate::knowledge::KnowledgeError>> {
+        let k = self.knowledge.as_ref()?;
+        let summary = crate::knowledge::SessionSummary {
+            host: self.opts.host.clone(),
+            issue: report.issue.clone(),
+            category: report.category.clone(),
+            root_cause: report.root_cause.clone(),
+            actions: report.actions.clone(),
+            evidence: report
+                .evidence
+                .iter()
+                .map(|e| {
+                    if e.sources.is_empty() {
+                        e.text.clone()
+                    } else {
+                        format!("{} [{}]", e.text, e.sources.join(", "))
+                    }
+                })
+                .collect(),
+            time: 0,
+            model: Some(self.model.options().model.clone()),
+        };
+        Some(k.record_session(summary).await)
     }
 
     /// Probe the model (Ollama `/api/show`): pick native tools or the text protocol, and learn
@@ -348,7 +387,11 @@ impl Session {
             opts.progress
                 .note(&format!("recording model exchanges to {}", path.display()));
         }
-        Ok(Session::new(opts, model, runner, mode))
+        let session = Session::new(opts, model, runner, mode);
+        Ok(match knowledge {
+            Some(k) => session.with_session_memory(k),
+            None => session,
+        })
     }
 
     /// End the session: close the connection.
