@@ -9,8 +9,18 @@
 //! s.collect(None, &cancel).await?;               // optional: /collect, the baseline plan
 //! let report = s.turn("nginx is down", &cancel).await?;  // one investigation turn
 //! let report = s.turn("what about php-fpm?", &cancel).await?; // follow-ups keep the history
-//! s.outcomes(); s.tokens(); s.facts(); s.transcript_markdown();
+//! s.outcomes(); s.tokens(); s.turn_tokens(); s.facts(); s.transcript_markdown();
+//! s.save_to_history(&report).await;           // session memory (unless --no-persist)
+//! s.close().await;
 //! ```
+//!
+//! `Session::start` connects (production [`runner::RegistryRunner`]: builtin registry, policy,
+//! transport), opens the knowledge store, and probes the model concurrently. A caller with its
+//! own connection (the REPL) builds a [`ToolRunner`] and uses [`Session::new`] with
+//! [`Session::probe_mode`]. The first user message carries the host facts, the issue, the
+//! baseline results when `/collect` ran, the triage findings of those results
+//! ([`SessionOptions::from_config`]), and retrieved runbook/session context
+//! ([`SessionOptions::with_knowledge`]).
 //!
 //! A turn is an explicit loop `for step in 0..max_steps`: the model answers with tool calls
 //! (run concurrently through [`ToolRunner::run_all`]: `tools::execute` per call, bounded by
