@@ -4,7 +4,8 @@
 //! # Session API (used by `tai run` and the REPL)
 //!
 //! ```text
-//! let mut s = Session::start(&config, &target, SessionOptions::from_config(&config)).await?;
+//! let opts = SessionOptions::from_config(&config, target.display_name());
+//! let mut s = Session::start(&config, &target, opts).await?;
 //! s.collect(None, &cancel).await?;               // optional: /collect, the baseline plan
 //! let report = s.turn("nginx is down", &cancel).await?;  // one investigation turn
 //! let report = s.turn("what about php-fpm?", &cancel).await?; // follow-ups keep the history
@@ -12,7 +13,8 @@
 //! ```
 //!
 //! A turn is an explicit loop `for step in 0..max_steps`: the model answers with tool calls
-//! (run concurrently through [`ToolRunner::run_all`], i.e. `tools::execute_all`) or with the
+//! (run concurrently through [`ToolRunner::run_all`]: `tools::execute` per call, bounded by
+//! `max_concurrency`, results in order, as `tools::execute_all` does) or with the
 //! final answer; the last step is sent without tools so the model must answer; hitting the
 //! bound still ends with the best report so far. Unknown tools, invalid arguments and policy
 //! denials come back to the model as messages it can act on; a fatal transport error ends the
@@ -80,7 +82,8 @@ impl From<ToolError> for AgentError {
     }
 }
 
-/// Deterministic findings for the first message (`triage::analyze` rendered as text).
+/// Deterministic findings for the first message: the whole section with its heading
+/// (`triage::prompt_section(&triage::analyze(outcomes))`), or `None` to leave it out.
 pub type FindingsFn = Arc<dyn Fn(&[ToolOutcome]) -> Option<String> + Send + Sync>;
 
 /// Knobs of one session.
@@ -515,7 +518,7 @@ impl Session {
             let baseline = self.baseline_text();
             let findings = match &self.opts.findings {
                 Some(f) => f(&self.outcomes)
-                    .map(|t| format!("\nDeterministic findings (tai's detectors):\n{t}\n"))
+                    .map(|t| format!("\n{}\n", t.trim_end()))
                     .unwrap_or_default(),
                 None => String::new(),
             };
@@ -555,6 +558,7 @@ impl Session {
 
         let max = self.opts.max_steps;
         let mut last_text: Option<String> = None;
+        let mut nudged = false;
         for step in 0..max {
             let last_step = step + 1 == max;
             if last_step && max > 1 {
@@ -606,6 +610,19 @@ impl Session {
                 if reply.text.trim().is_empty() {
                     self.push_user(
                         "Your reply was empty. Call a tool, or answer with the report sections."
+                            .to_string(),
+                    );
+                    continue;
+                }
+                if parsed_answer.missing.len() == 4 && !last_step && !nudged {
+                    // Prose without a single report section ("I will check the logs"): small
+                    // models often announce a call instead of making it. Once per turn, let
+                    // it go on with tools before asking for the report.
+                    nudged = true;
+                    self.push_assistant_text(&reply.text);
+                    self.push_user(
+                        "Continue the investigation: call the tools you need now. If you are done, answer \
+                         with the report sections (## Root Cause, ## Evidence, ## Recommended Actions, ## Confidence)."
                             .to_string(),
                     );
                     continue;
@@ -962,14 +979,24 @@ impl Session {
             let idx = self.tool_msgs[k].index;
             let ids = self.tool_msgs[k].ids.clone();
             let before = message_tokens(&self.history[idx]);
-            let note = |id: &Option<String>| {
-                match id {
-                Some(id) => format!(
-                    "[{id}] output compacted by tai to fit the model's context window (older result). \
-                     The call did run; cite {id} as before. Calling it again with the same arguments returns the saved result."
-                ),
+            let results = &self.results;
+            let note = |id: &Option<String>| match id {
+                Some(id) => {
+                    // Keep the header (tool, arguments, status) and the first lines as a summary.
+                    let full = results.get(id).map(String::as_str).unwrap_or("");
+                    let mut lines = full.lines().filter(|l| !l.trim().is_empty());
+                    let header = lines.next().unwrap_or("").to_string();
+                    let excerpt: String = lines
+                        .take(3)
+                        .map(|l| l.chars().take(160).collect::<String>())
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    format!(
+                        "{header}\n[output compacted by tai to fit the model's context window; first lines kept:]\n{excerpt}\n\
+                         [The call did run; cite {id} as before. Calling it again with the same arguments returns the saved result.]"
+                    )
+                }
                 None => "(a repeat note from tai, compacted to fit the context window)".to_string(),
-            }
             };
             match &mut self.history[idx] {
                 Message::User { content } => {
@@ -1159,43 +1186,7 @@ fn message_tokens(m: &Message) -> u64 {
     }
 }
 
-/// The issue category. `plan::classify` replaces this once the plan module lands.
+/// The issue category, by `plan::classify`.
 fn classify(issue: &str) -> String {
-    let l = issue.to_ascii_lowercase();
-    let table: [(&str, &[&str]); 10] = [
-        ("dns", &["dns", "resolve", "nxdomain", "resolv.conf"]),
-        ("disk", &["disk", "no space", "inode", "filesystem", "full"]),
-        ("memory", &["memory", "oom", "swap", "out of memory"]),
-        ("tls", &["tls", "ssl", "certificate", "cert "]),
-        ("time", &["ntp", "clock", "time sync", "chrony"]),
-        (
-            "auth",
-            &["login", "ssh key", "permission denied", "sudo", "auth"],
-        ),
-        (
-            "network",
-            &[
-                "network",
-                "unreachable",
-                "timeout",
-                "latency",
-                "packet",
-                "port",
-            ],
-        ),
-        ("kernel", &["kernel", "panic", "dmesg", "segfault"]),
-        ("performance", &["slow", "load", "cpu", "latency"]),
-        (
-            "service",
-            &[
-                "down", "service", "crash", "restart", "502", "503", "nginx", "failed",
-            ],
-        ),
-    ];
-    for (cat, words) in table {
-        if words.iter().any(|w| l.contains(w)) {
-            return cat.to_string();
-        }
-    }
-    "general".to_string()
+    crate::plan::classify(issue).to_string()
 }

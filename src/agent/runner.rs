@@ -113,11 +113,16 @@ impl ToolRunner for RegistryRunner {
         next_id: &mut u32,
         cancel: &CancellationToken,
     ) -> Result<Vec<ToolOutcome>, ToolError> {
-        // The baseline plans (`plan::collect`) are not on main yet.
-        let _ = (next_id, cancel);
-        Err(ToolError::RespondToModel(format!(
-            "the {category} baseline plan is not available yet (plan module, issue 4)"
-        )))
+        // `plan::collect`'s calls, run through the same boxed path as `run_all`.
+        let cat = category
+            .parse::<crate::plan::Category>()
+            .map_err(ToolError::RespondToModel)?;
+        let calls = crate::plan::baseline_calls(cat, next_id);
+        let mut out = Vec::with_capacity(calls.len());
+        for r in self.run_all(&calls, cancel).await {
+            out.push(r?);
+        }
+        Ok(out)
     }
 
     async fn close(&self) {

@@ -267,8 +267,8 @@ pub enum RunbooksCommand {
     },
     /// Search runbooks (BM25, fused with vectors when embeddings are available).
     Search {
-        /// What to look for.
-        #[arg(required = true, trailing_var_arg = true)]
+        /// What to look for (flags such as --json may follow it).
+        #[arg(required = true)]
         query: Vec<String>,
         /// Number of results.
         #[arg(short = 'k', long, default_value_t = 5)]
@@ -278,8 +278,7 @@ pub enum RunbooksCommand {
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// Search text; without it, the most recent sessions.
-    #[arg(trailing_var_arg = true)]
+    /// Search text; without it, the most recent sessions (flags may follow it).
     pub query: Vec<String>,
     /// Only sessions on this host.
     #[arg(long, value_name = "HOST")]

@@ -15,9 +15,12 @@ use crate::exit::{Code, HasExitCode};
 pub mod args;
 mod collect;
 mod doctor;
+mod history;
 mod host;
 mod policy;
 mod run;
+mod runbooks;
+mod session;
 mod tools;
 
 use args::{Cli, Command};
@@ -73,11 +76,7 @@ pub async fn run(cli: Cli) -> Result<Code> {
     let config = Config::resolve(&cli.global.overrides())?;
     match cli.command {
         None => match cli.host {
-            Some(_host) => Err(CliError::NotYet {
-                what: "the interactive session",
-                issue: 7,
-            }
-            .into()),
+            Some(host) => session::run(&config, &host, &cli.issue).await,
             None => {
                 let mut cmd = Cli::command();
                 cmd.print_help()?;
@@ -89,16 +88,8 @@ pub async fn run(cli: Cli) -> Result<Code> {
         Some(Command::Collect(a)) => collect::run(&config, a).await,
         Some(Command::Tools(c)) => tools::run(&config, c).await,
         Some(Command::Policy(c)) => policy::run(&config, c),
-        Some(Command::Runbooks(_)) => Err(CliError::NotYet {
-            what: "`tai runbooks`",
-            issue: 6,
-        }
-        .into()),
-        Some(Command::History(_)) => Err(CliError::NotYet {
-            what: "`tai history`",
-            issue: 6,
-        }
-        .into()),
+        Some(Command::Runbooks(c)) => runbooks::run(&config, c).await,
+        Some(Command::History(a)) => history::run(&config, a).await,
         Some(Command::Doctor(a)) => doctor::run(&config, a).await,
         Some(Command::Config) => show_config(&config),
         Some(Command::Completions(a)) => {

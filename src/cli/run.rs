@@ -28,6 +28,10 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<Code> {
         )
         .into());
     }
+    if let Some(cat) = &args.category {
+        cat.parse::<crate::plan::Category>()
+            .map_err(super::CliError::Usage)?;
+    }
     if config.no_llm {
         return run_no_llm(config, &args, None).await;
     }

@@ -119,7 +119,8 @@ pub struct Rule {
     /// (`grep -e PAT FILE`, `sed -e SCRIPT FILE`).
     #[serde(default)]
     pub pattern_options: Vec<String>,
-    /// At least one of these options must be present (`rpm` only in query or verify mode).
+    /// At least one of these options must be present when this scope is used (`rpm` only in
+    /// query or verify mode, `docker stats` only with `--no-stream`).
     #[serde(default)]
     pub requires_any: Vec<String>,
     /// Options that make the command read directories recursively.
@@ -404,7 +405,8 @@ fn validate_rule(r: &Rule, id: &str) -> Result<(), String> {
 #[derive(Debug, Default)]
 struct Found {
     recursive: bool,
-    required_seen: bool,
+    /// Every option name used.
+    seen: std::collections::BTreeSet<String>,
     paths: Vec<String>,
 }
 
@@ -496,6 +498,24 @@ impl<'a> Eval<'a> {
                     continue;
                 }
                 if a.starts_with('-') && a.len() > 1 {
+                    // Single-dash long options with a value: `nslookup -type=mx`. (`-e=x` is
+                    // getopt's `-e` with value `=x`, handled as a cluster below.)
+                    if let Some((n, v)) = a.split_once('=').filter(|(n, _)| n.len() > 2) {
+                        if let Some((name, kind)) = self.lookup_exact(&scopes, n)? {
+                            if kind.kind == Kind::Flag {
+                                return Err(self.refuse(format!("option `{name}` takes no value")));
+                            }
+                            self.note_option(
+                                &scopes,
+                                &name,
+                                &kind,
+                                Some(v),
+                                &mut found,
+                                &mut pattern_given,
+                            )?;
+                            continue;
+                        }
+                    }
                     let cur = *scopes.last().unwrap_or(&self.top);
                     let clusters = scopes.iter().all(|s| s.clusters) && cur.clusters;
                     if !clusters {
@@ -570,11 +590,15 @@ impl<'a> Eval<'a> {
             }
             positionals[depth].push(a.to_string());
         }
-        if !self.top.requires_any.is_empty() && !found.required_seen {
-            return Err(self.refuse(format!(
-                "needs one of {} (only query forms are allowed)",
-                self.top.requires_any.join(", ")
-            )));
+        for scope in &scopes {
+            if !scope.requires_any.is_empty()
+                && !scope.requires_any.iter().any(|o| found.seen.contains(o))
+            {
+                return Err(self.refuse(format!(
+                    "needs one of {} (only read-only forms are allowed)",
+                    scope.requires_any.join(", ")
+                )));
+            }
         }
         // Required subcommands.
         for (depth, scope) in scopes.iter().enumerate() {
@@ -718,8 +742,9 @@ impl<'a> Eval<'a> {
         if kind.optional {
             // Only consume the next word when it is clearly this option's value.
             if let Some(n) = next {
-                let negative_number =
-                    kind.kind == Kind::Signed && n[1..].starts_with(|c: char| c.is_ascii_digit());
+                let negative_number = kind.kind == Kind::Signed
+                    && n.strip_prefix('-')
+                        .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()));
                 if self.check_word(&kind.kind, n, name).is_ok()
                     && (!n.starts_with('-') || negative_number)
                 {
@@ -754,9 +779,7 @@ impl<'a> Eval<'a> {
                 self.rules.check_path(self.program, v)?;
             }
         }
-        if self.top.requires_any.iter().any(|p| p == name) {
-            found.required_seen = true;
-        }
+        found.seen.insert(name.to_string());
         if self.top.pattern_options.iter().any(|p| p == name) {
             *pattern_given = true;
         }

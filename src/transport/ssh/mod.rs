@@ -42,6 +42,8 @@ pub struct Hop {
     pub identities_only: bool,
     /// known_hosts files consulted; new keys are learned into the first.
     pub known_hosts_files: Vec<PathBuf>,
+    /// System-wide known_hosts files, consulted after the user's, never written.
+    pub global_known_hosts_files: Vec<PathBuf>,
     pub host_key_alias: Option<String>,
     /// False with `StrictHostKeyChecking yes`: unknown hosts are refused, not learned.
     pub learn_unknown: bool,
@@ -55,6 +57,13 @@ impl Hop {
             self.hostname.clone()
         };
         format!("{}@{host}:{}", self.user, self.port)
+    }
+
+    /// User files first, then the system-wide ones.
+    fn all_known_hosts_files(&self) -> Vec<PathBuf> {
+        let mut all = self.known_hosts_files.clone();
+        all.extend(self.global_known_hosts_files.iter().cloned());
+        all
     }
 
     fn known_hosts_name(&self) -> String {
@@ -177,6 +186,12 @@ fn resolve_hop(
             .map(|p| crate::config::expand_tilde(std::path::Path::new(p)))
             .collect(),
     };
+    let global_known_hosts_files = hc.global_known_hosts_files.clone().unwrap_or_else(|| {
+        vec![
+            PathBuf::from("/etc/ssh/ssh_known_hosts"),
+            PathBuf::from("/etc/ssh/ssh_known_hosts2"),
+        ]
+    });
     let hop = Hop {
         alias: spec.host.clone(),
         user: hc.user.clone().unwrap_or_else(|| local.user.clone()),
@@ -185,6 +200,7 @@ fn resolve_hop(
         identity_files,
         identities_only: hc.identities_only,
         known_hosts_files,
+        global_known_hosts_files,
         host_key_alias: hc.host_key_alias.clone(),
         learn_unknown: !hc
             .strict_host_key_checking
@@ -315,7 +331,7 @@ impl client::Handler for ClientHandler {
         };
         let name = self.hop.known_hosts_name();
         let files = &self.hop.known_hosts_files;
-        let status = match known_hosts::check(files, &name, key) {
+        let status = match known_hosts::check(&self.hop.all_known_hosts_files(), &name, key) {
             known_hosts::Verdict::Known { file, line } => HostKeyStatus::Known { file, line },
             known_hosts::Verdict::Changed { recorded }
             | known_hosts::Verdict::TypeChanged { recorded } => {
@@ -520,7 +536,7 @@ impl Connection {
 
 fn client_config(hop: &Hop, dest: &Destination) -> client::Config {
     let recorded =
-        known_hosts::recorded_algorithms(&hop.known_hosts_files, &hop.known_hosts_name());
+        known_hosts::recorded_algorithms(&hop.all_known_hosts_files(), &hop.known_hosts_name());
     let mut preferred_keys: Vec<Algorithm> = Vec::new();
     for alg in recorded {
         let expanded = match alg {

@@ -598,3 +598,35 @@ async fn jump_host_reaches_a_target_only_the_bastion_can_reach() {
     assert_eq!(err.exit_code(), Code::HostKeyChanged, "{err}");
     assert!(err.to_string().contains(&net.bastion_ip), "{err}");
 }
+
+#[tokio::test]
+async fn global_known_hosts_are_trusted_and_checked_but_never_written() {
+    let mut f = Fixture::new(Sshd::start());
+    let global = f.home.path().join("ssh_known_hosts");
+    std::fs::write(&global, f.sshd.known_hosts_line()).unwrap();
+    let resolved = |f: &Fixture| {
+        let mut dest = resolve(&spec(&f.sshd), &f.config()).unwrap();
+        dest.agent_socket = None;
+        dest.target.global_known_hosts_files = vec![global.clone()];
+        dest
+    };
+    let (_t, report) = connect_resolved(resolved(&f), &f.config()).await.unwrap();
+    assert!(
+        matches!(&report.hops[0].host_key, Some(HostKeyStatus::Known { file, .. }) if *file == global),
+        "{report:?}"
+    );
+    assert!(
+        !f.kh.exists(),
+        "nothing to learn: the global file knows the host"
+    );
+    f.sshd.replace_host_key();
+    let err = connect_resolved(resolved(&f), &f.config())
+        .await
+        .err()
+        .expect("must fail");
+    assert_eq!(err.exit_code(), Code::HostKeyChanged, "{err}");
+    assert!(
+        err.to_string().contains(&global.display().to_string()),
+        "{err}"
+    );
+}

@@ -1,0 +1,199 @@
+//! Embeddings from an Ollama server's `POST /api/embed` (`{"model", "input": [..]}` →
+//! `{"embeddings": [[..]]}`), batched. Availability is probed with a short timeout and the
+//! answer is remembered for the life of the process, so a missing server costs one fast
+//! failure, not one per search.
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Prefix nomic-embed-text expects on documents.
+pub const DOC_PREFIX: &str = "search_document: ";
+/// Prefix nomic-embed-text expects on queries.
+pub const QUERY_PREFIX: &str = "search_query: ";
+/// Texts per `/api/embed` request.
+pub const BATCH: usize = 32;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+const BATCH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Process-wide memory of which `(endpoint, model)` pairs answered.
+fn availability() -> &'static Mutex<HashMap<String, Result<(), String>>> {
+    static CELL: OnceLock<Mutex<HashMap<String, Result<(), String>>>> = OnceLock::new();
+    CELL.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Forget remembered probe results (tests that start and stop servers).
+pub fn reset_availability() {
+    if let Ok(mut m) = availability().lock() {
+        m.clear();
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct EmbedResponse {
+    embeddings: Vec<Vec<f32>>,
+}
+
+/// A client for one embedding model on one server.
+#[derive(Debug, Clone)]
+pub struct Embedder {
+    root: String,
+    model: String,
+    client: reqwest::Client,
+}
+
+impl Embedder {
+    /// `base_url` may be an OpenAI-style `/v1` URL or a server root.
+    pub fn new(base_url: &str, model: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        Self {
+            root: crate::llm::probe::server_root(base_url),
+            model: model.to_string(),
+            client,
+        }
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/api/embed", self.root)
+    }
+
+    fn key(&self) -> String {
+        format!("{}\u{0}{}", self.root, self.model)
+    }
+
+    /// `Some(reason)` when an earlier call in this process found the server unusable.
+    pub fn known_unavailable(&self) -> Option<String> {
+        let m = availability().lock().ok()?;
+        match m.get(&self.key()) {
+            Some(Err(reason)) => Some(reason.clone()),
+            _ => None,
+        }
+    }
+
+    fn remember(&self, r: Result<(), String>) {
+        if let Ok(mut m) = availability().lock() {
+            m.insert(self.key(), r);
+        }
+    }
+
+    /// Embed one query (with the query prefix). `Err` carries why vectors are not available;
+    /// callers fall back to BM25.
+    pub async fn embed_query(&self, query: &str) -> Result<Vec<f32>, String> {
+        let text = format!("{QUERY_PREFIX}{query}");
+        let mut v = self.embed_raw(&[text], PROBE_TIMEOUT).await?;
+        v.pop()
+            .ok_or_else(|| "empty embedding response".to_string())
+    }
+
+    /// Embed documents (with the document prefix), in batches of [`BATCH`].
+    pub async fn embed_documents(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+        let mut out = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(BATCH) {
+            let batch: Vec<String> = batch.iter().map(|t| format!("{DOC_PREFIX}{t}")).collect();
+            let timeout = if out.is_empty() && self.known_unavailable().is_none() {
+                PROBE_TIMEOUT.max(BATCH_TIMEOUT)
+            } else {
+                BATCH_TIMEOUT
+            };
+            out.extend(self.embed_raw(&batch, timeout).await?);
+        }
+        Ok(out)
+    }
+
+    /// One `/api/embed` request with the texts as given.
+    pub async fn embed_raw(
+        &self,
+        input: &[String],
+        timeout: Duration,
+    ) -> Result<Vec<Vec<f32>>, String> {
+        if let Some(reason) = self.known_unavailable() {
+            return Err(reason);
+        }
+        let r = self.request(input, timeout).await;
+        match &r {
+            Ok(_) => self.remember(Ok(())),
+            Err(reason) => self.remember(Err(reason.clone())),
+        }
+        r
+    }
+
+    async fn request(&self, input: &[String], timeout: Duration) -> Result<Vec<Vec<f32>>, String> {
+        let url = self.url();
+        let body = serde_json::json!({ "model": self.model, "input": input });
+        let resp = self
+            .client
+            .post(&url)
+            .timeout(timeout)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    format!(
+                        "embedding server {url} did not answer within {}s",
+                        timeout.as_secs()
+                    )
+                } else {
+                    format!("embedding server {url} is unreachable")
+                }
+            })?;
+        let status = resp.status();
+        if !status.is_success() {
+            let text = resp.text().await.unwrap_or_default();
+            let msg: String = text.chars().take(200).collect();
+            return Err(if status.as_u16() == 404 {
+                format!(
+                    "embedding model {:?} is not available at {url} (pull it with `ollama pull {}`): {msg}",
+                    self.model, self.model
+                )
+            } else {
+                format!("embedding server {url} answered HTTP {status}: {msg}")
+            });
+        }
+        let parsed: EmbedResponse = resp
+            .json()
+            .await
+            .map_err(|e| format!("embedding server {url} sent an unreadable reply: {e}"))?;
+        if parsed.embeddings.len() != input.len() {
+            return Err(format!(
+                "embedding server {url} returned {} vectors for {} inputs",
+                parsed.embeddings.len(),
+                input.len()
+            ));
+        }
+        let dims = parsed.embeddings.first().map(Vec::len).unwrap_or(0);
+        if dims == 0 || parsed.embeddings.iter().any(|v| v.len() != dims) {
+            return Err(format!(
+                "embedding server {url} returned vectors of mixed or zero width"
+            ));
+        }
+        Ok(parsed.embeddings)
+    }
+}
+
+/// Cosine similarity of two vectors (0 when either is zero).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let mut dot = 0.0f32;
+    let mut na = 0.0f32;
+    let mut nb = 0.0f32;
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na <= f32::EPSILON || nb <= f32::EPSILON {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
+}

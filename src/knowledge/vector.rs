@@ -1,0 +1,155 @@
+//! The approximate-nearest-neighbour index behind a small trait, so arroy can be swapped for
+//! hannoy (its HNSW successor on the same heed) without touching the store. Items are `u32`
+//! ids; results are `(id, cosine similarity)`, best first.
+use std::num::NonZeroUsize;
+
+use arroy::distances::Cosine;
+use heed::{RoTxn, RwTxn};
+use rand::SeedableRng;
+
+/// Search budget multiplier: arroy inspects `count * n_trees * SEARCH_BUDGET` nodes. The
+/// default (1) gave recall@10 of about 0.5 on 768-d vectors; `tai`'s knowledge benchmark
+/// (`cargo bench --bench knowledge`, BENCHMARKS.md) picked this value for recall@10 >= 0.95.
+pub const SEARCH_BUDGET: usize = 15;
+
+/// What the store needs from a vector index.
+pub trait VectorIndex {
+    /// Insert or replace one item's vector (takes effect after [`VectorIndex::build`]).
+    fn put(&self, wtxn: &mut RwTxn, id: u32, vector: &[f32]) -> Result<(), String>;
+    /// Remove one item (no error when absent).
+    fn delete(&self, wtxn: &mut RwTxn, id: u32) -> Result<(), String>;
+    /// Remove every item.
+    fn clear(&self, wtxn: &mut RwTxn) -> Result<(), String>;
+    /// Make pending changes searchable.
+    fn build(&self, wtxn: &mut RwTxn) -> Result<(), String>;
+    /// The ids of every searchable item.
+    fn ids(&self, rtxn: &RoTxn) -> Result<Vec<u32>, String>;
+    /// The `k` nearest items to `query` as `(id, cosine similarity)`, best first.
+    fn search(&self, rtxn: &RoTxn, query: &[f32], k: usize) -> Result<Vec<(u32, f32)>, String>;
+    /// The vector width, fixed per index.
+    fn dimensions(&self) -> usize;
+}
+
+/// arroy 0.9 cosine trees in one heed database; `index` separates collections within it.
+#[derive(Debug, Clone, Copy)]
+pub struct ArroyIndex {
+    pub db: arroy::Database<'static, Cosine>,
+    pub index: u16,
+    pub dims: usize,
+    /// Multiplier on arroy's default search budget (see [`SEARCH_BUDGET`]).
+    pub budget: usize,
+    /// Fixed seed: tree building is reproducible.
+    pub seed: u64,
+}
+
+fn err(e: arroy::Error) -> String {
+    e.to_string()
+}
+
+impl ArroyIndex {
+    pub fn new(db: arroy::Database<'static, Cosine>, index: u16, dims: usize) -> Self {
+        Self {
+            db,
+            index,
+            dims,
+            budget: SEARCH_BUDGET,
+            seed: 0x7a1,
+        }
+    }
+
+    fn writer(&self) -> arroy::Writer<Cosine> {
+        arroy::Writer::new(self.db, self.index, self.dims)
+    }
+
+    /// Build with an explicit number of trees (benchmarks); `None` lets arroy choose.
+    pub fn build_with(&self, wtxn: &mut RwTxn, n_trees: Option<usize>) -> Result<(), String> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(self.seed);
+        let w = self.writer();
+        let mut b = w.builder(&mut rng);
+        if let Some(n) = n_trees {
+            b.n_trees(n);
+        }
+        b.build(wtxn).map_err(err)
+    }
+
+    /// Search with an explicit budget multiplier (benchmarks).
+    pub fn search_with_budget(
+        &self,
+        rtxn: &RoTxn,
+        query: &[f32],
+        k: usize,
+        budget: usize,
+    ) -> Result<Vec<(u32, f32)>, String> {
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let reader = match arroy::Reader::<Cosine>::open(rtxn, self.index, self.db) {
+            Ok(r) => r,
+            Err(arroy::Error::MissingMetadata(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(err(e)),
+        };
+        if reader.dimensions() != query.len() {
+            return Err(format!(
+                "query vector has {} dimensions, the index has {}",
+                query.len(),
+                reader.dimensions()
+            ));
+        }
+        let mut q = reader.nns(k);
+        let trees = reader.n_trees().max(1);
+        if let Some(sk) = NonZeroUsize::new(k * trees * budget.max(1)) {
+            q.search_k(sk);
+        }
+        let found = q.by_vector(rtxn, query).map_err(err)?;
+        // arroy's cosine distance is (1 - cos) / 2.
+        Ok(found
+            .into_iter()
+            .map(|(id, d)| (id, 1.0 - 2.0 * d))
+            .collect())
+    }
+}
+
+impl VectorIndex for ArroyIndex {
+    fn put(&self, wtxn: &mut RwTxn, id: u32, vector: &[f32]) -> Result<(), String> {
+        if vector.len() != self.dims {
+            return Err(format!(
+                "vector has {} dimensions, the index has {}",
+                vector.len(),
+                self.dims
+            ));
+        }
+        self.writer().add_item(wtxn, id, vector).map_err(err)
+    }
+
+    fn delete(&self, wtxn: &mut RwTxn, id: u32) -> Result<(), String> {
+        self.writer().del_item(wtxn, id).map(|_| ()).map_err(err)
+    }
+
+    fn clear(&self, wtxn: &mut RwTxn) -> Result<(), String> {
+        self.writer().clear(wtxn).map_err(err)
+    }
+
+    fn build(&self, wtxn: &mut RwTxn) -> Result<(), String> {
+        let w = self.writer();
+        if !w.need_build(wtxn).map_err(err)? {
+            return Ok(());
+        }
+        self.build_with(wtxn, None)
+    }
+
+    fn ids(&self, rtxn: &RoTxn) -> Result<Vec<u32>, String> {
+        match arroy::Reader::<Cosine>::open(rtxn, self.index, self.db) {
+            Ok(r) => Ok(r.item_ids().iter().collect()),
+            Err(arroy::Error::MissingMetadata(_)) => Ok(Vec::new()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    fn search(&self, rtxn: &RoTxn, query: &[f32], k: usize) -> Result<Vec<(u32, f32)>, String> {
+        self.search_with_budget(rtxn, query, k, self.budget)
+    }
+
+    fn dimensions(&self) -> usize {
+        self.dims
+    }
+}
