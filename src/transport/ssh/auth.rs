@@ -1,10 +1,12 @@
 //! Public-key authentication, and nothing else: identity files (flag, then ssh_config, then
 //! `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`) and ssh-agent identities (`SSH_AUTH_SOCK`).
 //!
-//! Order, as OpenSSH: identity files the agent also holds (signed by the agent), then the
-//! agent's other keys (unless `IdentitiesOnly yes`), then the remaining files. An encrypted
-//! file asks for its passphrase on the terminal (never stored); without a terminal it is
-//! skipped, and if nothing else works the error names the key and says how to fix it.
+//! Order: identity files the agent also holds (signed by the agent), then unencrypted
+//! identity files, then the agent's other keys (unless `IdentitiesOnly yes`), then encrypted
+//! files. Named keys thus come before unrelated agent keys (a server stops after
+//! MaxAuthTries), and a passphrase is asked for only when nothing else worked: on the
+//! terminal, never stored; without a terminal the key is skipped, and if nothing else works
+//! the error names the key and says how to fix it.
 //! No password or keyboard-interactive authentication is ever attempted.
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -86,7 +88,38 @@ pub async fn authenticate(
             }
         }
     }
-    // 2. The agent's other keys.
+    // 2. Unencrypted files the agent does not hold, loaded here: the keys the user named
+    //    come before unrelated agent keys (servers stop after MaxAuthTries attempts).
+    let in_agent = |pk: &Option<PublicKey>| {
+        agent.is_some()
+            && pk
+                .as_ref()
+                .is_some_and(|pk| agent_keys.iter().any(|k| k.key_data() == pk.key_data()))
+    };
+    let mut encrypted: Vec<PathBuf> = Vec::new();
+    for (path, pubkey) in &files {
+        if in_agent(pubkey) {
+            continue;
+        }
+        let key = match russh::keys::load_secret_key(path, None) {
+            Ok(k) => k,
+            Err(russh::keys::Error::KeyIsEncrypted) => {
+                encrypted.push(path.clone());
+                continue;
+            }
+            Err(e) => {
+                load_errors.push((path.clone(), e.to_string()));
+                continue;
+            }
+        };
+        tried.push(path.display().to_string());
+        if key_auth(handle, user, key).await? {
+            return Ok(AuthOutcome {
+                method: format!("publickey {}", path.display()),
+            });
+        }
+    }
+    // 3. The agent's other keys.
     if !keys.identities_only {
         if let Some(a) = agent.as_mut() {
             for (idx, k) in agent_keys.iter().enumerate() {
@@ -108,28 +141,11 @@ pub async fn authenticate(
             }
         }
     }
-    // 3. Files, loaded here.
-    for (path, pubkey) in &files {
-        if pubkey
-            .as_ref()
-            .is_some_and(|pk| agent_keys.iter().any(|k| k.key_data() == pk.key_data()))
-            && agent.is_some()
-        {
+    // 4. Encrypted files last: only now is the user asked for a passphrase.
+    for path in &encrypted {
+        let Some(key) = unlock_on_tty(path) else {
+            encrypted_skipped.push(path.clone());
             continue;
-        }
-        let key = match russh::keys::load_secret_key(path, None) {
-            Ok(k) => k,
-            Err(russh::keys::Error::KeyIsEncrypted) => match unlock_on_tty(path) {
-                Some(k) => k,
-                None => {
-                    encrypted_skipped.push(path.clone());
-                    continue;
-                }
-            },
-            Err(e) => {
-                load_errors.push((path.clone(), e.to_string()));
-                continue;
-            }
         };
         tried.push(path.display().to_string());
         if key_auth(handle, user, key).await? {

@@ -689,3 +689,29 @@ async fn strict_host_key_checking_yes_refuses_an_unknown_host() {
         .unwrap();
     assert_eq!(out.stdout, "strict-ok\n");
 }
+
+#[tokio::test]
+async fn named_key_is_offered_before_many_unrelated_agent_keys() {
+    // sshd gives up after MaxAuthTries (6) attempts: with seven unrelated agent keys tried
+    // first, the key given with -i would never be reached.
+    let f = Fixture::new(Sshd::start());
+    let agent = Agent::start();
+    for i in 0..7 {
+        let k = sshd::keygen(f.home.path(), &format!("unrelated{i}"), "ed25519", "");
+        agent.add(&k);
+    }
+    let cfg = f.config();
+    let mut dest = resolve(&spec(&f.sshd), &cfg).unwrap();
+    dest.agent_socket = Some(agent.sock.clone());
+    let (t, report) = connect_resolved(dest, &cfg).await.unwrap();
+    let auth = report.hops[0].auth.clone().unwrap_or_default();
+    assert!(
+        auth.contains(&f.sshd.client_key().display().to_string()),
+        "{auth}"
+    );
+    let out = t
+        .exec(&cmd(&["echo", "named-first"]), &opts(10, 64))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "named-first\n");
+}
