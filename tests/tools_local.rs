@@ -311,10 +311,12 @@ async fn model_mistakes_come_back_as_outcomes() {
     assert_eq!(out.status, CallStatus::Error);
     assert!(out.output.contains("invalid arguments"), "{}", out.output);
 
+    let victim = tempfile::NamedTempFile::new().unwrap();
+    let line = format!("rm -f {}", victim.path().display());
     let out = execute(
         &ctx,
         &r,
-        &call("T3", "run_command", json!({"command": "rm -rf /tmp/x"})),
+        &call("T3", "run_command", json!({"command": line})),
     )
     .await
     .unwrap();
@@ -324,6 +326,8 @@ async fn model_mistakes_come_back_as_outcomes() {
         "{}",
         out.output
     );
+    assert!(victim.path().exists(), "a denied command must not run");
+    assert!(out.commands.iter().all(|c| c.exit_code.is_none()));
 
     let out = execute(
         &ctx,
