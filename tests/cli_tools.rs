@@ -54,6 +54,22 @@ fn policy_check_exit_codes_and_reasons() {
     assert!(v["reason"].as_str().unwrap().contains("/etc/shadow"));
 
     let out = tai(home.path())
+        .args(["policy", "check", "ps aux | grep nginx"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("rule: shell-syntax"),
+        "{}",
+        stdout(&out)
+    );
+    let out = tai(home.path())
+        .args(["policy", "check", "journalctl -u nginx -n 50"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    let out = tai(home.path())
         .args(["--sudo", "policy", "check", "ss", "-tlnp"])
         .output()
         .unwrap();

@@ -193,6 +193,48 @@ async fn read_file_resolves_symlinks_on_the_host_and_rechecks_them() {
 }
 
 #[tokio::test]
+async fn run_command_resolves_symlinked_paths_on_the_host() {
+    let ctx = context(ExecLimits::default()).await;
+    let r = Registry::builtin();
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("app.log");
+    std::os::unix::fs::symlink("/etc/shadow", &link).unwrap();
+    let line = format!("grep -c root {}", link.display());
+    let out = execute(
+        &ctx,
+        &r,
+        &call("T1", "run_command", json!({"command": line})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status, CallStatus::Denied, "{}", out.output);
+    assert!(
+        out.output.contains("resolves to /etc/shadow"),
+        "{}",
+        out.output
+    );
+    assert!(out
+        .commands
+        .iter()
+        .all(|c| c.command.starts_with("readlink")));
+
+    std::fs::write(dir.path().join("real.log"), "a\nb\n").unwrap();
+    let ok = dir.path().join("ok.log");
+    std::os::unix::fs::symlink(dir.path().join("real.log"), &ok).unwrap();
+    let line = format!("tail -n 1 {}", ok.display());
+    let out = execute(
+        &ctx,
+        &r,
+        &call("T2", "run_command", json!({"command": line})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status, CallStatus::Ok, "{}", out.output);
+    assert_eq!(out.commands.len(), 1, "only the command itself is recorded");
+    assert_eq!(out.commands[0].stdout, "b\n");
+}
+
+#[tokio::test]
 async fn escape_attempts_run_nothing() {
     let ctx = context(ExecLimits::default()).await;
     let r = Registry::builtin();
@@ -311,10 +353,12 @@ async fn model_mistakes_come_back_as_outcomes() {
     assert_eq!(out.status, CallStatus::Error);
     assert!(out.output.contains("invalid arguments"), "{}", out.output);
 
+    let victim = tempfile::NamedTempFile::new().unwrap();
+    let line = format!("rm -f {}", victim.path().display());
     let out = execute(
         &ctx,
         &r,
-        &call("T3", "run_command", json!({"command": "rm -rf /tmp/x"})),
+        &call("T3", "run_command", json!({"command": line})),
     )
     .await
     .unwrap();
@@ -324,6 +368,8 @@ async fn model_mistakes_come_back_as_outcomes() {
         "{}",
         out.output
     );
+    assert!(victim.path().exists(), "a denied command must not run");
+    assert!(out.commands.iter().all(|c| c.exit_code.is_none()));
 
     let out = execute(
         &ctx,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::args::PolicyCommand;
 use crate::config::Config;
 use crate::exit::Code;
-use crate::policy::{quote, Decision, Policy};
+use crate::policy::{quote, split_command_line, Decision, Policy};
 
 #[derive(Serialize)]
 struct CheckReport<'a> {
@@ -24,8 +24,31 @@ struct CheckReport<'a> {
 pub fn run(config: &Config, cmd: PolicyCommand) -> Result<Code> {
     let PolicyCommand::Check { command } = cmd;
     let policy = Policy::load(config.sudo)?;
-    let decision = policy.check(&command);
-    let runs = policy.approve(&command).ok().map(|a| a.display());
+    // One quoted command line (`tai policy check "ps aux | grep x"`) is split the way
+    // `run_command` splits the model's lines, shell syntax refused with the same message.
+    let (command, decision) = match command.as_slice() {
+        [line] if line.contains(char::is_whitespace) => match split_command_line(line) {
+            Ok(argv) => {
+                let d = policy.check(&argv);
+                (argv, d)
+            }
+            Err(reason) => (
+                command.clone(),
+                Decision::Deny {
+                    rule: "shell-syntax".into(),
+                    reason,
+                },
+            ),
+        },
+        _ => {
+            let d = policy.check(&command);
+            (command, d)
+        }
+    };
+    let runs = match &decision {
+        Decision::Allow { .. } => policy.approve(&command).ok().map(|a| a.display()),
+        Decision::Deny { .. } => None,
+    };
     let mut out = std::io::stdout().lock();
     if config.json {
         let report = CheckReport {

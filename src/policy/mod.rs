@@ -338,6 +338,11 @@ impl Policy {
         }
     }
 
+    /// The arguments of `argv` its rule reads as paths (empty when the argv is denied).
+    pub fn path_arguments(&self, argv: &[String]) -> Vec<String> {
+        self.rules.path_arguments(argv)
+    }
+
     /// The command rules, for listing (`id`, programs, description).
     pub fn command_rules(&self) -> Vec<(String, Vec<String>, String)> {
         self.rules

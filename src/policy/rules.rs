@@ -310,6 +310,28 @@ impl Rules {
         Ok(rule.id.clone())
     }
 
+    /// The arguments of an allowed argv that its rule reads as paths (positionals and option
+    /// values of kind `path`), so a caller can resolve symlinks on the host and re-check them.
+    pub fn path_arguments(&self, argv: &[String]) -> Vec<String> {
+        let Some(first) = argv.first() else {
+            return Vec::new();
+        };
+        let Ok(program) = self.program_name(first) else {
+            return Vec::new();
+        };
+        let Some(rule) = self.command_rule(&program) else {
+            return Vec::new();
+        };
+        Eval::new(self, rule, &program)
+            .run(&argv[1..])
+            .map(|f| {
+                let mut all = f.paths;
+                all.extend(f.option_paths);
+                all
+            })
+            .unwrap_or_default()
+    }
+
     fn program_name(&self, argv0: &str) -> Result<String, Refusal> {
         if !argv0.contains('/') {
             if argv0.is_empty() || argv0.starts_with('-') {
@@ -411,6 +433,8 @@ struct Found {
     recursive: bool,
     /// Every option name used.
     seen: std::collections::BTreeSet<String>,
+    /// Values of options of kind `path`.
+    option_paths: Vec<String>,
     paths: Vec<String>,
 }
 
@@ -781,6 +805,7 @@ impl<'a> Eval<'a> {
             self.check_value(&kind.kind, v, name)?;
             if kind.kind == Kind::Path {
                 self.rules.check_path(self.program, v)?;
+                found.option_paths.push(v.to_string());
             }
         }
         found.seen.insert(name.to_string());

@@ -1109,6 +1109,47 @@ impl Tool for RunCommand {
         let a: RunCommandArgs = parse_args("run_command", args)?;
         Ok(vec![Step::new(split_command_line(&a.command)?)])
     }
+
+    /// Like `read_file`, paths the command would read are resolved on the host first (one
+    /// `readlink -m` for all of them) and re-checked, so a symlink cannot lead to a secret.
+    async fn run(&self, ctx: &ExecContext, args: &Value) -> Result<Run, ToolError> {
+        let a: RunCommandArgs =
+            parse_args("run_command", args).map_err(ToolError::RespondToModel)?;
+        let argv = split_command_line(&a.command).map_err(ToolError::RespondToModel)?;
+        let mut run = Run::default();
+        let paths: Vec<String> = ctx
+            .policy
+            .path_arguments(&argv)
+            .into_iter()
+            .take(32)
+            .collect();
+        if !paths.is_empty() {
+            let mut resolve = vec!["readlink".to_string(), "-m".into(), "--".into()];
+            resolve.extend(paths.iter().cloned());
+            let mut probe = Run::default();
+            run_step(ctx, &Step::new(resolve), &mut probe, |s| s).await?;
+            let resolved: Vec<String> = probe
+                .commands
+                .last()
+                .filter(|r| r.status == CallStatus::Ok)
+                .map(|r| r.stdout.lines().map(str::to_string).collect())
+                .unwrap_or_default();
+            if resolved.len() == paths.len() {
+                for (given, real) in paths.iter().zip(&resolved) {
+                    if let Decision::Deny { rule, reason } = ctx.policy.check_path(&argv[0], real) {
+                        run.commands = probe.commands;
+                        run.status = Some(CallStatus::Denied);
+                        run.output = format!(
+                            "[denied by policy rule {rule}: {given} resolves to {real}: {reason}]\n"
+                        );
+                        return Ok(run);
+                    }
+                }
+            }
+        }
+        run_step(ctx, &Step::new(argv), &mut run, |s| s).await?;
+        Ok(run)
+    }
 }
 
 // ------------------------------------------------------------------------------------------
