@@ -611,12 +611,17 @@ impl Session {
                     .unwrap_or_default(),
                 None => String::new(),
             };
-            let knowledge = match &self.opts.context {
-                Some(c) => c
-                    .context_for(&issue, &self.opts.host)
-                    .await
-                    .map(|t| format!("\nRetrieved context (runbooks and past sessions; cite as [runbook: file#section]):\n{t}\n"))
-                    .unwrap_or_default(),
+            let knowledge = match self.opts.context.clone() {
+                // Retrieval may ask the embedding server: bounded, and Ctrl-C still works.
+                Some(c) => tokio::select! {
+                    r = tokio::time::timeout(
+                        std::time::Duration::from_secs(20),
+                        c.context_for(&issue, &self.opts.host),
+                    ) => r.ok().flatten(),
+                    _ = cancel.cancelled() => return Err(AgentError::Interrupted),
+                }
+                .map(|t| format!("\nRetrieved context (runbooks and past sessions; cite as [runbook: file#section]):\n{t}\n"))
+                .unwrap_or_default(),
                 None => String::new(),
             };
             let msg = prompts::fill(
@@ -633,7 +638,12 @@ impl Session {
             );
             self.history.push(Message::user(msg));
         } else {
-            let baseline = self.baseline_text();
+            let mut baseline = self.baseline_text();
+            if !baseline.is_empty() {
+                if let Some(t) = self.opts.findings.as_ref().and_then(|f| f(&self.outcomes)) {
+                    baseline.push_str(&format!("\n{}\n", t.trim_end()));
+                }
+            }
             let msg = prompts::fill(
                 &self.opts.prompts.follow_up,
                 &[("text", &format!("{}{baseline}", user_text.trim()))],
