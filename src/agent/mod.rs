@@ -68,6 +68,8 @@ pub enum AgentError {
     Transport(#[from] crate::transport::TransportError),
     #[error("interrupted")]
     Interrupted,
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
     #[error("could not start the session: {0}")]
     Setup(String),
 }
@@ -78,6 +80,7 @@ impl HasExitCode for AgentError {
             AgentError::Llm(e) => e.exit_code(),
             AgentError::Transport(e) => e.exit_code(),
             AgentError::Interrupted => Code::Interrupted,
+            AgentError::Policy(e) => e.exit_code(),
             AgentError::Setup(_) => Code::Failure,
         }
     }
