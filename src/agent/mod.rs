@@ -302,26 +302,11 @@ impl Session {
         report: &Report,
     ) -> Option<Result<u32, crate::knowledge::KnowledgeError>> {
         let k = self.knowledge.as_ref()?;
-        let summary = crate::knowledge::SessionSummary {
-            host: self.opts.host.clone(),
-            issue: report.issue.clone(),
-            category: report.category.clone(),
-            root_cause: report.root_cause.clone(),
-            actions: report.actions.clone(),
-            evidence: report
-                .evidence
-                .iter()
-                .map(|e| {
-                    if e.sources.is_empty() {
-                        e.text.clone()
-                    } else {
-                        format!("{} [{}]", e.text, e.sources.join(", "))
-                    }
-                })
-                .collect(),
-            time: 0,
-            model: Some(self.model.options().model.clone()),
-        };
+        let mut summary = crate::knowledge::SessionSummary::from_report(
+            report,
+            Some(self.model.options().model.as_str()),
+        );
+        summary.host = self.opts.host.clone();
         Some(k.record_session(summary).await)
     }
 
