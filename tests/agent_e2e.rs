@@ -843,3 +843,43 @@ async fn tai_run_saves_the_session_to_history_unless_no_persist() {
     );
     assert!(text.contains("zebra-frobnicator is stopped"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn collect_between_turns_reaches_the_follow_up_message() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    s.script(
+        OA_PATH,
+        vec![
+            Scripted::ok(oa_text(M, FINAL)),
+            Scripted::ok(oa_text(M, FINAL)),
+        ],
+    )
+    .await;
+    let o = Overrides {
+        tai_home: Some(home.path().join(".tai")),
+        base_url: Some(s.v1_url()),
+        no_persist: true,
+        ..Default::default()
+    };
+    let cfg = Config::resolve_with(&o, &|_| None).unwrap();
+    let opts = SessionOptions::from_config(&cfg, "local");
+    let mut sess = Session::start(&cfg, &Target::Local, opts).await.unwrap();
+    sess.turn("the disk is full", &CancellationToken::new())
+        .await
+        .unwrap();
+    let baseline = sess.collect(None, &CancellationToken::new()).await.unwrap();
+    assert_eq!(baseline[0].call.id, "T1", "ids continue from the session");
+    sess.turn("and now?", &CancellationToken::new())
+        .await
+        .unwrap();
+    let reqs = s.requests(OA_PATH).await;
+    let follow = last_user_text(&reqs[1]);
+    assert!(follow.starts_with("and now?"), "{follow}");
+    assert!(
+        follow.contains("Baseline collected by tai (plan for category disk)"),
+        "{follow}"
+    );
+    assert!(follow.contains("Deterministic findings"), "{follow}");
+    assert!(!last_user_text(&reqs[0]).contains("Baseline collected"));
+}

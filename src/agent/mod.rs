@@ -68,6 +68,8 @@ pub enum AgentError {
     Transport(#[from] crate::transport::TransportError),
     #[error("interrupted")]
     Interrupted,
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
     #[error("could not start the session: {0}")]
     Setup(String),
 }
@@ -78,6 +80,7 @@ impl HasExitCode for AgentError {
             AgentError::Llm(e) => e.exit_code(),
             AgentError::Transport(e) => e.exit_code(),
             AgentError::Interrupted => Code::Interrupted,
+            AgentError::Policy(e) => e.exit_code(),
             AgentError::Setup(_) => Code::Failure,
         }
     }
@@ -299,26 +302,11 @@ impl Session {
         report: &Report,
     ) -> Option<Result<u32, crate::knowledge::KnowledgeError>> {
         let k = self.knowledge.as_ref()?;
-        let summary = crate::knowledge::SessionSummary {
-            host: self.opts.host.clone(),
-            issue: report.issue.clone(),
-            category: report.category.clone(),
-            root_cause: report.root_cause.clone(),
-            actions: report.actions.clone(),
-            evidence: report
-                .evidence
-                .iter()
-                .map(|e| {
-                    if e.sources.is_empty() {
-                        e.text.clone()
-                    } else {
-                        format!("{} [{}]", e.text, e.sources.join(", "))
-                    }
-                })
-                .collect(),
-            time: 0,
-            model: Some(self.model.options().model.clone()),
-        };
+        let mut summary = crate::knowledge::SessionSummary::from_report(
+            report,
+            Some(self.model.options().model.as_str()),
+        );
+        summary.host = self.opts.host.clone();
         Some(k.record_session(summary).await)
     }
 
@@ -611,12 +599,17 @@ impl Session {
                     .unwrap_or_default(),
                 None => String::new(),
             };
-            let knowledge = match &self.opts.context {
-                Some(c) => c
-                    .context_for(&issue, &self.opts.host)
-                    .await
-                    .map(|t| format!("\nRetrieved context (runbooks and past sessions; cite as [runbook: file#section]):\n{t}\n"))
-                    .unwrap_or_default(),
+            let knowledge = match self.opts.context.clone() {
+                // Retrieval may ask the embedding server: bounded, and Ctrl-C still works.
+                Some(c) => tokio::select! {
+                    r = tokio::time::timeout(
+                        std::time::Duration::from_secs(20),
+                        c.context_for(&issue, &self.opts.host),
+                    ) => r.ok().flatten(),
+                    _ = cancel.cancelled() => return Err(AgentError::Interrupted),
+                }
+                .map(|t| format!("\nRetrieved context (runbooks and past sessions; cite as [runbook: file#section]):\n{t}\n"))
+                .unwrap_or_default(),
                 None => String::new(),
             };
             let msg = prompts::fill(
@@ -633,7 +626,12 @@ impl Session {
             );
             self.history.push(Message::user(msg));
         } else {
-            let baseline = self.baseline_text();
+            let mut baseline = self.baseline_text();
+            if !baseline.is_empty() {
+                if let Some(t) = self.opts.findings.as_ref().and_then(|f| f(&self.outcomes)) {
+                    baseline.push_str(&format!("\n{}\n", t.trim_end()));
+                }
+            }
             let msg = prompts::fill(
                 &self.opts.prompts.follow_up,
                 &[("text", &format!("{}{baseline}", user_text.trim()))],

@@ -150,8 +150,7 @@ pub async fn connect(
     knowledge: Option<Arc<dyn crate::tools::KnowledgeSource>>,
 ) -> Result<Arc<dyn ToolRunner>, super::AgentError> {
     let transport = crate::transport::connect(target, config).await?;
-    let policy = crate::policy::Policy::load(config.sudo)
-        .map_err(|e| super::AgentError::Setup(e.to_string()))?;
+    let policy = crate::policy::Policy::load(config.sudo)?;
     let ctx = crate::tools::ExecContext::detect(
         transport,
         Arc::new(policy),

@@ -41,12 +41,23 @@ fn classify(e: &reqwest::Error) -> TransportFailure {
     } else {
         FailureKind::Broken
     };
-    let mut message = e.to_string();
+    // The innermost cause says what happened ("Connection refused (os error 111)"); reqwest's
+    // outer layers repeat the URL, which the caller's message already names.
+    let mut chain = vec![e.to_string()];
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
-        message = format!("{message}: {s}");
+        chain.push(s.to_string());
         src = s.source();
     }
+    let message = match chain.len() {
+        1 => chain.remove(0),
+        n => chain[n - 1].clone(),
+    };
+    let message = if kind == FailureKind::Timeout && !message.contains("timed out") {
+        format!("timed out ({message})")
+    } else {
+        message
+    };
     TransportFailure { kind, message }
 }
 
