@@ -548,3 +548,34 @@ fn knowledge_and_its_futures_are_send() {
     send(k.retrieve_for_issue("disk", "web01"));
     send(k.record_session(SessionSummary::default()));
 }
+
+#[tokio::test]
+async fn bundled_runbooks_refresh_on_open_but_never_replace_your_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    {
+        let k = open(dir.path(), None).unwrap();
+        // Your own nginx.md replaces the bundled one.
+        std::fs::write(
+            src.path().join("nginx.md"),
+            runbook(
+                "nginx",
+                "Our load balancer",
+                "the f5 pool zqmarker drains nodes",
+            ),
+        )
+        .unwrap();
+        k.sync_dir(src.path()).await.unwrap();
+    }
+    let before = std::fs::read(dir.path().join("data.mdb")).unwrap();
+    let k = open(dir.path(), None).unwrap();
+    // Opening again writes nothing when nothing changed.
+    assert_eq!(std::fs::read(dir.path().join("data.mdb")).unwrap(), before);
+    let hits = k.search("zqmarker", 1).await.unwrap();
+    assert_eq!(hits[0].citation, "nginx.md#Our load balancer");
+    let list = k.list().unwrap();
+    assert_eq!(list.len(), 15);
+    assert!(list
+        .iter()
+        .any(|r| r.name == "nginx.md" && r.source.ends_with("nginx.md") && r.source != "bundled"));
+}
