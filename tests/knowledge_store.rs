@@ -579,3 +579,61 @@ async fn bundled_runbooks_refresh_on_open_but_never_replace_your_own() {
         .iter()
         .any(|r| r.name == "nginx.md" && r.source.ends_with("nginx.md") && r.source != "bundled"));
 }
+
+/// Two processes recording sessions through `record_session` at the same time: this test
+/// re-runs itself as two child processes (selected by an environment variable) and checks
+/// that every session of both arrived with a distinct id.
+#[tokio::test]
+async fn two_processes_recording_sessions_lose_nothing() {
+    const PER_CHILD: usize = 25;
+    if let Ok(dir) = std::env::var("TAI_KNOWLEDGE_TEST_CHILD_DIR") {
+        let who = std::env::var("TAI_KNOWLEDGE_TEST_CHILD_ID").unwrap();
+        let k = open(Path::new(&dir), None).unwrap();
+        for i in 0..PER_CHILD {
+            k.record_session(session(
+                &format!("host{who}"),
+                &format!("issue {who}-{i}"),
+                "cause",
+            ))
+            .await
+            .unwrap();
+        }
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..2)
+        .map(|who| {
+            std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "two_processes_recording_sessions_lose_nothing",
+                    "--nocapture",
+                ])
+                .env("TAI_KNOWLEDGE_TEST_CHILD_DIR", dir.path())
+                .env("TAI_KNOWLEDGE_TEST_CHILD_ID", who.to_string())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let k = open(dir.path(), None).unwrap();
+    let all = k.recent_sessions(None, 1000).unwrap();
+    assert_eq!(all.len(), 2 * PER_CHILD);
+    let mut ids: Vec<u32> = all.iter().map(|s| s.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2 * PER_CHILD);
+    for who in 0..2 {
+        for i in 0..PER_CHILD {
+            let issue = format!("issue {who}-{i}");
+            assert!(
+                all.iter()
+                    .any(|s| s.summary.issue == issue && s.summary.host == format!("host{who}")),
+                "lost {issue}"
+            );
+        }
+    }
+}

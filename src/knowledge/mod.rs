@@ -775,12 +775,12 @@ impl Knowledge {
             if let Some(h) = host {
                 let by_id: HashMap<u32, &store::SessionRecord> =
                     sessions.iter().map(|s| (s.id, s)).collect();
-                let same: Vec<u32> = lex_ids
-                    .iter()
-                    .chain(vec_ids.iter())
-                    .filter(|id| by_id.get(id).is_some_and(|s| s.summary.host == h))
-                    .copied()
-                    .collect();
+                let mut same: Vec<u32> = Vec::new();
+                for id in lex_ids.iter().chain(vec_ids.iter()) {
+                    if by_id.get(id).is_some_and(|s| s.summary.host == h) && !same.contains(id) {
+                        same.push(*id);
+                    }
+                }
                 rankings.push(same);
             }
         }
