@@ -203,4 +203,45 @@ async fn main() {
         "  Session::new to first model request      {f:8.3} ms        ({:.2}x baseline)",
         f / b
     );
+
+    // With the real registry, policy and `local` transport: start (connect, detect host facts,
+    // probe the model) to the first model request.
+    if std::env::var("TAI_BENCH_TARGET").as_deref() == Ok("local") {
+        let home = tempfile::tempdir().unwrap();
+        let o = tai::config::Overrides {
+            tai_home: Some(home.path().join(".tai")),
+            base_url: Some(base.clone()),
+            no_persist: true,
+            ..Default::default()
+        };
+        let cfg = tai::config::Config::resolve_with(&o, &|_| None).unwrap();
+        let target = tai::transport::Target::Local;
+        let mut starts = Vec::new();
+        for _ in 0..10 {
+            server.reset().await;
+            Mock::given(wiremock::matchers::method("POST"))
+                .and(wiremock::matchers::path("/v1/chat/completions"))
+                .respond_with(Cycle {
+                    n: AtomicUsize::new(STEPS - 1),
+                    first: first.clone(),
+                })
+                .mount(&server)
+                .await;
+            *first.lock().unwrap() = None;
+            let t = Instant::now();
+            let mut s = Session::start(&cfg, &target, SessionOptions::new("local", 4))
+                .await
+                .unwrap();
+            s.turn("nginx is down", &CancellationToken::new())
+                .await
+                .unwrap();
+            let f = first.lock().unwrap().unwrap();
+            starts.push((f - t).as_secs_f64() * 1000.0);
+        }
+        let st = median(starts);
+        println!(
+            "  Session::start(local) to first request   {st:8.3} ms        ({:.2}x baseline; connect, host facts, model probe)",
+            st / b
+        );
+    }
 }

@@ -66,6 +66,9 @@ pub fn code_for(err: &anyhow::Error) -> Code {
         if let Some(e) = cause.downcast_ref::<crate::agent::AgentError>() {
             return e.exit_code();
         }
+        if let Some(e) = cause.downcast_ref::<crate::repl::ReplError>() {
+            return e.exit_code();
+        }
         if let Some(e) = cause.downcast_ref::<crate::cli::CliError>() {
             return e.exit_code();
         }

@@ -138,6 +138,37 @@ impl Report {
         for (i, a) in self.actions.iter().enumerate() {
             s.push_str(&format!("  {}. {}\n", i + 1, a));
         }
+        if !self.tool_calls.is_empty() {
+            s.push_str(&format!("\n{}\n", p.heading("Commands run (read-only)")));
+            for t in &self.tool_calls {
+                let mark = match t.status {
+                    CallStatus::Ok => p.ok("✓"),
+                    CallStatus::Error => p.error("✗"),
+                    CallStatus::Denied => p.warn("⊘"),
+                };
+                let command = if t.command.is_empty() {
+                    format!("{} {}", t.tool, t.args)
+                } else {
+                    t.command.clone()
+                };
+                let command: String = if command.chars().count() > 100 {
+                    format!("{}…", command.chars().take(99).collect::<String>())
+                } else {
+                    command
+                };
+                s.push_str(&format!(
+                    "  {} {} {} {}\n",
+                    p.dim(&t.id),
+                    mark,
+                    command,
+                    p.dim(&format!(
+                        "({}, {} ms)",
+                        status_word(t.status),
+                        t.duration_ms
+                    ))
+                ));
+            }
+        }
         for w in &self.warnings {
             s.push_str(&format!("\n{} {}", p.warn("warning:"), w));
         }

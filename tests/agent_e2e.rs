@@ -97,6 +97,12 @@ async fn second_request_carries_real_host_output() {
         first.contains("Host facts:") && !first.contains("not detected"),
         "{first}"
     );
+    // Retrieved runbook context (bundled runbooks, a temporary store under --no-persist).
+    assert!(first.contains("[runbook: nginx.md"), "{first}");
+    assert!(
+        !first.contains("Deterministic findings"),
+        "nothing collected, no findings section"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -500,7 +506,7 @@ async fn context_compaction_keeps_requests_under_the_budget() {
     let cfg = config(home.path(), &sshd, &s.v1_url());
     let target = Target::parse(&sshd.target()).unwrap();
     let mut opts = SessionOptions::new(sshd.target(), 12);
-    opts.context_tokens = 6000;
+    opts.context_tokens = 8000;
     let mut sess = Session::start(&cfg, &target, opts).await.unwrap();
     let r = sess
         .turn("read the logs", &CancellationToken::new())
@@ -519,10 +525,321 @@ async fn context_compaction_keeps_requests_under_the_budget() {
     for req in &reqs {
         let tokens = serde_json::to_string(req).unwrap().len() / 4;
         assert!(
-            tokens < 6000 * 9 / 10,
+            tokens < 8000 * 9 / 10,
             "request of ~{tokens} tokens exceeds the budget"
         );
     }
     assert!(r.warnings.iter().any(|w| w.contains("compacted")));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn collect_puts_the_baseline_into_the_first_message() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    s.script(OA_PATH, vec![Scripted::ok(oa_text(M, FINAL))])
+        .await;
+    let cfg = config(home.path(), &sshd, &s.v1_url());
+    // The options `tai run` and the REPL use: triage findings for the first message.
+    let target = Target::parse(&sshd.target()).unwrap();
+    let opts = SessionOptions::from_config(&cfg, sshd.target());
+    let mut sess = Session::start(&cfg, &target, opts).await.unwrap();
+    let baseline = sess
+        .collect(Some("disk"), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(!baseline.is_empty());
+    assert_eq!(baseline[0].call.id, "T1");
+    let n = baseline.len();
+    let r = sess
+        .turn("the disk is full", &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(r.category, "disk");
+    assert_eq!(
+        r.tool_calls.len(),
+        n,
+        "baseline calls are part of the report"
+    );
+    let reqs = s.requests(OA_PATH).await;
+    let first = content_text(&messages(&reqs[0])[1]);
+    assert!(
+        first.contains("Baseline collected by tai (plan for category disk)"),
+        "{first}"
+    );
+    assert!(first.contains(&format!("[T{n}]")), "{first}");
+    assert!(
+        first.contains("Deterministic findings"),
+        "triage ran on the baseline: {first}"
+    );
+    assert!(r.warnings.is_empty(), "T1 is a real call: {:?}", r.warnings);
+}
+
+/// Kills the sshd (connections and listener) when the model is asked for the n-th time.
+struct KillOn {
+    n: usize,
+    sshd: std::sync::Mutex<Option<Sshd>>,
+    replies: Vec<Value>,
+    count: std::sync::atomic::AtomicUsize,
+}
+
+impl wiremock::Respond for KillOn {
+    fn respond(&self, _r: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let i = self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if i == self.n {
+            if let Some(s) = self.sshd.lock().unwrap().as_mut() {
+                s.kill_all();
+            }
+        }
+        wiremock::ResponseTemplate::new(200)
+            .set_body_json(&self.replies[i.min(self.replies.len() - 1)])
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_host_ends_the_turn_with_a_transport_error() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    let cfg = config(home.path(), &sshd, &s.v1_url());
+    let mut sess = session(&cfg, &sshd).await;
+    wiremock::Mock::given(wiremock::matchers::path(OA_PATH))
+        .respond_with(KillOn {
+            n: 1,
+            sshd: std::sync::Mutex::new(Some(sshd)),
+            replies: vec![
+                oa_tool_calls(
+                    M,
+                    &[("call_1", "read_file", json!({"path": "/etc/hostname"}))],
+                ),
+                oa_tool_calls(
+                    M,
+                    &[("call_2", "read_file", json!({"path": "/etc/os-release"}))],
+                ),
+                oa_text(M, FINAL),
+            ],
+            count: Default::default(),
+        })
+        .mount(&s.server)
+        .await;
+    let e = sess
+        .turn("which host is this?", &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, tai::agent::AgentError::Transport(_)), "{e:?}");
+    assert_eq!(
+        tai::exit::HasExitCode::exit_code(&e),
+        tai::exit::Code::Connection,
+        "{e}"
+    );
+    assert_eq!(
+        s.requests(OA_PATH).await.len(),
+        2,
+        "the turn ended at the fatal error"
+    );
+    assert_eq!(sess.outcomes().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelling_a_turn_keeps_the_session_and_its_connection() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    // The first request hangs (a slow model); the user presses Ctrl-C.
+    wiremock::Mock::given(wiremock::matchers::path(OA_PATH))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(oa_text(M, FINAL))
+                .set_delay(Duration::from_secs(8)),
+        )
+        .up_to_n_times(1)
+        .mount(&s.server)
+        .await;
+    s.script(
+        OA_PATH,
+        vec![
+            Scripted::ok(oa_tool_calls(
+                M,
+                &[("call_1", "read_file", json!({"path": "/etc/hostname"}))],
+            )),
+            Scripted::ok(oa_text(M, FINAL)),
+        ],
+    )
+    .await;
+    let cfg = config(home.path(), &sshd, &s.v1_url());
+    let mut sess = session(&cfg, &sshd).await;
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        c.cancel();
+    });
+    let t = std::time::Instant::now();
+    let e = sess.turn("which host is this?", &cancel).await.unwrap_err();
+    assert!(matches!(e, tai::agent::AgentError::Interrupted));
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "Ctrl-C stops the turn at once"
+    );
+    // Same session, same SSH connection: the next turn runs real tools.
+    let r = sess
+        .turn("which host is this?", &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(r.tool_calls.len(), 1);
+    assert_eq!(r.tool_calls[0].status, tai::tools::CallStatus::Ok);
+    assert!(sess.transcript_markdown().contains("turn interrupted"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tai_run_terminal_report_is_plain_under_no_color() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    s.script(
+        OA_PATH,
+        vec![
+            Scripted::ok(oa_tool_calls(
+                M,
+                &[
+                    ("call_1", "read_file", json!({"path": "/etc/hostname"})),
+                    ("call_2", "read_file", json!({"path": "/etc/shadow"})),
+                ],
+            )),
+            Scripted::ok(oa_text(M, FINAL)),
+        ],
+    )
+    .await;
+    let mut cmd = support::tai_cmd(home.path());
+    cmd.args([
+        "run",
+        "local",
+        "which",
+        "host",
+        "is",
+        "this?",
+        "--base-url",
+        &s.v1_url(),
+        "--no-persist",
+    ]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stdout.contains('\x1b') && !stderr.contains('\x1b'),
+        "NO_COLOR: no escapes"
+    );
+    for h in [
+        "Root Cause",
+        "Evidence",
+        "Recommended Actions",
+        "Commands run (read-only)",
+    ] {
+        assert!(stdout.contains(h), "missing {h}: {stdout}");
+    }
+    assert!(
+        stdout.contains("T2 ⊘") && stdout.contains("denied"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("✓ T1 read_file") && stderr.contains("✗ T2 read_file"),
+        "{stderr}"
+    );
+    let reqs = s.requests(OA_PATH).await;
+    assert_eq!(
+        last_user_text(&reqs[0]).lines().nth(4),
+        Some("which host is this?")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_tools_and_bad_arguments_come_back_as_actionable_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    s.script(
+        OA_PATH,
+        vec![
+            Scripted::ok(oa_tool_calls(
+                M,
+                &[
+                    ("call_u1", "restart_service", json!({"unit": "nginx"})),
+                    ("call_u2", "read_file", json!({"file": "/etc/hostname"})),
+                ],
+            )),
+            Scripted::ok(oa_text(M, FINAL)),
+        ],
+    )
+    .await;
+    let o = Overrides {
+        tai_home: Some(home.path().join(".tai")),
+        base_url: Some(s.v1_url()),
+        no_persist: true,
+        ..Default::default()
+    };
+    let cfg = Config::resolve_with(&o, &|_| None).unwrap();
+    let mut sess = Session::start(&cfg, &Target::Local, SessionOptions::new("local", 12))
+        .await
+        .unwrap();
+    let r = sess
+        .turn("restart nginx", &CancellationToken::new())
+        .await
+        .unwrap();
+    let reqs = s.requests(OA_PATH).await;
+    let res = tool_results(&reqs[1]);
+    assert!(
+        res[0].1.contains("unknown tool `restart_service`") && res[0].1.contains("read_file"),
+        "{}",
+        res[0].1
+    );
+    assert!(
+        res[1].1.contains("ERROR") && res[1].1.to_lowercase().contains("path"),
+        "{}",
+        res[1].1
+    );
+    assert!(r
+        .tool_calls
+        .iter()
+        .all(|t| t.status == tai::tools::CallStatus::Error));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tai_run_saves_the_session_to_history_unless_no_persist() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ModelServer::start().await;
+    s.script(OA_PATH, vec![
+        Scripted::ok(oa_tool_calls(M, &[("call_1", "read_file", json!({"path": "/etc/hostname"}))])),
+        Scripted::ok(oa_text(M, "## Root Cause\nThe marker service zebra-frobnicator is stopped.\n## Evidence\n- hostname read [T1]\n## Recommended Actions\n1. start it\n## Confidence\nlow")),
+    ]).await;
+    let mut cmd = support::tai_cmd(home.path());
+    cmd.args([
+        "run",
+        "local",
+        "zebra-frobnicator is down",
+        "--base-url",
+        &s.v1_url(),
+        "--json",
+    ]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cmd = support::tai_cmd(home.path());
+    cmd.args(["history", "zebra-frobnicator"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("zebra-frobnicator is stopped"), "{text}");
 }

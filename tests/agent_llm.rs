@@ -267,3 +267,83 @@ async fn record_writes_a_replayable_fixture() {
         "hello"
     );
 }
+
+#[tokio::test]
+async fn probe_picks_the_mode_and_reports_a_missing_model() {
+    use tai::agent::{Session, SessionOptions};
+    use tai::llm::ToolMode;
+    let s = ModelServer::start().await;
+    s.script(
+        SHOW_PATH,
+        vec![
+            Scripted::ok(show("qwen3", &["completion", "tools", "thinking"], 40960)),
+            Scripted::ok(show("gemma3", &["completion", "vision"], 131072)),
+            Scripted::status(404, native_error("model 'qwen3:4b' not found")),
+        ],
+    )
+    .await;
+    let client = ModelClient::new(opts(&s.root_url())).unwrap();
+    let mut o = SessionOptions::new("h", 12);
+    assert_eq!(
+        Session::probe_mode(&client, &mut o).await.unwrap(),
+        ToolMode::Native
+    );
+    assert_eq!(
+        o.context_tokens, 16384,
+        "num_ctx from the options, capped by the model"
+    );
+    let mut o = SessionOptions::new("h", 12);
+    assert_eq!(
+        Session::probe_mode(&client, &mut o).await.unwrap(),
+        ToolMode::Text
+    );
+    let err = Session::probe_mode(&client, &mut SessionOptions::new("h", 12))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ollama pull qwen3:4b"), "{err}");
+    // A server without /api/show (vLLM, llama.cpp): native tools, default budget.
+    let other = ModelServer::start().await;
+    let client = ModelClient::new(opts(&other.v1_url())).unwrap();
+    let mut o = SessionOptions::new("h", 12);
+    assert_eq!(
+        Session::probe_mode(&client, &mut o).await.unwrap(),
+        ToolMode::Native
+    );
+    assert_eq!(o.context_tokens, tai::agent::DEFAULT_CONTEXT_TOKENS);
+}
+
+#[tokio::test]
+async fn reasoning_and_thinking_stay_out_of_the_answer_text() {
+    let s = ModelServer::start().await;
+    let mut v1 = oa_text("qwen3:4b", "## Root Cause\nfine");
+    v1["choices"][0]["message"]["reasoning"] = json!("Let me think about nginx first.");
+    s.script(OA_PATH, vec![Scripted::ok(v1)]).await;
+    s.script(
+        NATIVE_PATH,
+        vec![Scripted::ok(with_thinking(
+            native_text("qwen3:4b", "## Root Cause\nfine"),
+            "Let me think about nginx first.",
+        ))],
+    )
+    .await;
+    for base in [s.v1_url(), s.root_url()] {
+        let client = ModelClient::new(opts(&base)).unwrap();
+        let reply = client.complete(&history(), None).await.unwrap();
+        assert_eq!(reply.text, "## Root Cause\nfine", "{base}");
+    }
+    // Older Ollama versions put thinking inline.
+    let s = ModelServer::start().await;
+    s.script(
+        OA_PATH,
+        vec![Scripted::ok(oa_text(
+            "qwen3:4b",
+            "<think>\nhmm, nginx\n</think>\n\n## Root Cause\nfine",
+        ))],
+    )
+    .await;
+    let client = ModelClient::new(opts(&s.v1_url())).unwrap();
+    assert_eq!(
+        client.complete(&history(), None).await.unwrap().text,
+        "## Root Cause\nfine"
+    );
+}

@@ -18,6 +18,7 @@ const M: &str = "qwen3:4b";
 
 struct Recording {
     calls: Mutex<Vec<ToolCall>>,
+    batches: Mutex<Vec<usize>>,
     output_size: usize,
     delay: Duration,
 }
@@ -26,6 +27,7 @@ impl Recording {
     fn new() -> Arc<Recording> {
         Arc::new(Recording {
             calls: Mutex::new(Vec::new()),
+            batches: Mutex::new(Vec::new()),
             output_size: 200,
             delay: Duration::ZERO,
         })
@@ -63,6 +65,7 @@ impl ToolRunner for Recording {
             tokio::select! { _ = tokio::time::sleep(self.delay) => {}, _ = cancel.cancelled() => {} }
         }
         self.calls.lock().unwrap().extend(calls.iter().cloned());
+        self.batches.lock().unwrap().push(calls.len());
         calls
             .iter()
             .map(|c| {
@@ -166,6 +169,11 @@ async fn multi_tool_turn_runs_concurrently_and_reports() {
     assert_eq!(r.tool_calls.len(), 2);
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     assert_eq!(runner.calls.lock().unwrap().len(), 2);
+    assert_eq!(
+        *runner.batches.lock().unwrap(),
+        vec![2],
+        "one concurrent batch"
+    );
     let reqs = s.requests(OA_PATH).await;
     let results = tool_results(&reqs[1]);
     assert_eq!(results.len(), 2);
@@ -355,7 +363,7 @@ async fn missing_sections_get_one_repair_and_bad_citations_are_flagged() {
     let s = ModelServer::start().await;
     s.script(OA_PATH, vec![
         Scripted::ok(oa_tool_calls(M, &[("call_a", "service_status", json!({"unit": "nginx"}))])),
-        Scripted::ok(oa_text(M, "nginx is stopped, start it.")),
+        Scripted::ok(oa_text(M, "## Root Cause\nnginx is stopped, start it.")),
         Scripted::ok(oa_text(M, "## Root Cause\nnginx stopped [T1]\n## Evidence\n- inactive [T1]\n- port free [T8]\n## Recommended Actions\n1. start it\n## Confidence\nmedium")),
     ]).await;
     let mut sess = session(&s.v1_url(), Recording::new(), 12, ToolMode::Native);
@@ -397,6 +405,7 @@ async fn compaction_marks_old_outputs_and_repeat_guard_survives() {
     s.script(OA_PATH, replies).await;
     let runner = Arc::new(Recording {
         calls: Mutex::new(Vec::new()),
+        batches: Mutex::new(Vec::new()),
         output_size: 5000,
         delay: Duration::ZERO,
     });
@@ -440,6 +449,7 @@ async fn cancellation_stops_the_turn_and_keeps_the_session() {
     .await;
     let runner = Arc::new(Recording {
         calls: Mutex::new(Vec::new()),
+        batches: Mutex::new(Vec::new()),
         output_size: 100,
         delay: Duration::from_secs(30),
     });
@@ -460,4 +470,37 @@ async fn cancellation_stops_the_turn_and_keeps_the_session() {
         .await
         .unwrap();
     assert_eq!(r.root_cause, "nginx is stopped.");
+}
+
+#[tokio::test]
+async fn prose_without_sections_is_nudged_once_to_use_tools() {
+    let s = ModelServer::start().await;
+    s.script(
+        OA_PATH,
+        vec![
+            Scripted::ok(oa_text(M, "I will check the nginx service status first.")),
+            Scripted::ok(oa_tool_calls(
+                M,
+                &[("call_a", "service_status", json!({"unit": "nginx"}))],
+            )),
+            Scripted::ok(oa_text(M, FINAL)),
+        ],
+    )
+    .await;
+    let runner = Recording::new();
+    let mut sess = session(&s.v1_url(), runner.clone(), 12, ToolMode::Native);
+    let r = sess
+        .turn("nginx is down", &CancellationToken::new())
+        .await
+        .unwrap();
+    let reqs = s.requests(OA_PATH).await;
+    assert_eq!(reqs.len(), 3);
+    assert!(last_user_text(&reqs[1]).contains("Continue the investigation"));
+    assert_eq!(
+        offered_tools(&reqs[1]).len(),
+        4,
+        "tools stay available after the nudge"
+    );
+    assert_eq!(runner.calls.lock().unwrap().len(), 1);
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
 }

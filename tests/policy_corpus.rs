@@ -124,8 +124,93 @@ fn nasty() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Words that exercise every corner of the evaluator: allowed and denied programs, options of
+/// every shape, subcommands, paths, awk/sed programs, multibyte text.
+fn word() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "journalctl",
+            "systemctl",
+            "ip",
+            "find",
+            "sed",
+            "awk",
+            "grep",
+            "ps",
+            "curl",
+            "openssl",
+            "rpm",
+            "tail",
+            "cat",
+            "ls",
+            "du",
+            "sort",
+            "date",
+            "ss",
+            "status",
+            "show",
+            "route",
+            "get",
+            "x509",
+            "-n",
+            "-e",
+            "-i",
+            "-r",
+            "--",
+            "-",
+            "-f",
+            "--lines=5",
+            "--since",
+            "-exec",
+            "-name",
+            "!",
+            "(",
+            "-1",
+            "+5",
+            "/etc/shadow",
+            "/var/log/syslog",
+            "..",
+            "/proc/1/environ",
+            "{print $1}",
+            "s/a/b/w x",
+            "10p",
+            "@/x",
+            "http://x/",
+            "é",
+            "-é",
+            "--vac",
+            "=",
+            "-NUM",
+            "",
+        ])
+        .prop_map(str::to_string),
+        "[-+/.a-z=@é]{0,8}",
+        any::<String>(),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn the_policy_decides_any_argv_without_panicking(argv in proptest::collection::vec(word(), 0..7)) {
+        let policy = Policy::load(false).unwrap();
+        match policy.check(&argv) {
+            Decision::Allow { rule } => {
+                prop_assert!(!rule.is_empty());
+                prop_assert!(argv.iter().all(|a| !a.chars().any(|c| c.is_control() && c != '\t')));
+            }
+            Decision::Deny { rule, reason } => prop_assert!(!rule.is_empty() && !reason.is_empty()),
+        }
+    }
+
+    #[test]
+    fn splitting_any_line_never_panics(line in "[ -~\n\té]{0,60}") {
+        if let Ok(argv) = split_command_line(&line) {
+            prop_assert!(!argv.is_empty());
+            prop_assert!(!line.contains('\n'));
+        }
+    }
 
     #[test]
     fn quoting_round_trips_through_a_real_shell(words in proptest::collection::vec(nasty(), 1..4)) {

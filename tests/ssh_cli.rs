@@ -194,3 +194,131 @@ fn doctor_through_a_jump_host_checks_both_host_keys() {
         .log_text()
         .contains(&format!("from {} port", net.bastion_inner_ip)));
 }
+
+#[test]
+fn encrypted_key_asks_for_its_passphrase_on_a_terminal_and_stores_it_nowhere() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let enc = home.path().join("id_encrypted");
+    std::fs::copy(sshd.client_key(), &enc).unwrap();
+    let passphrase = "correct-horse-7731";
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-p", "-N", passphrase, "-P", "", "-f"])
+        .arg(&enc)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let kh = home.path().join("known_hosts");
+    // `script` gives tai a pseudo-terminal; the passphrase is typed into it.
+    let line = format!(
+        "{} doctor {} --json --ignore-ssh-config --base-url http://127.0.0.1:9/v1 -i {} --known-hosts {}",
+        env!("CARGO_BIN_EXE_tai"),
+        sshd.target(),
+        enc.display(),
+        kh.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("TAI_HOME", home.path().join(".tai"))
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux)");
+    // Type the passphrase; keep the terminal's input open while tai runs (at most 20 s).
+    let mut stdin = child.stdin.take().unwrap();
+    let _typist = std::thread::spawn(move || {
+        use std::io::Write;
+        stdin
+            .write_all(format!("{passphrase}\n").as_bytes())
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(20));
+        drop(stdin);
+    });
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Enter passphrase for key"), "{text}");
+    assert!(text.contains("\"status\": \"learned\""), "{text}");
+    assert!(
+        sshd.log_text().contains("Accepted publickey"),
+        "{}",
+        sshd.log_text()
+    );
+    // The passphrase is not written anywhere under HOME (the key file stays encrypted).
+    for entry in walk(home.path()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(passphrase),
+            "passphrase found in {}",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    for _ in 0..10_000 {
+        let Some(d) = stack.pop() else { break };
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn collect_over_ssh_works_and_after_a_host_key_change_exits_6_running_nothing() {
+    let mut sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let kh = home.path().join("known_hosts");
+    let (target, key) = (sshd.target(), sshd.client_key().to_path_buf());
+    let collect = |home: &Path| {
+        support::tai_cmd(home)
+            .args(["collect", &target, "--category", "disk"])
+            .arg("-i")
+            .arg(&key)
+            .arg("--known-hosts")
+            .arg(&kh)
+            .output()
+            .unwrap()
+    };
+    let out = collect(home.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("df "), "{text}");
+
+    sshd.replace_host_key();
+    let out = collect(home.path());
+    assert_eq!(out.status.code(), Some(6), "{out:?}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{err}"
+    );
+    // Nothing ran: the restarted server never authenticated anyone.
+    let log = sshd.log_text();
+    let since_restart = log.rsplit("Server listening").next().unwrap_or("");
+    assert!(!since_restart.contains("Accepted publickey"), "{log}");
+    assert!(!since_restart.contains("Starting session"), "{log}");
+}

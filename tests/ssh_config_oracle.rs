@@ -1,7 +1,7 @@
 //! OpenSSH is the oracle for ssh_config resolution: every host of the corpus in
 //! fixtures/ssh_config/hosts.txt is resolved by `tai doctor HOST --resolve-only --json -F FILE`
 //! and by `ssh -G HOST -F FILE`, and user, hostname, port, identity files, ProxyJump and
-//! known_hosts files must agree.
+//! known_hosts files (user and global) must agree.
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +44,7 @@ struct Answer {
     identity_files: Vec<String>,
     proxy_jump: Option<String>,
     known_hosts_files: Vec<String>,
+    global_known_hosts_files: Vec<String>,
 }
 
 /// Split `[user@]host[:port]`.
@@ -128,6 +129,16 @@ fn ssh_g(file: &Path, spec: &str, home: &Path, local_user: &str) -> Answer {
             "userknownhostsfile" => {
                 a.known_hosts_files = v.split(' ').map(String::from).collect();
             }
+            "globalknownhostsfile" => {
+                // Printed unexpanded; OpenSSH expands only `~` in these.
+                a.global_known_hosts_files = v
+                    .split(' ')
+                    .map(|f| match f.strip_prefix("~/") {
+                        Some(rest) => format!("{}/{rest}", home.display()),
+                        None => f.to_string(),
+                    })
+                    .collect();
+            }
             _ => {}
         }
     }
@@ -173,6 +184,7 @@ fn tai_resolve(file: &Path, spec: &str, home: &Path, scratch: &Path) -> Answer {
         identity_files: strings("identity_files"),
         proxy_jump: v["proxy_jump"].as_str().map(String::from),
         known_hosts_files: strings("known_hosts_files"),
+        global_known_hosts_files: strings("global_known_hosts_files"),
     }
 }
 

@@ -4,15 +4,27 @@
 //! # Session API (used by `tai run` and the REPL)
 //!
 //! ```text
-//! let mut s = Session::start(&config, &target, SessionOptions::from_config(&config)).await?;
+//! let opts = SessionOptions::from_config(&config, target.display_name());
+//! let mut s = Session::start(&config, &target, opts).await?;
 //! s.collect(None, &cancel).await?;               // optional: /collect, the baseline plan
 //! let report = s.turn("nginx is down", &cancel).await?;  // one investigation turn
 //! let report = s.turn("what about php-fpm?", &cancel).await?; // follow-ups keep the history
-//! s.outcomes(); s.tokens(); s.facts(); s.transcript_markdown();
+//! s.outcomes(); s.tokens(); s.turn_tokens(); s.facts(); s.transcript_markdown();
+//! s.save_to_history(&report).await;           // session memory (unless --no-persist)
+//! s.close().await;
 //! ```
 //!
+//! `Session::start` connects (production [`runner::RegistryRunner`]: builtin registry, policy,
+//! transport), opens the knowledge store, and probes the model concurrently. A caller with its
+//! own connection (the REPL) builds a [`ToolRunner`] and uses [`Session::new`] with
+//! [`Session::probe_mode`]. The first user message carries the host facts, the issue, the
+//! baseline results when `/collect` ran, the triage findings of those results
+//! ([`SessionOptions::from_config`]), and retrieved runbook/session context
+//! ([`SessionOptions::with_knowledge`]).
+//!
 //! A turn is an explicit loop `for step in 0..max_steps`: the model answers with tool calls
-//! (run concurrently through [`ToolRunner::run_all`], i.e. `tools::execute_all`) or with the
+//! (run concurrently through [`ToolRunner::run_all`]: `tools::execute` per call, bounded by
+//! `max_concurrency`, results in order, as `tools::execute_all` does) or with the
 //! final answer; the last step is sent without tools so the model must answer; hitting the
 //! bound still ends with the best report so far. Unknown tools, invalid arguments and policy
 //! denials come back to the model as messages it can act on; a fatal transport error ends the
@@ -80,8 +92,17 @@ impl From<ToolError> for AgentError {
     }
 }
 
-/// Deterministic findings for the first message (`triage::analyze` rendered as text).
+/// Deterministic findings for the first message: the whole section with its heading
+/// (`triage::prompt_section(&triage::analyze(outcomes))`), or `None` to leave it out.
 pub type FindingsFn = Arc<dyn Fn(&[ToolOutcome]) -> Option<String> + Send + Sync>;
+
+impl SessionOptions {
+    /// Runbook sections and prior sessions relevant to the issue go into the first message.
+    pub fn with_knowledge(mut self, knowledge: Arc<crate::knowledge::Knowledge>) -> Self {
+        self.context = Some(Arc::new(runner::KnowledgeContext(knowledge)));
+        self
+    }
+}
 
 /// Knobs of one session.
 #[derive(Clone)]
@@ -123,11 +144,19 @@ impl SessionOptions {
         }
     }
 
-    /// Options from the resolved configuration: steps, prompts from TAI_HOME, progress on stderr.
+    /// Options from the resolved configuration: steps, prompts from TAI_HOME, progress on
+    /// stderr, and the deterministic findings (`triage`) of collected output for the first
+    /// message. Retrieved runbook context is added by [`SessionOptions::with_knowledge`]
+    /// ([`Session::start`] does it).
     pub fn from_config(config: &Config, host: impl Into<String>) -> SessionOptions {
         let mut o = SessionOptions::new(host, config.model.max_steps);
         o.prompts = Prompts::load(&config.tai_home);
         o.progress = Progress::stderr(config.color);
+        o.findings = Some(Arc::new(|outcomes: &[ToolOutcome]| {
+            // Nothing collected yet: no findings section rather than "nothing fired".
+            (!outcomes.is_empty())
+                .then(|| crate::triage::prompt_section(&crate::triage::analyze(outcomes)))
+        }));
         if let Some(n) = config.model.num_ctx {
             o.context_tokens = u64::from(n);
         }
@@ -175,6 +204,7 @@ pub struct Session {
     pending_baseline: Vec<ToolOutcome>,
     transcript: Vec<Entry>,
     compactions: usize,
+    knowledge: Option<Arc<crate::knowledge::Knowledge>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -251,7 +281,45 @@ impl Session {
             pending_baseline: Vec::new(),
             transcript: Vec::new(),
             compactions: 0,
+            knowledge: None,
         }
+    }
+
+    /// Keep `knowledge` for session memory ([`Session::save_to_history`]).
+    pub fn with_session_memory(mut self, knowledge: Arc<crate::knowledge::Knowledge>) -> Self {
+        self.knowledge = Some(knowledge);
+        self
+    }
+
+    /// Record the session's outcome in session memory (redacted by the knowledge layer; a
+    /// temporary store under --no-persist), so later sessions on this host can retrieve it.
+    /// Returns the session id, or `None` without a store.
+    pub async fn save_to_history(
+        &self,
+        report: &Report,
+    ) -> Option<Result<u32, crate::knowledge::KnowledgeError>> {
+        let k = self.knowledge.as_ref()?;
+        let summary = crate::knowledge::SessionSummary {
+            host: self.opts.host.clone(),
+            issue: report.issue.clone(),
+            category: report.category.clone(),
+            root_cause: report.root_cause.clone(),
+            actions: report.actions.clone(),
+            evidence: report
+                .evidence
+                .iter()
+                .map(|e| {
+                    if e.sources.is_empty() {
+                        e.text.clone()
+                    } else {
+                        format!("{} [{}]", e.text, e.sources.join(", "))
+                    }
+                })
+                .collect(),
+            time: 0,
+            model: Some(self.model.options().model.clone()),
+        };
+        Some(k.record_session(summary).await)
     }
 
     /// Probe the model (Ollama `/api/show`): pick native tools or the text protocol, and learn
@@ -297,8 +365,24 @@ impl Session {
         mut opts: SessionOptions,
     ) -> Result<Session, AgentError> {
         let mut model = ModelClient::new(crate::llm::ClientOptions::from_settings(&config.model))?;
+        // The knowledge store (a temporary one under --no-persist): first-turn context and the
+        // search tools. tai works without it.
+        let knowledge = match crate::knowledge::Knowledge::open(config) {
+            Ok(k) => Some(Arc::new(k)),
+            Err(e) => {
+                opts.progress
+                    .note(&format!("warning: runbooks and history unavailable: {e}"));
+                None
+            }
+        };
+        if let (Some(k), None) = (&knowledge, &opts.context) {
+            opts = opts.with_knowledge(k.clone());
+        }
+        let tools_knowledge = knowledge
+            .clone()
+            .map(|k| k as Arc<dyn crate::tools::KnowledgeSource>);
         let (runner, mode) = tokio::join!(
-            runner::connect(config, target),
+            runner::connect(config, target, tools_knowledge),
             Session::probe_mode(&model, &mut opts)
         );
         let runner = runner?;
@@ -313,7 +397,11 @@ impl Session {
             opts.progress
                 .note(&format!("recording model exchanges to {}", path.display()));
         }
-        Ok(Session::new(opts, model, runner, mode))
+        let session = Session::new(opts, model, runner, mode);
+        Ok(match knowledge {
+            Some(k) => session.with_session_memory(k),
+            None => session,
+        })
     }
 
     /// End the session: close the connection.
@@ -444,7 +532,6 @@ impl Session {
                 cap_for_model(o.output.trim_end(), per_call)
             ));
         }
-        self.pending_baseline.clear();
         s
     }
 
@@ -460,7 +547,12 @@ impl Session {
             self.transcript.len(),
         );
         self.turn_tokens = Tokens::default();
-        match self.turn_inner(user_text, cancel).await {
+        let result = self.turn_inner(user_text, cancel).await;
+        if !matches!(result, Err(AgentError::Interrupted)) {
+            // The baseline reached the model; an interrupted turn shows it again next time.
+            self.pending_baseline.clear();
+        }
+        match result {
             Err(AgentError::Interrupted) => {
                 // Keep the session usable: drop the half-finished exchange, note it, go on.
                 self.history.truncate(mark.0.max(1).min(self.history.len()));
@@ -515,7 +607,7 @@ impl Session {
             let baseline = self.baseline_text();
             let findings = match &self.opts.findings {
                 Some(f) => f(&self.outcomes)
-                    .map(|t| format!("\nDeterministic findings (tai's detectors):\n{t}\n"))
+                    .map(|t| format!("\n{}\n", t.trim_end()))
                     .unwrap_or_default(),
                 None => String::new(),
             };
@@ -555,6 +647,7 @@ impl Session {
 
         let max = self.opts.max_steps;
         let mut last_text: Option<String> = None;
+        let mut nudged = false;
         for step in 0..max {
             let last_step = step + 1 == max;
             if last_step && max > 1 {
@@ -606,6 +699,19 @@ impl Session {
                 if reply.text.trim().is_empty() {
                     self.push_user(
                         "Your reply was empty. Call a tool, or answer with the report sections."
+                            .to_string(),
+                    );
+                    continue;
+                }
+                if parsed_answer.missing.len() == 4 && !last_step && !nudged {
+                    // Prose without a single report section ("I will check the logs"): small
+                    // models often announce a call instead of making it. Once per turn, let
+                    // it go on with tools before asking for the report.
+                    nudged = true;
+                    self.push_assistant_text(&reply.text);
+                    self.push_user(
+                        "Continue the investigation: call the tools you need now. If you are done, answer \
+                         with the report sections (## Root Cause, ## Evidence, ## Recommended Actions, ## Confidence)."
                             .to_string(),
                     );
                     continue;
@@ -962,14 +1068,24 @@ impl Session {
             let idx = self.tool_msgs[k].index;
             let ids = self.tool_msgs[k].ids.clone();
             let before = message_tokens(&self.history[idx]);
-            let note = |id: &Option<String>| {
-                match id {
-                Some(id) => format!(
-                    "[{id}] output compacted by tai to fit the model's context window (older result). \
-                     The call did run; cite {id} as before. Calling it again with the same arguments returns the saved result."
-                ),
+            let results = &self.results;
+            let note = |id: &Option<String>| match id {
+                Some(id) => {
+                    // Keep the header (tool, arguments, status) and the first lines as a summary.
+                    let full = results.get(id).map(String::as_str).unwrap_or("");
+                    let mut lines = full.lines().filter(|l| !l.trim().is_empty());
+                    let header = lines.next().unwrap_or("").to_string();
+                    let excerpt: String = lines
+                        .take(3)
+                        .map(|l| l.chars().take(160).collect::<String>())
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    format!(
+                        "{header}\n[output compacted by tai to fit the model's context window; first lines kept:]\n{excerpt}\n\
+                         [The call did run; cite {id} as before. Calling it again with the same arguments returns the saved result.]"
+                    )
+                }
                 None => "(a repeat note from tai, compacted to fit the context window)".to_string(),
-            }
             };
             match &mut self.history[idx] {
                 Message::User { content } => {
@@ -1159,43 +1275,7 @@ fn message_tokens(m: &Message) -> u64 {
     }
 }
 
-/// The issue category. `plan::classify` replaces this once the plan module lands.
+/// The issue category, by `plan::classify`.
 fn classify(issue: &str) -> String {
-    let l = issue.to_ascii_lowercase();
-    let table: [(&str, &[&str]); 10] = [
-        ("dns", &["dns", "resolve", "nxdomain", "resolv.conf"]),
-        ("disk", &["disk", "no space", "inode", "filesystem", "full"]),
-        ("memory", &["memory", "oom", "swap", "out of memory"]),
-        ("tls", &["tls", "ssl", "certificate", "cert "]),
-        ("time", &["ntp", "clock", "time sync", "chrony"]),
-        (
-            "auth",
-            &["login", "ssh key", "permission denied", "sudo", "auth"],
-        ),
-        (
-            "network",
-            &[
-                "network",
-                "unreachable",
-                "timeout",
-                "latency",
-                "packet",
-                "port",
-            ],
-        ),
-        ("kernel", &["kernel", "panic", "dmesg", "segfault"]),
-        ("performance", &["slow", "load", "cpu", "latency"]),
-        (
-            "service",
-            &[
-                "down", "service", "crash", "restart", "502", "503", "nginx", "failed",
-            ],
-        ),
-    ];
-    for (cat, words) in table {
-        if words.iter().any(|w| l.contains(w)) {
-            return cat.to_string();
-        }
-    }
-    "general".to_string()
+    crate::plan::classify(issue).to_string()
 }

@@ -115,6 +115,7 @@ fn resolution_fields(dest: &ssh::Destination) -> serde_json::Map<String, serde_j
         "jump_chain": dest.jumps.iter().map(hop_name).collect::<Vec<_>>(),
         "proxy_command": dest.proxy_command,
         "known_hosts_files": t.known_hosts_files,
+        "global_known_hosts_files": t.global_known_hosts_files,
         "host_key_alias": t.host_key_alias,
         "config_files": dest.config_files,
         "connect_timeout_secs": dest.connect_timeout.as_secs(),

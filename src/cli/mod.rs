@@ -20,6 +20,7 @@ mod host;
 mod policy;
 mod run;
 mod runbooks;
+mod session;
 mod tools;
 
 use args::{Cli, Command};
@@ -75,11 +76,7 @@ pub async fn run(cli: Cli) -> Result<Code> {
     let config = Config::resolve(&cli.global.overrides())?;
     match cli.command {
         None => match cli.host {
-            Some(_host) => Err(CliError::NotYet {
-                what: "the interactive session",
-                issue: 7,
-            }
-            .into()),
+            Some(host) => session::run(&config, &host, &cli.issue).await,
             None => {
                 let mut cmd = Cli::command();
                 cmd.print_help()?;

@@ -212,6 +212,9 @@ pub fn split_command_line(line: &str) -> Result<Vec<String>, String> {
         Single,
         Double,
     }
+    if line.contains(['\n', '\r']) {
+        return Err("newlines are not supported: send one command per call".into());
+    }
     let mut q = Q::None;
     let mut word_start = true;
     let chars: Vec<char> = line.chars().collect();

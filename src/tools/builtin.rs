@@ -734,6 +734,21 @@ impl Tool for ReadFile {
         let a: ReadFileArgs = parse_args("read_file", args).map_err(ToolError::RespondToModel)?;
         Self::validate(&a).map_err(ToolError::RespondToModel)?;
         let mut run = Run::default();
+        // Judge the read as asked first, so a refusal names the read, not the resolution.
+        let direct = Self::read_step(&a, &a.path);
+        if let Decision::Deny { rule, reason } = ctx.policy.check(&direct.argv) {
+            run.commands.push(super::CommandRecord {
+                command: crate::policy::quote::command_line(&direct.argv),
+                status: CallStatus::Denied,
+                exit_code: None,
+                duration_ms: 0,
+                stdout: String::new(),
+                stderr: String::new(),
+                truncated: 0,
+                note: Some(format!("denied by policy rule {rule}: {reason}")),
+            });
+            return Ok(run);
+        }
         let resolve = Step::new(["readlink", "-f", "--", a.path.as_str()]);
         if !run_step(ctx, &resolve, &mut run, |s| s).await? {
             return Ok(run);
@@ -907,7 +922,14 @@ impl Spec for ListProcesses {
     }
 
     fn post(&self, a: &ListProcessesArgs, _i: usize, out: String) -> String {
-        keep_lines(out, clamp(a.limit, 30, 500) as usize + 1, false)
+        let kept = keep_lines(out, clamp(a.limit, 30, 500) as usize + 1, false);
+        // Command lines can be kilobytes long (java, rustc); keep the start of each.
+        kept.lines()
+            .map(|l| match l.char_indices().nth(400) {
+                Some((cut, _)) => format!("{} …\n", &l[..cut]),
+                None => format!("{l}\n"),
+            })
+            .collect()
     }
 }
 

@@ -134,6 +134,14 @@ impl Run {
     }
 }
 
+/// stderr lines that mean the program exists but its service manager does not (containers,
+/// hosts without systemd as PID 1): the step's alternative is tried, as for a missing program.
+const UNAVAILABLE_MARKERS: &[&str] = &[
+    "System has not been booted with systemd",
+    "Failed to connect to bus",
+    "Failed to create bus connection",
+];
+
 fn is_not_found(err: &TransportError) -> bool {
     matches!(err, TransportError::Spawn { reason, .. } if reason.contains("not found"))
 }
@@ -256,7 +264,9 @@ pub async fn run_step(
                 return Ok(true);
             }
         };
-        let missing = out.exit_code == Some(127);
+        let missing = out.exit_code == Some(127)
+            || (out.exit_code != Some(0)
+                && UNAVAILABLE_MARKERS.iter().any(|m| out.stderr.contains(m)));
         let mut stdout = redact_private_keys(&post(out.stdout));
         let mut stderr = redact_private_keys(&out.stderr);
         let mut note = None;
@@ -282,6 +292,10 @@ pub async fn run_step(
         } else if let Some(sig) = &out.signal {
             note.get_or_insert_with(|| format!("killed by signal {sig}"));
         }
+        let try_next = missing && k < last;
+        if try_next && note.is_none() {
+            note = Some("not available on this host; trying an alternative".into());
+        }
         let ok = out.exit_code.is_some_and(|c| step.ok_codes.contains(&c));
         run.commands.push(CommandRecord {
             command: approved.display(),
@@ -297,7 +311,7 @@ pub async fn run_step(
             truncated: out.truncated_bytes,
             note,
         });
-        if missing && k < last {
+        if try_next {
             continue;
         }
         return Ok(!out.cancelled);
@@ -334,6 +348,8 @@ pub fn render_records(records: &[CommandRecord]) -> String {
             if !r.stdout.ends_with('\n') {
                 out.push('\n');
             }
+        } else if r.stderr.trim().is_empty() && r.status == CallStatus::Ok {
+            out.push_str("(no output)\n");
         }
         if !r.stderr.trim().is_empty() {
             out.push_str("[stderr]\n");

@@ -1,3 +1,326 @@
 //! Deterministic triage: detectors over collected output that produce findings (category,
-//! severity, summary, evidence lines and the tool call they came from). Works with no model.
-//! Lands with issue 8.
+//! severity, one-line summary, the evidence lines and the tool call they came from), in the
+//! style of insights-core rules. Works with no model: `tai run --no-llm` reports from these
+//! findings, and with a model they open the conversation as "Deterministic findings".
+//!
+//! The detectors read the raw stdout/stderr of every command a tool call ran (journal lines,
+//! kernel messages, `df`, `ss`, `mount`, `openssl x509`, `timedatectl`, `chronyc`, `ps`, …),
+//! recognise lines as the real software prints them, and correlate across calls where one
+//! line alone is not the diagnosis (the port in a bind error and the process listening on
+//! it; `No space left on device` and the filesystem that is full). They never run anything.
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::tools::{CallStatus, ToolOutcome};
+
+mod detectors;
+mod report;
+pub(crate) mod time;
+
+#[cfg(test)]
+mod tests;
+
+pub use report::{report, report_with_actions, runbook_query, steps_from_section, strongest};
+
+/// How bad a finding is. Ordered: `Info < Warning < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        })
+    }
+}
+
+/// A line that backs a finding but came from another tool call than the finding's own
+/// (the `ss` listener line behind a bind error seen in the journal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supporting {
+    pub line: String,
+    pub call_id: String,
+    pub tool: String,
+}
+
+/// One deterministic finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Issue category the finding belongs to (`plan::Category` names: service, network, dns,
+    /// disk, memory, kernel, auth, time, tls, performance, general).
+    pub category: String,
+    pub severity: Severity,
+    /// Which detector fired (`port_conflict`, `oom_kill`, …).
+    pub kind: String,
+    /// What the finding is about (a unit, a mount point, a port, a process); used to merge
+    /// the same finding seen in several calls.
+    pub subject: String,
+    /// One line for a human.
+    pub summary: String,
+    /// Lines exactly as the tool call printed them.
+    pub evidence: Vec<String>,
+    /// The tool call the evidence came from (`T3`) and its tool.
+    pub call_id: String,
+    pub tool: String,
+    /// Lines from other calls that back the finding.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supporting: Vec<Supporting>,
+    /// What a human should do next (tai never does it).
+    pub actions: Vec<String>,
+    /// How specific the finding is as a root cause (higher explains more); breaks ties
+    /// between findings of the same severity.
+    pub rank: u8,
+}
+
+impl Finding {
+    /// Every call id the finding cites, its own first.
+    pub fn sources(&self) -> Vec<String> {
+        let mut v = vec![self.call_id.clone()];
+        for s in &self.supporting {
+            if !v.contains(&s.call_id) {
+                v.push(s.call_id.clone());
+            }
+        }
+        v
+    }
+
+    /// Plain-text block for a model prompt ("Deterministic findings").
+    pub fn to_prompt_line(&self) -> String {
+        let mut s = format!(
+            "- [{}] {} ({}, from {} {}): {}",
+            self.severity, self.kind, self.category, self.call_id, self.tool, self.summary
+        );
+        for e in &self.evidence {
+            s.push_str(&format!("\n    {e}"));
+        }
+        for e in &self.supporting {
+            s.push_str(&format!("\n    {} [{}]", e.line, e.call_id));
+        }
+        s
+    }
+}
+
+/// Tools whose output is reference text, not host state: never scanned (runbooks quote the
+/// very error lines the detectors look for).
+const NOT_HOST_STATE: &[&str] = &["search_runbooks", "search_history"];
+
+/// The text of one command a tool call ran, as the detectors see it.
+#[derive(Debug, Clone)]
+pub(crate) struct Block<'a> {
+    pub call_id: &'a str,
+    pub tool: &'a str,
+    /// The command line as it ran (empty when the outcome has no command records).
+    pub command: &'a str,
+    pub args: &'a serde_json::Value,
+    pub text: String,
+}
+
+impl Block<'_> {
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        self.text
+            .lines()
+            .map(|l| l.trim_end())
+            .filter(|l| !l.is_empty())
+    }
+
+    /// The `path` argument of the call, if it has one.
+    pub fn path_arg(&self) -> Option<&str> {
+        self.args.get("path").and_then(|v| v.as_str())
+    }
+}
+
+/// Everything collected, split into blocks.
+pub(crate) struct Corpus<'a> {
+    pub blocks: Vec<Block<'a>>,
+    pub now: SystemTime,
+}
+
+impl<'a> Corpus<'a> {
+    fn new(outcomes: &'a [ToolOutcome], now: SystemTime) -> Self {
+        let mut blocks = Vec::new();
+        for o in outcomes {
+            if o.status == CallStatus::Denied || NOT_HOST_STATE.contains(&o.call.tool.as_str()) {
+                continue;
+            }
+            let ran: Vec<_> = o
+                .commands
+                .iter()
+                .filter(|c| c.status != CallStatus::Denied)
+                .collect();
+            if ran.is_empty() {
+                if !o.commands.is_empty() {
+                    continue;
+                }
+                blocks.push(Block {
+                    call_id: &o.call.id,
+                    tool: &o.call.tool,
+                    command: "",
+                    args: &o.call.args,
+                    text: o.output.clone(),
+                });
+                continue;
+            }
+            for c in ran {
+                let mut text = c.stdout.clone();
+                if !c.stderr.is_empty() {
+                    if !text.is_empty() && !text.ends_with('\n') {
+                        text.push('\n');
+                    }
+                    text.push_str(&c.stderr);
+                }
+                blocks.push(Block {
+                    call_id: &o.call.id,
+                    tool: &o.call.tool,
+                    command: &c.command,
+                    args: &o.call.args,
+                    text,
+                });
+            }
+        }
+        Corpus { blocks, now }
+    }
+}
+
+/// Run every detector over the outcomes. Findings come back strongest first (severity, then
+/// rank), one per (kind, subject).
+pub fn analyze(outcomes: &[ToolOutcome]) -> Vec<Finding> {
+    analyze_at(outcomes, SystemTime::now())
+}
+
+/// [`analyze`] with an explicit "now" (certificate expiry is judged against it).
+pub fn analyze_at(outcomes: &[ToolOutcome], now: SystemTime) -> Vec<Finding> {
+    let corpus = Corpus::new(outcomes, now);
+    let raw = detectors::run_all(&corpus);
+    let mut out: Vec<Finding> = Vec::new();
+    for f in raw {
+        if let Some(prev) = out
+            .iter_mut()
+            .find(|p| p.kind == f.kind && p.subject == f.subject)
+        {
+            merge(prev, f);
+        } else {
+            out.push(f);
+        }
+    }
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.rank.cmp(&a.rank))
+            .then(evidence_weight(b).cmp(&evidence_weight(a)))
+    });
+    out
+}
+
+/// Maximum evidence lines kept per finding.
+pub(crate) const MAX_EVIDENCE: usize = 6;
+
+fn merge(into: &mut Finding, f: Finding) {
+    if f.severity > into.severity {
+        into.severity = f.severity;
+        into.summary = f.summary.clone();
+    }
+    if f.call_id == into.call_id {
+        for e in f.evidence {
+            if !into.evidence.contains(&e) && into.evidence.len() < MAX_EVIDENCE {
+                into.evidence.push(e);
+            }
+        }
+    } else {
+        for e in f.evidence {
+            let dup = into
+                .supporting
+                .iter()
+                .any(|s| s.line == e && s.call_id == f.call_id);
+            if !dup && into.supporting.len() < MAX_EVIDENCE {
+                into.supporting.push(Supporting {
+                    line: e,
+                    call_id: f.call_id.clone(),
+                    tool: f.tool.clone(),
+                });
+            }
+        }
+    }
+    for s in f.supporting {
+        if !into.supporting.iter().any(|x| x.line == s.line) && into.supporting.len() < MAX_EVIDENCE
+        {
+            into.supporting.push(s);
+        }
+    }
+}
+
+/// The findings as a prompt section for the model ("Deterministic findings").
+pub fn prompt_section(findings: &[Finding]) -> String {
+    if findings.is_empty() {
+        return "Deterministic findings: none of the detectors fired on the collected output."
+            .to_string();
+    }
+    let mut s =
+        String::from("Deterministic findings (from the collected output, strongest first):\n");
+    for f in findings {
+        s.push_str(&f.to_prompt_line());
+        s.push('\n');
+    }
+    s
+}
+
+/// The journal patterns the detectors recognise, as one `journalctl --grep` (PCRE2,
+/// case-insensitive): the lines a baseline plan filtered by priority or keyword can miss
+/// (nginx and other services log to stderr at info level; sshd logs refused keys at info).
+pub const JOURNAL_SIGNATURES: &str = "address already in use|scheduled restart job|start request repeated|failed to start|failed with result|out of memory|oom-kill|invoked oom-killer|no space left on device|read-only file system|remounting filesystem read-only|i/o error|ext4-fs error|xfs .*(error|shut)|authentication refused|failed password|invalid user|authentication failure|name resolution|temporary failure resolving|could not resolve|eai_again|no servers could be reached|certificate has expired|not yet valid|clock skew|can't synchronise|system clock wrong|timed out waiting for reply|segfault at|dumped core|general protection|while connecting to upstream";
+
+/// The triage sweep: cheap read-only calls that feed every detector, run beside the category's
+/// baseline plan when there is no model to follow leads (the journal search is bounded to the
+/// last two days so a large journal is not scanned end to end). Calls `base` already makes
+/// (same tool, same arguments) are left out; ids are `T{n}` from `next_id`.
+pub fn sweep_calls(
+    base: &[crate::tools::ToolCall],
+    next_id: &mut u32,
+) -> Vec<crate::tools::ToolCall> {
+    use serde_json::json;
+    let calls = [
+        (
+            "read_journal",
+            json!({ "grep": JOURNAL_SIGNATURES, "since": "2 days ago", "lines": 300 }),
+        ),
+        ("list_services", json!({ "state": "failed" })),
+        ("disk_usage", json!({})),
+        ("inode_usage", json!({})),
+        ("mounts", json!({})),
+        (
+            "list_sockets",
+            json!({ "listening": true, "process": true }),
+        ),
+        ("time_sync", json!({})),
+        ("run_command", json!({ "command": "uptime" })),
+        ("run_command", json!({ "command": "nproc" })),
+        ("list_processes", json!({ "sort": "cpu", "limit": 10 })),
+    ];
+    calls
+        .into_iter()
+        .filter(|(tool, args)| !base.iter().any(|b| b.tool == *tool && b.args == *args))
+        // cpu_load (load, CPU count and a vmstat sample) already covers uptime and nproc.
+        .filter(|(tool, _)| !(*tool == "run_command" && base.iter().any(|b| b.tool == "cpu_load")))
+        .map(|(tool, args)| {
+            let id = format!("T{next_id}");
+            *next_id += 1;
+            crate::tools::ToolCall {
+                id,
+                tool: tool.to_string(),
+                args,
+            }
+        })
+        .collect()
+}
+
+/// How many lines back a finding: breaks ties between equally ranked findings.
+fn evidence_weight(f: &Finding) -> usize {
+    f.evidence.len() + f.supporting.len()
+}

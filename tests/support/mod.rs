@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod model;
+pub mod scenario;
 pub mod sshd;
 
 use std::path::Path;

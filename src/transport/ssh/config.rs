@@ -2,8 +2,9 @@
 //!
 //! tai reads the options it uses: `HostName`, `User`, `Port`, `IdentityFile`, `IdentitiesOnly`,
 //! `ProxyJump`, `ProxyCommand` (reported, never executed), `UserKnownHostsFile`,
+//! `GlobalKnownHostsFile`,
 //! `HostKeyAlias`, `ConnectTimeout`, `ServerAliveInterval`, `ServerAliveCountMax`,
-//! `StrictHostKeyChecking`. Rules, as in OpenSSH's readconf.c:
+//! `StrictHostKeyChecking`, `HashKnownHosts`. Rules, as in OpenSSH's readconf.c:
 //! - the first value obtained for an option wins (`IdentityFile` accumulates);
 //! - options before the first `Host` apply to every host;
 //! - `Host` takes whitespace-separated patterns with `*`/`?` and `!` negation, matched
@@ -15,7 +16,8 @@
 //!   any other criterion (`exec`, `canonical`, `final`, `localnetwork`, `tagged`) makes the
 //!   whole block inactive, with a debug note, so it can never leak into another host;
 //! - tokens `%%`, `%d`, `%h`, `%i`, `%L`, `%l`, `%n`, `%p`, `%r`, `%u`, `~` and `${VAR}` in
-//!   `IdentityFile` and `UserKnownHostsFile`; `%h` in `HostName`.
+//!   `IdentityFile` and `UserKnownHostsFile`; `%h` in `HostName`; only `~` in
+//!   `GlobalKnownHostsFile`.
 use std::path::{Path, PathBuf};
 
 use super::super::TransportError;
@@ -75,11 +77,13 @@ struct Options {
     proxy_jump: Option<String>,
     proxy_command: Option<String>,
     user_known_hosts: Option<Vec<String>>,
+    global_known_hosts: Option<Vec<String>>,
     host_key_alias: Option<String>,
     connect_timeout: Option<String>,
     server_alive_interval: Option<String>,
     server_alive_count_max: Option<String>,
     strict_host_key_checking: Option<String>,
+    hash_known_hosts: Option<String>,
 }
 
 /// What ssh_config says about one host, tokens expanded.
@@ -98,11 +102,15 @@ pub struct HostConfig {
     pub proxy_command: Option<String>,
     /// `UserKnownHostsFile` entries, expanded (`None` when unset).
     pub known_hosts_files: Option<Vec<PathBuf>>,
+    /// `GlobalKnownHostsFile` entries, expanded (`None` when unset).
+    pub global_known_hosts_files: Option<Vec<PathBuf>>,
     pub host_key_alias: Option<String>,
     pub connect_timeout: Option<u64>,
     pub server_alive_interval: Option<u64>,
     pub server_alive_count_max: Option<u64>,
     pub strict_host_key_checking: Option<String>,
+    /// `HashKnownHosts yes`: learned host names are written hashed.
+    pub hash_known_hosts: bool,
     /// Debug notes (skipped `Match` blocks, missing includes, unknown keywords).
     pub notes: Vec<String>,
 }
@@ -363,12 +371,17 @@ impl Reader<'_> {
                     first(&mut o.proxy_command, v)
                 }
             }
-            "userknownhostsfile" => {
+            "userknownhostsfile" | "globalknownhostsfile" => {
                 if args.is_empty() {
-                    return Err(cfg_err(path, line, "UserKnownHostsFile: missing argument"));
+                    return Err(cfg_err(path, line, format!("{keyword}: missing argument")));
                 }
-                if o.user_known_hosts.is_none() {
-                    o.user_known_hosts = Some(args.to_vec());
+                let slot = if keyword == "userknownhostsfile" {
+                    &mut o.user_known_hosts
+                } else {
+                    &mut o.global_known_hosts
+                };
+                if slot.is_none() {
+                    *slot = Some(args.to_vec());
                 }
             }
             "hostkeyalias" => first(&mut o.host_key_alias, one()?),
@@ -376,6 +389,7 @@ impl Reader<'_> {
             "serveraliveinterval" => first(&mut o.server_alive_interval, one()?),
             "serveralivecountmax" => first(&mut o.server_alive_count_max, one()?),
             "stricthostkeychecking" => first(&mut o.strict_host_key_checking, one()?),
+            "hashknownhosts" => first(&mut o.hash_known_hosts, one()?),
             _ => {}
         }
         Ok(())
@@ -408,17 +422,26 @@ impl Reader<'_> {
             .iter()
             .map(|f| tokens.expand_path(f))
             .collect::<Result<Vec<_>, _>>()?;
-        let known_hosts_files = match &o.user_known_hosts {
-            Some(list) if list.len() == 1 && list[0].eq_ignore_ascii_case("none") => {
-                Some(Vec::new())
-            }
-            Some(list) => Some(
-                list.iter()
-                    .map(|f| tokens.expand_path(f))
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-            None => None,
+        let file_list = |v: &Option<Vec<String>>| -> Result<Option<Vec<PathBuf>>, TransportError> {
+            Ok(match v {
+                Some(list) if list.len() == 1 && list[0].eq_ignore_ascii_case("none") => {
+                    Some(Vec::new())
+                }
+                Some(list) => Some(
+                    list.iter()
+                        .map(|f| tokens.expand_path(f))
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
+                None => None,
+            })
         };
+        let known_hosts_files = file_list(&o.user_known_hosts)?;
+        // OpenSSH (9.2) expands only `~` in GlobalKnownHostsFile, no `%` tokens.
+        let global_known_hosts_files = o.global_known_hosts.as_ref().map(|list| {
+            list.iter()
+                .map(|f| PathBuf::from(tilde(f, &self.local.home)))
+                .collect::<Vec<_>>()
+        });
         let num = |v: &Option<String>, what: &str| -> Result<Option<u64>, TransportError> {
             v.as_ref()
                 .map(|s| {
@@ -442,11 +465,16 @@ impl Reader<'_> {
             proxy_jump: none_is_unset(o.proxy_jump),
             proxy_command: none_is_unset(o.proxy_command),
             known_hosts_files,
+            global_known_hosts_files,
             host_key_alias: o.host_key_alias,
             connect_timeout: num(&o.connect_timeout, "ConnectTimeout")?,
             server_alive_interval: num(&o.server_alive_interval, "ServerAliveInterval")?,
             server_alive_count_max: num(&o.server_alive_count_max, "ServerAliveCountMax")?,
             strict_host_key_checking: o.strict_host_key_checking,
+            hash_known_hosts: o
+                .hash_known_hosts
+                .as_deref()
+                .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
             notes: self.notes,
         })
     }

@@ -42,9 +42,13 @@ pub struct Hop {
     pub identities_only: bool,
     /// known_hosts files consulted; new keys are learned into the first.
     pub known_hosts_files: Vec<PathBuf>,
+    /// System-wide known_hosts files, consulted after the user's, never written.
+    pub global_known_hosts_files: Vec<PathBuf>,
     pub host_key_alias: Option<String>,
     /// False with `StrictHostKeyChecking yes`: unknown hosts are refused, not learned.
     pub learn_unknown: bool,
+    /// `HashKnownHosts yes`: learn host names hashed.
+    pub hash_known_hosts: bool,
 }
 
 impl Hop {
@@ -55,6 +59,13 @@ impl Hop {
             self.hostname.clone()
         };
         format!("{}@{host}:{}", self.user, self.port)
+    }
+
+    /// User files first, then the system-wide ones.
+    fn all_known_hosts_files(&self) -> Vec<PathBuf> {
+        let mut all = self.known_hosts_files.clone();
+        all.extend(self.global_known_hosts_files.iter().cloned());
+        all
     }
 
     fn known_hosts_name(&self) -> String {
@@ -177,6 +188,12 @@ fn resolve_hop(
             .map(|p| crate::config::expand_tilde(std::path::Path::new(p)))
             .collect(),
     };
+    let global_known_hosts_files = hc.global_known_hosts_files.clone().unwrap_or_else(|| {
+        vec![
+            PathBuf::from("/etc/ssh/ssh_known_hosts"),
+            PathBuf::from("/etc/ssh/ssh_known_hosts2"),
+        ]
+    });
     let hop = Hop {
         alias: spec.host.clone(),
         user: hc.user.clone().unwrap_or_else(|| local.user.clone()),
@@ -185,11 +202,13 @@ fn resolve_hop(
         identity_files,
         identities_only: hc.identities_only,
         known_hosts_files,
+        global_known_hosts_files,
         host_key_alias: hc.host_key_alias.clone(),
         learn_unknown: !hc
             .strict_host_key_checking
             .as_deref()
             .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
+        hash_known_hosts: hc.hash_known_hosts,
     };
     Ok((hop, hc))
 }
@@ -315,7 +334,7 @@ impl client::Handler for ClientHandler {
         };
         let name = self.hop.known_hosts_name();
         let files = &self.hop.known_hosts_files;
-        let status = match known_hosts::check(files, &name, key) {
+        let status = match known_hosts::check(&self.hop.all_known_hosts_files(), &name, key) {
             known_hosts::Verdict::Known { file, line } => HostKeyStatus::Known { file, line },
             known_hosts::Verdict::Changed { recorded }
             | known_hosts::Verdict::TypeChanged { recorded } => {
@@ -358,7 +377,7 @@ impl client::Handler for ClientHandler {
             }
             known_hosts::Verdict::Unknown => match files.first() {
                 Some(file) => {
-                    known_hosts::learn(file, &name, key).map_err(|e| {
+                    known_hosts::learn(file, &name, key, self.hop.hash_known_hosts).map_err(|e| {
                         HandlerError::Rejected(TransportError::HostKey {
                             host: self.hop.display(),
                             reason: format!(
@@ -520,7 +539,7 @@ impl Connection {
 
 fn client_config(hop: &Hop, dest: &Destination) -> client::Config {
     let recorded =
-        known_hosts::recorded_algorithms(&hop.known_hosts_files, &hop.known_hosts_name());
+        known_hosts::recorded_algorithms(&hop.all_known_hosts_files(), &hop.known_hosts_name());
     let mut preferred_keys: Vec<Algorithm> = Vec::new();
     for alg in recorded {
         let expanded = match alg {
@@ -682,6 +701,8 @@ pub struct SshTransport {
     dest: Destination,
     conn: tokio::sync::Mutex<Option<Arc<Connection>>>,
     permits: tokio::sync::Semaphore,
+    /// Set by [`Transport::close`]: no reconnects after that.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl SshTransport {
@@ -690,21 +711,29 @@ impl SshTransport {
         &self.dest
     }
 
-    async fn current(&self) -> Result<Arc<Connection>, TransportError> {
+    /// The live connection, and whether this call had to (re)establish it.
+    async fn current(&self) -> Result<(Arc<Connection>, bool), TransportError> {
         let mut guard = self.conn.lock().await;
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(self.lost("", "the connection was closed by tai"));
+        }
         if let Some(c) = guard.as_ref() {
             if !c.handle.is_closed() {
-                return Ok(c.clone());
+                return Ok((c.clone(), false));
             }
         }
         let (c, _) = connect_destination(&self.dest).await?;
         let c = Arc::new(c);
         *guard = Some(c.clone());
-        Ok(c)
+        Ok((c, true))
     }
 
+    /// Replace `old` (unless another caller already did), checking host keys again.
     async fn reconnect(&self, old: &Arc<Connection>) -> Result<Arc<Connection>, TransportError> {
         let mut guard = self.conn.lock().await;
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(self.lost("", "the connection was closed by tai"));
+        }
         if let Some(c) = guard.as_ref() {
             if !Arc::ptr_eq(c, old) && !c.handle.is_closed() {
                 return Ok(c.clone());
@@ -745,24 +774,32 @@ impl Transport for SshTransport {
             .await
             .map_err(|_| self.lost("", "the transport was closed"))?;
         let line = cmd.command_line();
+        let cancelled = || CommandOutput {
+            stdout: String::new(),
+            stderr: String::new(),
+            exit_code: None,
+            signal: None,
+            truncated_bytes: 0,
+            timed_out: false,
+            cancelled: true,
+            duration: Duration::ZERO,
+        };
         if opts.cancel.is_cancelled() {
-            return Ok(CommandOutput {
-                stdout: String::new(),
-                stderr: String::new(),
-                exit_code: None,
-                signal: None,
-                truncated_bytes: 0,
-                timed_out: false,
-                cancelled: true,
-                duration: Duration::ZERO,
-            });
+            return Ok(cancelled());
         }
-        let conn = self.current().await?;
+        let (conn, fresh) = tokio::select! {
+            c = self.current() => c?,
+            _ = opts.cancel.cancelled() => return Ok(cancelled()),
+        };
         let first = exec::run(&conn.handle, &line, opts).await;
         let result = match first {
-            // Nothing ran: the connection dropped between commands. Reconnect once.
-            Err(exec::ExecFailure::NotStarted(_)) => {
-                let conn = self.reconnect(&conn).await?;
+            // Nothing ran: the connection dropped between commands. Reconnect once (unless
+            // this call just connected).
+            Err(exec::ExecFailure::NotStarted(_)) if !fresh => {
+                let conn = tokio::select! {
+                    c = self.reconnect(&conn) => c?,
+                    _ = opts.cancel.cancelled() => return Ok(cancelled()),
+                };
                 exec::run(&conn.handle, &line, opts).await
             }
             other => other,
@@ -779,6 +816,7 @@ impl Transport for SshTransport {
     }
 
     async fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         let conn = self.conn.lock().await.take();
         if let Some(c) = conn {
             c.disconnect().await;
@@ -815,6 +853,7 @@ pub async fn connect_resolved(
         dest,
         conn: tokio::sync::Mutex::new(Some(Arc::new(conn))),
         permits: tokio::sync::Semaphore::new(config.limits.max_concurrency.max(1)),
+        closed: std::sync::atomic::AtomicBool::new(false),
     };
     Ok((Arc::new(t), report))
 }

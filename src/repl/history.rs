@@ -1,0 +1,113 @@
+//! The REPL's line history in `TAI_HOME/repl_history`: reedline's file-backed history with
+//! every line passed through the redactor before it is kept, so a token typed into a question
+//! never reaches the disk. With `--no-persist` the history lives in memory only.
+use std::path::PathBuf;
+
+use reedline::{
+    FileBackedHistory, History, HistoryItem, HistoryItemId, HistorySessionId, SearchQuery,
+};
+
+/// Turns a line into what may be stored.
+pub type Redactor = fn(&str) -> String;
+
+/// A [`History`] that redacts each line before storing it.
+pub struct RedactingHistory {
+    inner: FileBackedHistory,
+    redact: Redactor,
+}
+
+impl RedactingHistory {
+    /// File-backed at `file`, or in memory when `file` is `None`.
+    pub fn open(
+        capacity: usize,
+        file: Option<PathBuf>,
+        redact: Redactor,
+    ) -> reedline::Result<Self> {
+        let inner = match file {
+            Some(f) => FileBackedHistory::with_file(capacity, f)?,
+            None => FileBackedHistory::new(capacity)?,
+        };
+        Ok(Self { inner, redact })
+    }
+}
+
+impl History for RedactingHistory {
+    fn save(&mut self, mut h: HistoryItem) -> reedline::Result<HistoryItem> {
+        h.command_line = (self.redact)(&h.command_line);
+        self.inner.save(h)
+    }
+    fn load(&self, id: HistoryItemId) -> reedline::Result<HistoryItem> {
+        self.inner.load(id)
+    }
+    fn count(&self, query: SearchQuery) -> reedline::Result<i64> {
+        self.inner.count(query)
+    }
+    fn search(&self, query: SearchQuery) -> reedline::Result<Vec<HistoryItem>> {
+        self.inner.search(query)
+    }
+    fn update(
+        &mut self,
+        id: HistoryItemId,
+        updater: &dyn Fn(HistoryItem) -> HistoryItem,
+    ) -> reedline::Result<()> {
+        let redact = self.redact;
+        self.inner.update(id, &|item| {
+            let mut item = updater(item);
+            item.command_line = redact(&item.command_line);
+            item
+        })
+    }
+    fn clear(&mut self) -> reedline::Result<()> {
+        self.inner.clear()
+    }
+    fn delete(&mut self, h: HistoryItemId) -> reedline::Result<()> {
+        self.inner.delete(h)
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.inner.sync()
+    }
+    fn session(&self) -> Option<HistorySessionId> {
+        self.inner.session()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mask_digits(s: &str) -> String {
+        s.chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_redacted_before_they_reach_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sub/repl_history");
+        {
+            let mut h = RedactingHistory::open(10, Some(file.clone()), mask_digits).unwrap();
+            h.save(HistoryItem::from_command_line("token 12345 leaked"))
+                .unwrap();
+            h.save(HistoryItem::from_command_line("/collect disk"))
+                .unwrap();
+            h.sync().unwrap();
+            assert_eq!(h.count_all().unwrap(), 2);
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains("token ##### leaked"), "{text}");
+        assert!(!text.contains("12345"), "{text}");
+        assert!(text.contains("/collect disk"), "{text}");
+        // Reopened, the history is there for the next session.
+        let h = RedactingHistory::open(10, Some(file), mask_digits).unwrap();
+        assert_eq!(h.count_all().unwrap(), 2);
+    }
+
+    #[test]
+    fn in_memory_history_writes_nothing() {
+        let mut h = RedactingHistory::open(10, None, mask_digits).unwrap();
+        h.save(HistoryItem::from_command_line("a 1")).unwrap();
+        h.sync().unwrap();
+        assert_eq!(h.count_all().unwrap(), 1);
+    }
+}

@@ -1,0 +1,163 @@
+//! Scenario hosts end to end: each scenario in `fixtures/scenarios/` comes up as a real sshd in
+//! a private mount namespace; its probes (OpenSSH client) prove the host state is real;
+//! `tai run HOST ISSUE --no-llm --json` names the expected category and quotes the evidence;
+//! and neither the scenario host nor the real machine is changed.
+//!
+//! Runs as root (CI does). The scenarios run in parallel threads of one test.
+mod support;
+
+use support::scenario::{all_names, Scenario};
+
+fn run_scenario(name: &str) {
+    let t0 = std::time::Instant::now();
+    let sc = Scenario::start(name);
+    eprintln!("{name}: host up in {:?}", t0.elapsed());
+    sc.check_probes();
+    let before = sc.checksum_inside();
+
+    // Triage over an OpenSSH-collected snapshot: the detectors see the real host output.
+    let snap = sc.snapshot();
+    let findings = tai::triage::analyze(&snap);
+    let report = tai::triage::report(&sc.target(), &sc.spec.issue, "general", &snap, &findings);
+    check_report(&sc, &report, "snapshot triage");
+
+    // The real binary, no model: connect, classify, baseline plan + sweep, triage, report.
+    let t1 = std::time::Instant::now();
+    let (report, _) = tai_run(&sc, &["--no-llm"]);
+    eprintln!("{name}: tai run --no-llm took {:?}", t1.elapsed());
+    check_report(&sc, &report, "tai run --no-llm");
+    assert_eq!(report.mode, "triage");
+    assert!(!report.tool_calls.is_empty());
+    if name == "port-conflict" {
+        // No model listening: tai says so on stderr and falls back to the same triage.
+        let (fallback, stderr) = tai_run(&sc, &["--base-url", "http://127.0.0.1:9/v1"]);
+        assert!(stderr.contains("the model cannot be reached"), "{stderr}");
+        check_report(&sc, &fallback, "tai run (model unreachable)");
+        assert!(
+            fallback
+                .warnings
+                .iter()
+                .any(|w| w.contains("no model was used")),
+            "{:?}",
+            fallback.warnings
+        );
+    }
+
+    let after = sc.checksum_inside();
+    assert_eq!(
+        before, after,
+        "scenario {name}: the scenario host changed during the run"
+    );
+    sc.finish();
+    eprintln!("{name}: scenario took {:?}", t0.elapsed());
+}
+
+/// `tai run TARGET ISSUE --json -i KEY --known-hosts FILE EXTRA...` against the scenario host;
+/// returns the parsed report and stderr.
+fn tai_run(sc: &Scenario, extra: &[&str]) -> (tai::report::Report, String) {
+    let home = tempfile::tempdir().unwrap();
+    let out = support::tai_cmd(home.path())
+        .args(["run", &sc.target(), &sc.spec.issue, "--json", "-i"])
+        .arg(sc.key())
+        .arg("--known-hosts")
+        .arg(sc.known_hosts())
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!("{}: tai stderr:\n{stderr}", sc.name);
+    assert!(
+        out.status.success(),
+        "scenario {}: tai run failed ({}):\n{stderr}\nrunner log:\n{}",
+        sc.name,
+        out.status,
+        sc.runner_log()
+    );
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "scenario {}: tai run --json printed no report ({e}):\n{}\n{stderr}",
+            sc.name,
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    (report, stderr)
+}
+
+/// The report names one of the scenario's categories and quotes every evidence substring.
+fn check_report(sc: &Scenario, report: &tai::report::Report, what: &str) {
+    eprintln!(
+        "scenario {} ({what}): [{}] {}",
+        sc.name, report.category, report.root_cause
+    );
+    let dump = || serde_json::to_string_pretty(report).unwrap();
+    assert!(
+        sc.spec.categories.contains(&report.category),
+        "scenario {}: {what} named category {:?}, expected one of {:?}\n{}",
+        sc.name,
+        report.category,
+        sc.spec.categories,
+        dump()
+    );
+    for want in &sc.spec.evidence {
+        assert!(
+            report
+                .evidence
+                .iter()
+                .any(|e| e.text.contains(want.as_str())),
+            "scenario {}: {what} evidence does not quote {want:?}\n{}",
+            sc.name,
+            dump()
+        );
+    }
+    assert!(
+        report.evidence.iter().all(|e| !e.sources.is_empty()),
+        "every evidence item cites a call: {}",
+        dump()
+    );
+}
+
+/// Scenarios run at once, at most this many.
+const PARALLEL: usize = 4;
+
+/// Every scenario folder, [`PARALLEL`] at a time (they mostly wait on SSH and on commands).
+/// `TAI_SCENARIO=name` runs just one.
+#[test]
+fn scenarios_end_to_end() {
+    let names = all_names();
+    assert!(
+        names.len() >= 10,
+        "at least 10 scenarios, found {}",
+        names.len()
+    );
+    let only = std::env::var("TAI_SCENARIO").ok();
+    let selected: Vec<String> = names
+        .into_iter()
+        .filter(|n| only.as_deref().is_none_or(|o| o == n))
+        .collect();
+    assert!(!selected.is_empty(), "no scenario named {only:?}");
+    let started = std::time::Instant::now();
+    // A few at a time: bringing a host up (keys, journal, setup.sh) is CPU work; running one
+    // is mostly waiting.
+    let queue = std::sync::Mutex::new(selected);
+    let failed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..PARALLEL {
+            s.spawn(|| loop {
+                let Some(name) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                let n = name.clone();
+                let ok = std::thread::spawn(move || run_scenario(&n)).join().is_ok();
+                if !ok {
+                    failed.lock().unwrap().push(name);
+                }
+            });
+        }
+    });
+    let failed = failed.into_inner().unwrap();
+    eprintln!("scenarios finished in {:?}", started.elapsed());
+    assert!(
+        failed.is_empty(),
+        "scenarios failed (their panics are above): {failed:?}"
+    );
+}
