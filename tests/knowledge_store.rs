@@ -548,3 +548,92 @@ fn knowledge_and_its_futures_are_send() {
     send(k.retrieve_for_issue("disk", "web01"));
     send(k.record_session(SessionSummary::default()));
 }
+
+#[tokio::test]
+async fn bundled_runbooks_refresh_on_open_but_never_replace_your_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    {
+        let k = open(dir.path(), None).unwrap();
+        // Your own nginx.md replaces the bundled one.
+        std::fs::write(
+            src.path().join("nginx.md"),
+            runbook(
+                "nginx",
+                "Our load balancer",
+                "the f5 pool zqmarker drains nodes",
+            ),
+        )
+        .unwrap();
+        k.sync_dir(src.path()).await.unwrap();
+    }
+    let before = std::fs::read(dir.path().join("data.mdb")).unwrap();
+    let k = open(dir.path(), None).unwrap();
+    // Opening again writes nothing when nothing changed.
+    assert_eq!(std::fs::read(dir.path().join("data.mdb")).unwrap(), before);
+    let hits = k.search("zqmarker", 1).await.unwrap();
+    assert_eq!(hits[0].citation, "nginx.md#Our load balancer");
+    let list = k.list().unwrap();
+    assert_eq!(list.len(), 15);
+    assert!(list
+        .iter()
+        .any(|r| r.name == "nginx.md" && r.source.ends_with("nginx.md") && r.source != "bundled"));
+}
+
+/// Two processes recording sessions through `record_session` at the same time: this test
+/// re-runs itself as two child processes (selected by an environment variable) and checks
+/// that every session of both arrived with a distinct id.
+#[tokio::test]
+async fn two_processes_recording_sessions_lose_nothing() {
+    const PER_CHILD: usize = 25;
+    if let Ok(dir) = std::env::var("TAI_KNOWLEDGE_TEST_CHILD_DIR") {
+        let who = std::env::var("TAI_KNOWLEDGE_TEST_CHILD_ID").unwrap();
+        let k = open(Path::new(&dir), None).unwrap();
+        for i in 0..PER_CHILD {
+            k.record_session(session(
+                &format!("host{who}"),
+                &format!("issue {who}-{i}"),
+                "cause",
+            ))
+            .await
+            .unwrap();
+        }
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..2)
+        .map(|who| {
+            std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "two_processes_recording_sessions_lose_nothing",
+                    "--nocapture",
+                ])
+                .env("TAI_KNOWLEDGE_TEST_CHILD_DIR", dir.path())
+                .env("TAI_KNOWLEDGE_TEST_CHILD_ID", who.to_string())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let k = open(dir.path(), None).unwrap();
+    let all = k.recent_sessions(None, 1000).unwrap();
+    assert_eq!(all.len(), 2 * PER_CHILD);
+    let mut ids: Vec<u32> = all.iter().map(|s| s.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2 * PER_CHILD);
+    for who in 0..2 {
+        for i in 0..PER_CHILD {
+            let issue = format!("issue {who}-{i}");
+            assert!(
+                all.iter()
+                    .any(|s| s.summary.issue == issue && s.summary.host == format!("host{who}")),
+                "lost {issue}"
+            );
+        }
+    }
+}

@@ -301,9 +301,7 @@ impl Knowledge {
             retrieved: Mutex::new(Vec::new()),
             _tmp: tmp,
         };
-        if k.store.runbook_records()?.is_empty() {
-            k.index_bundled_lexical()?;
-        }
+        k.refresh_bundled()?;
         Ok(k)
     }
 
@@ -354,9 +352,27 @@ impl Knowledge {
         }
     }
 
-    fn index_bundled_lexical(&self) -> Result<SyncStats, KnowledgeError> {
-        let updates = bundled_updates()?;
-        self.store.write_runbooks(&updates, &[], None)
+    /// Index bundled runbooks that are missing, or that came from the bundle and changed
+    /// (a newer tai ships newer text), lexically and at once. Runbooks synced from a
+    /// directory or added by hand are never replaced. No write when nothing changed.
+    fn refresh_bundled(&self) -> Result<(), KnowledgeError> {
+        let existing: HashMap<String, store::RunbookRecord> = self
+            .store
+            .runbook_records()?
+            .into_iter()
+            .map(|r| (r.name.clone(), r))
+            .collect();
+        let updates: Vec<RunbookUpdate> = bundled_updates()?
+            .into_iter()
+            .filter(|u| match existing.get(&u.runbook.name) {
+                None => true,
+                Some(r) => r.source == "bundled" && r.hash != u.hash,
+            })
+            .collect();
+        if !updates.is_empty() {
+            self.store.write_runbooks(&updates, &[], None)?;
+        }
+        Ok(())
     }
 
     // ----- runbooks -------------------------------------------------------------------
@@ -759,12 +775,12 @@ impl Knowledge {
             if let Some(h) = host {
                 let by_id: HashMap<u32, &store::SessionRecord> =
                     sessions.iter().map(|s| (s.id, s)).collect();
-                let same: Vec<u32> = lex_ids
-                    .iter()
-                    .chain(vec_ids.iter())
-                    .filter(|id| by_id.get(id).is_some_and(|s| s.summary.host == h))
-                    .copied()
-                    .collect();
+                let mut same: Vec<u32> = Vec::new();
+                for id in lex_ids.iter().chain(vec_ids.iter()) {
+                    if by_id.get(id).is_some_and(|s| s.summary.host == h) && !same.contains(id) {
+                        same.push(*id);
+                    }
+                }
                 rankings.push(same);
             }
         }
