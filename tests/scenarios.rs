@@ -26,6 +26,7 @@ fn run_scenario(name: &str) {
     let (report, _) = tai_run(&sc, &["--no-llm"]);
     eprintln!("{name}: tai run --no-llm took {:?}", t1.elapsed());
     check_report(&sc, &report, "tai run --no-llm");
+    eprintln!("{name}: first action: {:?}", report.actions.first());
     assert_eq!(report.mode, "triage");
     assert!(!report.tool_calls.is_empty());
     if name == "port-conflict" {

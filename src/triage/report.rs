@@ -233,3 +233,60 @@ pub fn steps_from_section(body: &str, max: usize) -> Vec<String> {
     }
     steps
 }
+
+/// Which runbook sections can answer a finding: words its heading may contain, and runbooks
+/// (file stems) whose any non-symptom section may answer it.
+fn runbook_match(kind: &str) -> (&'static [&'static str], &'static [&'static str]) {
+    match kind {
+        "port_conflict" => (&["already in use", "address in use"], &[]),
+        "unit_crash_loop" | "unit_failed" => (
+            &["restart", "does not start", "fails to start", "failed unit"],
+            &["systemd-unit-failures"],
+        ),
+        "oom_kill" => (&["oom", "out of memory"], &["memory-oom"]),
+        "filesystem_full" | "filesystem_nearly_full" | "no_space" => {
+            (&["disk full", "space"], &["disk-full"])
+        }
+        "inode_exhaustion" => (&["inode"], &["inodes"]),
+        "readonly_filesystem" => (&["read-only", "read only"], &[]),
+        "io_error" => (&["disk and controller", "i/o error"], &[]),
+        "auth_bad_modes" => (&["public key", "authorized_keys"], &[]),
+        "auth_failures" => (&["brute", "failed login"], &["ssh"]),
+        "dns_failure" | "dns_dead_resolver" | "dns_no_nameserver" => {
+            (&["resolver", "dns", "name resolution"], &["dns"])
+        }
+        "certificate_expiry" => (&["expir", "certificate"], &["tls-certificates"]),
+        "clock_unsynchronised" => (&["time source", "ntp", "clock"], &["time-sync"]),
+        "segfault" => (&["segfault", "core dump"], &[]),
+        "upstream_unreachable" => (&["upstream"], &[]),
+        "high_load" => (&["load", "cpu-bound"], &["high-load"]),
+        _ => (&[], &[]),
+    }
+}
+
+/// From runbook search hits `(citation, heading, text)`, best first, the section that answers
+/// the finding: its heading names the problem, or it is a section (not the symptom list) of the
+/// runbook for that problem; and it has steps. Returns `(citation, steps)`.
+pub fn pick_runbook_section(
+    f: &Finding,
+    hits: &[(String, String, String)],
+) -> Option<(String, Vec<String>)> {
+    let (headings, runbooks) = runbook_match(&f.kind);
+    hits.iter().find_map(|(citation, heading, text)| {
+        let h = heading.to_lowercase();
+        if h == "symptoms" {
+            return None;
+        }
+        let stem = citation
+            .split('#')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(".md");
+        let fits = headings.iter().any(|t| h.contains(t)) || runbooks.contains(&stem);
+        if !fits {
+            return None;
+        }
+        let steps = steps_from_section(text, 4);
+        (!steps.is_empty()).then(|| (citation.clone(), steps))
+    })
+}

@@ -1043,3 +1043,30 @@ fn the_sweep_renders_and_the_policy_allows_it() {
         }
     }
 }
+
+#[test]
+fn runbook_section_must_match_the_finding() {
+    let f = run(&[journal(NGINX_BIND)]);
+    let port = f.iter().find(|x| x.kind == "port_conflict").unwrap();
+    let hits = vec![
+        (
+            "nginx.md#Symptoms".to_string(),
+            "Symptoms".to_string(),
+            "- Nothing listens on :80/:443, or the port is taken by another process.\n".to_string(),
+        ),
+        (
+            "disk-full.md#Database and application data".to_string(),
+            "Database and application data".to_string(),
+            "- Database WAL retained by replication slots.\n".to_string(),
+        ),
+        (
+            "apache.md#Port already in use".to_string(),
+            "Port already in use".to_string(),
+            "`(98)Address already in use`: another process holds the port.\n\n1. `list_sockets` shows who holds it.\n2. Stop it or change `Listen`.\n".to_string(),
+        ),
+    ];
+    let (cite, steps) = pick_runbook_section(port, &hits).unwrap();
+    assert_eq!(cite, "apache.md#Port already in use");
+    assert_eq!(steps.len(), 2);
+    assert!(pick_runbook_section(port, &hits[..2]).is_none());
+}
