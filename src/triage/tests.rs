@@ -1070,3 +1070,14 @@ fn runbook_section_must_match_the_finding() {
     assert_eq!(steps.len(), 2);
     assert!(pick_runbook_section(port, &hits[..2]).is_none());
 }
+
+#[test]
+fn crash_and_upstream_lookalikes_do_not_fire() {
+    let log = "\
+Nov 25 07:58:01 app01 systemd[1]: systemd-coredump.socket: Deactivated successfully.
+Nov 25 07:58:02 app01 kernel: Segment Routing with IPv6
+Nov 25 07:58:03 app01 systemd[1]: imgproc.service: Main process exited, code=exited, status=0/SUCCESS
+2026/11/25 10:00:00 [warn] 902#902: *19 an upstream response is buffered to a temporary file /var/cache/nginx/proxy_temp/1/00/0000000001 while reading upstream, client: 10.0.0.9, server: shop.example.com, request: \"GET /big HTTP/1.1\", upstream: \"http://127.0.0.1:8080/big\", host: \"shop.example.com\"
+";
+    none(&run(&[journal(log)]));
+}
