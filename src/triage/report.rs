@@ -104,20 +104,24 @@ pub fn report_with_actions(
         root_cause.push_str(&format!(" Also seen: {}.", list.join("; ")));
     }
 
+    // Every line behind the root cause; one line for each other finding.
     let mut evidence: Vec<Evidence> = Vec::new();
-    for f in ordered.iter().take(MAX_FINDINGS_IN_EVIDENCE) {
-        for line in &f.evidence {
+    for line in &top.evidence {
+        push_evidence(&mut evidence, line, &top.call_id);
+    }
+    for s in &top.supporting {
+        push_evidence(&mut evidence, &s.line, &s.call_id);
+    }
+    for f in ordered.iter().skip(1).take(MAX_FINDINGS_IN_EVIDENCE - 1) {
+        if let Some(line) = f.evidence.first() {
             push_evidence(&mut evidence, line, &f.call_id);
-        }
-        for s in &f.supporting {
-            push_evidence(&mut evidence, &s.line, &s.call_id);
         }
     }
     evidence.truncate(MAX_EVIDENCE_ITEMS);
 
     let mut actions: Vec<String> = Vec::new();
     if let Some((cite, steps)) = runbook {
-        for s in steps {
+        for s in steps.into_iter().take(3) {
             actions.push(format!("{s} [{cite}]"));
         }
     }

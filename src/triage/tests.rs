@@ -506,9 +506,12 @@ fn sshd_bad_modes() {
     let log = "\
 Nov 25 09:00:01 bastion sshd[5101]: Authentication refused: bad ownership or modes for file /root/.ssh/authorized_keys
 Nov 25 09:00:01 bastion sshd[5101]: Connection closed by authenticating user root 192.0.2.10 port 50122 [preauth]
+Nov 25 09:01:12 bastion sshd[5120]: Authentication refused: bad ownership or modes for file /root/.ssh/authorized_keys
 ";
     let f = run(&[journal(log)]);
     let m = only(&f, "auth_bad_modes");
+    // The same refusal from another sshd process is quoted once.
+    assert_eq!(m.evidence.len(), 1, "{:?}", m.evidence);
     assert_eq!(m.subject, "/root/.ssh/authorized_keys");
     assert_eq!(m.severity, Severity::Critical);
     assert_eq!(f[0].kind, "auth_bad_modes");
