@@ -31,7 +31,22 @@ fn run_scenario(name: &str) {
     assert!(!report.tool_calls.is_empty());
     if name == "port-conflict" {
         // No model listening: tai says so on stderr and falls back to the same triage.
-        let (fallback, stderr) = tai_run(&sc, &["--base-url", "http://127.0.0.1:9/v1"]);
+        let md = sc.known_hosts().with_file_name("report.md");
+        let md_arg = md.to_string_lossy().into_owned();
+        let (fallback, stderr) = tai_run(
+            &sc,
+            &[
+                "--base-url",
+                "http://127.0.0.1:9/v1",
+                "--output-file",
+                &md_arg,
+            ],
+        );
+        let written = std::fs::read_to_string(&md).expect("--output-file was written");
+        assert!(
+            written.contains("## Root Cause") && written.contains("Address already in use"),
+            "{written}"
+        );
         assert!(stderr.contains("the model cannot be reached"), "{stderr}");
         check_report(&sc, &fallback, "tai run (model unreachable)");
         assert!(
