@@ -26,11 +26,27 @@ fn run_scenario(name: &str) {
     let (report, _) = tai_run(&sc, &["--no-llm"]);
     eprintln!("{name}: tai run --no-llm took {:?}", t1.elapsed());
     check_report(&sc, &report, "tai run --no-llm");
+    eprintln!("{name}: first action: {:?}", report.actions.first());
     assert_eq!(report.mode, "triage");
     assert!(!report.tool_calls.is_empty());
     if name == "port-conflict" {
         // No model listening: tai says so on stderr and falls back to the same triage.
-        let (fallback, stderr) = tai_run(&sc, &["--base-url", "http://127.0.0.1:9/v1"]);
+        let md = sc.known_hosts().with_file_name("report.md");
+        let md_arg = md.to_string_lossy().into_owned();
+        let (fallback, stderr) = tai_run(
+            &sc,
+            &[
+                "--base-url",
+                "http://127.0.0.1:9/v1",
+                "--output-file",
+                &md_arg,
+            ],
+        );
+        let written = std::fs::read_to_string(&md).expect("--output-file was written");
+        assert!(
+            written.contains("## Root Cause") && written.contains("Address already in use"),
+            "{written}"
+        );
         assert!(stderr.contains("the model cannot be reached"), "{stderr}");
         check_report(&sc, &fallback, "tai run (model unreachable)");
         assert!(

@@ -163,7 +163,18 @@ pub async fn run_no_llm(
         started.elapsed().as_secs_f64(),
         findings.len()
     );
-    let mut report = triage::report(&host, &issue, category.as_str(), &outcomes, &findings);
+    let runbook = match triage::strongest(category.as_str(), &findings).first() {
+        Some(top) => runbook_steps(config, top).await,
+        None => None,
+    };
+    let mut report = triage::report_with_actions(
+        &host,
+        &issue,
+        category.as_str(),
+        &outcomes,
+        &findings,
+        runbook,
+    );
     if let Some(reason) = model_unreachable {
         report.warnings.push(format!(
             "no model was used ({reason}); this report comes from deterministic triage"
@@ -171,4 +182,42 @@ pub async fn run_no_llm(
     }
     emit(config, &report)?;
     Ok(Code::Success)
+}
+
+/// Recommended Actions from the runbook section that matches the strongest finding:
+/// `(citation, steps)`. BM25 only (no embedding server is asked: this is the no-model path);
+/// a store that cannot be opened or a section without steps leaves the finding's own advice.
+async fn runbook_steps(
+    config: &Config,
+    top: &crate::triage::Finding,
+) -> Option<(String, Vec<String>)> {
+    use crate::knowledge::{Knowledge, OpenOptions};
+    let opened = Knowledge::open_with(OpenOptions {
+        dir: (!config.no_persist).then(|| Knowledge::store_dir(&config.tai_home)),
+        embed: None,
+        rag_debug: config.rag_debug,
+    });
+    let knowledge = match opened {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("note: runbooks not used: {e}");
+            return None;
+        }
+    };
+    let hits = match knowledge
+        .search(&crate::triage::runbook_query(top), 10)
+        .await
+    {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("note: runbook search failed: {e}");
+            return None;
+        }
+    };
+    let hits: Vec<(String, String, String)> = hits
+        .into_iter()
+        .filter(|h| h.bm25.is_some())
+        .map(|h| (h.citation, h.section, h.text))
+        .collect();
+    crate::triage::pick_runbook_section(top, &hits)
 }

@@ -123,16 +123,18 @@ impl Groups {
     }
 }
 
-/// A log line without its timestamp and host: `nginx[2231]: nginx: [emerg] …` (the whole line
-/// when it has no syslog prefix).
-fn message_part(line: &str) -> &str {
-    let r = re!(
+/// A log line without its timestamp, host and pid: `nginx: nginx: [emerg] …` (the whole line
+/// when it has no syslog prefix). Two lines with the same message part say the same thing.
+fn message_part(line: &str) -> String {
+    let stamp = re!(
         r"^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+\S+\s+"
     );
-    match r.find(line) {
+    let pid = re!(r"^([^\s\[:]+)\[\d+\]:");
+    let rest = match stamp.find(line) {
         Some(m) => &line[m.end()..],
-        None => line,
-    }
+        None => return line.to_string(),
+    };
+    pid.replace(rest, "$1:").into_owned()
 }
 
 /// The syslog identifier of a journal/syslog line (`nginx` in

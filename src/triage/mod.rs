@@ -21,7 +21,9 @@ pub(crate) mod time;
 #[cfg(test)]
 mod tests;
 
-pub use report::{report, report_with_actions, runbook_query, steps_from_section, strongest};
+pub use report::{
+    pick_runbook_section, report, report_with_actions, runbook_query, steps_from_section, strongest,
+};
 
 /// How bad a finding is. Ordered: `Info < Warning < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -104,20 +104,24 @@ pub fn report_with_actions(
         root_cause.push_str(&format!(" Also seen: {}.", list.join("; ")));
     }
 
+    // Every line behind the root cause; one line for each other finding.
     let mut evidence: Vec<Evidence> = Vec::new();
-    for f in ordered.iter().take(MAX_FINDINGS_IN_EVIDENCE) {
-        for line in &f.evidence {
+    for line in &top.evidence {
+        push_evidence(&mut evidence, line, &top.call_id);
+    }
+    for s in &top.supporting {
+        push_evidence(&mut evidence, &s.line, &s.call_id);
+    }
+    for f in ordered.iter().skip(1).take(MAX_FINDINGS_IN_EVIDENCE - 1) {
+        if let Some(line) = f.evidence.first() {
             push_evidence(&mut evidence, line, &f.call_id);
-        }
-        for s in &f.supporting {
-            push_evidence(&mut evidence, &s.line, &s.call_id);
         }
     }
     evidence.truncate(MAX_EVIDENCE_ITEMS);
 
     let mut actions: Vec<String> = Vec::new();
     if let Some((cite, steps)) = runbook {
-        for s in steps {
+        for s in steps.into_iter().take(3) {
             actions.push(format!("{s} [{cite}]"));
         }
     }
@@ -232,4 +236,61 @@ pub fn steps_from_section(body: &str, max: usize) -> Vec<String> {
         }
     }
     steps
+}
+
+/// Which runbook sections can answer a finding: words its heading may contain, and runbooks
+/// (file stems) whose any non-symptom section may answer it.
+fn runbook_match(kind: &str) -> (&'static [&'static str], &'static [&'static str]) {
+    match kind {
+        "port_conflict" => (&["already in use", "address in use"], &[]),
+        "unit_crash_loop" | "unit_failed" => (
+            &["restart", "does not start", "fails to start", "failed unit"],
+            &["systemd-unit-failures"],
+        ),
+        "oom_kill" => (&["oom", "out of memory"], &["memory-oom"]),
+        "filesystem_full" | "filesystem_nearly_full" | "no_space" => {
+            (&["disk full", "space"], &["disk-full"])
+        }
+        "inode_exhaustion" => (&["inode"], &["inodes"]),
+        "readonly_filesystem" => (&["read-only", "read only"], &[]),
+        "io_error" => (&["disk and controller", "i/o error"], &[]),
+        "auth_bad_modes" => (&["public key", "authorized_keys"], &[]),
+        "auth_failures" => (&["brute", "failed login"], &["ssh"]),
+        "dns_failure" | "dns_dead_resolver" | "dns_no_nameserver" => {
+            (&["resolver", "dns", "name resolution"], &["dns"])
+        }
+        "certificate_expiry" => (&["expir", "certificate"], &["tls-certificates"]),
+        "clock_unsynchronised" => (&["time source", "ntp", "clock"], &["time-sync"]),
+        "segfault" => (&["segfault", "core dump"], &[]),
+        "upstream_unreachable" => (&["upstream"], &[]),
+        "high_load" => (&["load", "cpu-bound"], &["high-load"]),
+        _ => (&[], &[]),
+    }
+}
+
+/// From runbook search hits `(citation, heading, text)`, best first, the section that answers
+/// the finding: its heading names the problem, or it is a section (not the symptom list) of the
+/// runbook for that problem; and it has steps. Returns `(citation, steps)`.
+pub fn pick_runbook_section(
+    f: &Finding,
+    hits: &[(String, String, String)],
+) -> Option<(String, Vec<String>)> {
+    let (headings, runbooks) = runbook_match(&f.kind);
+    hits.iter().find_map(|(citation, heading, text)| {
+        let h = heading.to_lowercase();
+        if h == "symptoms" {
+            return None;
+        }
+        let stem = citation
+            .split('#')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(".md");
+        let fits = headings.iter().any(|t| h.contains(t)) || runbooks.contains(&stem);
+        if !fits {
+            return None;
+        }
+        let steps = steps_from_section(text, 4);
+        (!steps.is_empty()).then(|| (citation.clone(), steps))
+    })
 }

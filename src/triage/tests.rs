@@ -506,9 +506,12 @@ fn sshd_bad_modes() {
     let log = "\
 Nov 25 09:00:01 bastion sshd[5101]: Authentication refused: bad ownership or modes for file /root/.ssh/authorized_keys
 Nov 25 09:00:01 bastion sshd[5101]: Connection closed by authenticating user root 192.0.2.10 port 50122 [preauth]
+Nov 25 09:01:12 bastion sshd[5120]: Authentication refused: bad ownership or modes for file /root/.ssh/authorized_keys
 ";
     let f = run(&[journal(log)]);
     let m = only(&f, "auth_bad_modes");
+    // The same refusal from another sshd process is quoted once.
+    assert_eq!(m.evidence.len(), 1, "{:?}", m.evidence);
     assert_eq!(m.subject, "/root/.ssh/authorized_keys");
     assert_eq!(m.severity, Severity::Critical);
     assert_eq!(f[0].kind, "auth_bad_modes");
@@ -1042,4 +1045,42 @@ fn the_sweep_renders_and_the_policy_allows_it() {
             }
         }
     }
+}
+
+#[test]
+fn runbook_section_must_match_the_finding() {
+    let f = run(&[journal(NGINX_BIND)]);
+    let port = f.iter().find(|x| x.kind == "port_conflict").unwrap();
+    let hits = vec![
+        (
+            "nginx.md#Symptoms".to_string(),
+            "Symptoms".to_string(),
+            "- Nothing listens on :80/:443, or the port is taken by another process.\n".to_string(),
+        ),
+        (
+            "disk-full.md#Database and application data".to_string(),
+            "Database and application data".to_string(),
+            "- Database WAL retained by replication slots.\n".to_string(),
+        ),
+        (
+            "apache.md#Port already in use".to_string(),
+            "Port already in use".to_string(),
+            "`(98)Address already in use`: another process holds the port.\n\n1. `list_sockets` shows who holds it.\n2. Stop it or change `Listen`.\n".to_string(),
+        ),
+    ];
+    let (cite, steps) = pick_runbook_section(port, &hits).unwrap();
+    assert_eq!(cite, "apache.md#Port already in use");
+    assert_eq!(steps.len(), 2);
+    assert!(pick_runbook_section(port, &hits[..2]).is_none());
+}
+
+#[test]
+fn crash_and_upstream_lookalikes_do_not_fire() {
+    let log = "\
+Nov 25 07:58:01 app01 systemd[1]: systemd-coredump.socket: Deactivated successfully.
+Nov 25 07:58:02 app01 kernel: Segment Routing with IPv6
+Nov 25 07:58:03 app01 systemd[1]: imgproc.service: Main process exited, code=exited, status=0/SUCCESS
+2026/11/25 10:00:00 [warn] 902#902: *19 an upstream response is buffered to a temporary file /var/cache/nginx/proxy_temp/1/00/0000000001 while reading upstream, client: 10.0.0.9, server: shop.example.com, request: \"GET /big HTTP/1.1\", upstream: \"http://127.0.0.1:8080/big\", host: \"shop.example.com\"
+";
+    none(&run(&[journal(log)]));
 }

@@ -180,11 +180,18 @@ fn plan_mounts(files: &Path) -> MountPlan {
     }
 }
 
-fn machine_id() -> String {
+/// This machine's id, or `None` when `/etc/machine-id` is missing or empty (some container
+/// images): then the scenario host gets its own.
+fn machine_id() -> Option<String> {
     std::fs::read_to_string("/etc/machine-id")
-        .expect("/etc/machine-id")
-        .trim()
-        .to_string()
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| s.len() == 32)
+}
+
+/// The machine id scenario hosts use when this machine has none.
+fn scenario_machine_id() -> String {
+    "7a1c0de5ce4a7105b1e55ed0c0ffee00".to_string()
 }
 
 fn boot_id() -> String {
@@ -238,7 +245,7 @@ pub fn prepare_export(text: &str) -> String {
     let now = now_us();
     let shift = (now - 30_000_000) as i64 - max;
     let up = uptime_us();
-    let (mid, boot) = (machine_id(), boot_id());
+    let (mid, boot) = (machine_id().unwrap_or_else(scenario_machine_id), boot_id());
     let mut out = String::new();
     for e in &entries {
         let real = (ts(e) as i64 + shift).max(0) as u64;
@@ -316,7 +323,15 @@ impl Scenario {
                 std::fs::copy(e.path(), &dst).unwrap();
             }
         }
-        let mid = machine_id();
+        let mid = match machine_id() {
+            Some(m) => m,
+            None => {
+                let m = scenario_machine_id();
+                std::fs::create_dir_all(files.join("etc")).unwrap();
+                std::fs::write(files.join("etc/machine-id"), format!("{m}\n")).unwrap();
+                m
+            }
+        };
         let has_journal = src.join("journal.export").exists();
         if has_journal {
             std::fs::create_dir_all(files.join("var/log/journal").join(&mid)).unwrap();
