@@ -134,6 +134,32 @@ fn issue_on_the_command_line_without_a_model_collects_its_category() {
 }
 
 #[test]
+fn a_session_is_remembered_and_history_finds_it() {
+    let home = tempfile::tempdir().unwrap();
+    let base = closed_port_url();
+    // Persisting: the first session ends with its summary saved to session memory.
+    let out = run_piped(
+        home.path(),
+        &["--base-url", &base, "local", "No space left on device"],
+        "/runbooks\n/quit\n",
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("session saved to history as #"), "{stderr}");
+    // The first turn retrieved runbooks for the issue.
+    assert!(
+        text(&out.stdout).contains("Runbooks retrieved this session"),
+        "{}",
+        text(&out.stdout)
+    );
+    // A later session on the same host lists it.
+    let out = run_piped(home.path(), &["--base-url", &base, "local"], "/history\n");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Recent sessions on this host"), "{stdout}");
+    assert!(stdout.contains("No space left on device"), "{stdout}");
+}
+
+#[test]
 fn piped_save_writes_a_markdown_transcript() {
     let home = tempfile::tempdir().unwrap();
     let base = closed_port_url();
