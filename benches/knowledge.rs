@@ -7,7 +7,9 @@
 //! 2. Tier 1: tokens sent versus the full dump for a large collected dump, and whether the
 //!    evidence line is among the selected chunks.
 //!
-//! Environment: `TAI_BENCH_N` (default 100000), `TAI_BENCH_QUERIES` (default 200).
+//! Environment: `TAI_BENCH_N` (default 100000), `TAI_BENCH_QUERIES` (default 200),
+//! `TAI_BENCH_TREES` (default: tai's `N_TREES`), `TAI_BENCH_CLUSTERS` (default 500; 0 =
+//! unstructured random vectors).
 use std::time::{Duration, Instant};
 
 use arroy::distances::Cosine;
@@ -37,8 +39,23 @@ fn normalize(v: &mut [f32]) {
     v.iter_mut().for_each(|x| *x /= n);
 }
 
+/// `n` items then `nq` queries, all drawn around `clusters` random centres (topics).
+fn dataset_with_queries(n: usize, nq: usize, clusters: usize, rng: &mut StdRng) -> Vec<Vec<f32>> {
+    dataset(n + nq, clusters, rng)
+}
+
 /// Vectors around `clusters` random centres (topics), each with its own spread.
+/// `clusters == 0`: unstructured random directions, the worst case for any ANN index.
 fn dataset(n: usize, clusters: usize, rng: &mut StdRng) -> Vec<Vec<f32>> {
+    if clusters == 0 {
+        return (0..n)
+            .map(|_| {
+                let mut v: Vec<f32> = (0..DIMS).map(|_| gaussian(rng)).collect();
+                normalize(&mut v);
+                v
+            })
+            .collect();
+    }
     let centres: Vec<Vec<f32>> = (0..clusters)
         .map(|_| {
             let mut c: Vec<f32> = (0..DIMS).map(|_| gaussian(rng)).collect();
@@ -91,22 +108,24 @@ fn env_usize(key: &str, default: usize) -> usize {
 fn vectors() {
     let n = env_usize("TAI_BENCH_N", 100_000);
     let nq = env_usize("TAI_BENCH_QUERIES", 200);
+    let clusters = env_usize("TAI_BENCH_CLUSTERS", 500);
     let mut rng = StdRng::seed_from_u64(42);
-    println!("## vectors: {n} x {DIMS}-d, {nq} queries, k={K}");
+    println!(
+        "## vectors: {n} x {DIMS}-d, {nq} queries, k={K}, {}",
+        if clusters == 0 {
+            "unstructured random directions".to_string()
+        } else {
+            format!("{clusters} topic clusters")
+        }
+    );
     let t = Instant::now();
-    let data = dataset(n, 500, &mut rng);
-    let queries: Vec<Vec<f32>> = (0..nq)
-        .map(|_| {
-            // Queries near stored items, as "find sessions like this one" would be.
-            let base = &data[rng.random_range(0..n)];
-            let mut q: Vec<f32> = base
-                .iter()
-                .map(|x| x + 0.5 * gaussian(&mut rng) / (DIMS as f32).sqrt())
-                .collect();
-            normalize(&mut q);
-            q
-        })
-        .collect();
+    // Queries are new draws from the same topics (a new session's issue), not copies of
+    // stored items: the nearest neighbours are not trivially one item.
+    let (data, queries) = {
+        let mut all = dataset_with_queries(n, nq, clusters, &mut rng);
+        let queries = all.split_off(n);
+        (all, queries)
+    };
     println!("generated in {:.1}s", t.elapsed().as_secs_f64());
 
     // Baseline: exact cosine search over every vector.
@@ -148,7 +167,8 @@ fn vectors() {
         index.put(&mut wtxn, i as u32, v).unwrap();
     }
     let insert = t.elapsed();
-    index.build(&mut wtxn).unwrap();
+    let trees = env_usize("TAI_BENCH_TREES", tai::knowledge::vector::N_TREES);
+    index.build_with(&mut wtxn, Some(trees)).unwrap();
     wtxn.commit().unwrap();
     let build = t.elapsed();
     let size = std::fs::metadata(dir.path().join("data.mdb"))
@@ -169,7 +189,7 @@ fn vectors() {
     println!("| search budget | recall@10 | p50 ms | p95 ms | p50 vs exact |");
     println!("|---|---|---|---|---|");
     let mut chosen = None;
-    for budget in [1usize, 2, 4, 8, 15, 30] {
+    for budget in [1usize, 2, 4, 8, 15, 30, 60] {
         let mut times = Vec::new();
         let mut hit = 0usize;
         for (q, want) in queries.iter().zip(&truth) {

@@ -3,7 +3,7 @@
 //! `tai run HOST ISSUE --no-llm --json` names the expected category and quotes the evidence;
 //! and neither the scenario host nor the real machine is changed.
 //!
-//! Runs as root (CI does). Each scenario is its own test, so they run in parallel.
+//! Runs as root (CI does). The scenarios run in parallel threads of one test.
 mod support;
 
 use support::scenario::{all_names, Scenario};
@@ -116,39 +116,48 @@ fn check_report(sc: &Scenario, report: &tai::report::Report, what: &str) {
     );
 }
 
-macro_rules! scenarios {
-    ($($test:ident => $name:literal),* $(,)?) => {
-        $(
-            #[test]
-            fn $test() {
-                run_scenario($name);
-            }
-        )*
+/// Scenarios run at once, at most this many.
+const PARALLEL: usize = 4;
 
-        #[test]
-        fn every_scenario_folder_has_a_test() {
-            let tested: Vec<&str> = vec![$($name),*];
-            let found = all_names();
-            for f in &found {
-                assert!(tested.contains(&f.as_str()), "fixtures/scenarios/{f} has no test in tests/scenarios.rs");
-            }
-            assert!(found.len() >= 10, "at least 10 scenarios, found {}", found.len());
+/// Every scenario folder, [`PARALLEL`] at a time (they mostly wait on SSH and on commands).
+/// `TAI_SCENARIO=name` runs just one.
+#[test]
+fn scenarios_end_to_end() {
+    let names = all_names();
+    assert!(
+        names.len() >= 10,
+        "at least 10 scenarios, found {}",
+        names.len()
+    );
+    let only = std::env::var("TAI_SCENARIO").ok();
+    let selected: Vec<String> = names
+        .into_iter()
+        .filter(|n| only.as_deref().is_none_or(|o| o == n))
+        .collect();
+    assert!(!selected.is_empty(), "no scenario named {only:?}");
+    let started = std::time::Instant::now();
+    // A few at a time: bringing a host up (keys, journal, setup.sh) is CPU work; running one
+    // is mostly waiting.
+    let queue = std::sync::Mutex::new(selected);
+    let failed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..PARALLEL {
+            s.spawn(|| loop {
+                let Some(name) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                let n = name.clone();
+                let ok = std::thread::spawn(move || run_scenario(&n)).join().is_ok();
+                if !ok {
+                    failed.lock().unwrap().push(name);
+                }
+            });
         }
-    };
-}
-
-scenarios! {
-    clock_unsynced => "clock-unsynced",
-    crash_loop => "crash-loop",
-    disk_full => "disk-full",
-    dns_broken => "dns-broken",
-    expired_cert => "expired-cert",
-    inode_exhaustion => "inode-exhaustion",
-    io_errors => "io-errors",
-    oom_kill => "oom-kill",
-    port_conflict => "port-conflict",
-    readonly_fs => "readonly-fs",
-    segfault => "segfault",
-    ssh_authorized_keys_modes => "ssh-authorized-keys-modes",
-    upstream_502 => "upstream-502",
+    });
+    let failed = failed.into_inner().unwrap();
+    eprintln!("scenarios finished in {:?}", started.elapsed());
+    assert!(
+        failed.is_empty(),
+        "scenarios failed (their panics are above): {failed:?}"
+    );
 }

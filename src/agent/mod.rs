@@ -9,8 +9,18 @@
 //! s.collect(None, &cancel).await?;               // optional: /collect, the baseline plan
 //! let report = s.turn("nginx is down", &cancel).await?;  // one investigation turn
 //! let report = s.turn("what about php-fpm?", &cancel).await?; // follow-ups keep the history
-//! s.outcomes(); s.tokens(); s.facts(); s.transcript_markdown();
+//! s.outcomes(); s.tokens(); s.turn_tokens(); s.facts(); s.transcript_markdown();
+//! s.save_to_history(&report).await;           // session memory (unless --no-persist)
+//! s.close().await;
 //! ```
+//!
+//! `Session::start` connects (production [`runner::RegistryRunner`]: builtin registry, policy,
+//! transport), opens the knowledge store, and probes the model concurrently. A caller with its
+//! own connection (the REPL) builds a [`ToolRunner`] and uses [`Session::new`] with
+//! [`Session::probe_mode`]. The first user message carries the host facts, the issue, the
+//! baseline results when `/collect` ran, the triage findings of those results
+//! ([`SessionOptions::from_config`]), and retrieved runbook/session context
+//! ([`SessionOptions::with_knowledge`]).
 //!
 //! A turn is an explicit loop `for step in 0..max_steps`: the model answers with tool calls
 //! (run concurrently through [`ToolRunner::run_all`]: `tools::execute` per call, bounded by
@@ -86,6 +96,14 @@ impl From<ToolError> for AgentError {
 /// (`triage::prompt_section(&triage::analyze(outcomes))`), or `None` to leave it out.
 pub type FindingsFn = Arc<dyn Fn(&[ToolOutcome]) -> Option<String> + Send + Sync>;
 
+impl SessionOptions {
+    /// Runbook sections and prior sessions relevant to the issue go into the first message.
+    pub fn with_knowledge(mut self, knowledge: Arc<crate::knowledge::Knowledge>) -> Self {
+        self.context = Some(Arc::new(runner::KnowledgeContext(knowledge)));
+        self
+    }
+}
+
 /// Knobs of one session.
 #[derive(Clone)]
 pub struct SessionOptions {
@@ -126,11 +144,19 @@ impl SessionOptions {
         }
     }
 
-    /// Options from the resolved configuration: steps, prompts from TAI_HOME, progress on stderr.
+    /// Options from the resolved configuration: steps, prompts from TAI_HOME, progress on
+    /// stderr, and the deterministic findings (`triage`) of collected output for the first
+    /// message. Retrieved runbook context is added by [`SessionOptions::with_knowledge`]
+    /// ([`Session::start`] does it).
     pub fn from_config(config: &Config, host: impl Into<String>) -> SessionOptions {
         let mut o = SessionOptions::new(host, config.model.max_steps);
         o.prompts = Prompts::load(&config.tai_home);
         o.progress = Progress::stderr(config.color);
+        o.findings = Some(Arc::new(|outcomes: &[ToolOutcome]| {
+            // Nothing collected yet: no findings section rather than "nothing fired".
+            (!outcomes.is_empty())
+                .then(|| crate::triage::prompt_section(&crate::triage::analyze(outcomes)))
+        }));
         if let Some(n) = config.model.num_ctx {
             o.context_tokens = u64::from(n);
         }
@@ -178,6 +204,7 @@ pub struct Session {
     pending_baseline: Vec<ToolOutcome>,
     transcript: Vec<Entry>,
     compactions: usize,
+    knowledge: Option<Arc<crate::knowledge::Knowledge>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -254,7 +281,45 @@ impl Session {
             pending_baseline: Vec::new(),
             transcript: Vec::new(),
             compactions: 0,
+            knowledge: None,
         }
+    }
+
+    /// Keep `knowledge` for session memory ([`Session::save_to_history`]).
+    pub fn with_session_memory(mut self, knowledge: Arc<crate::knowledge::Knowledge>) -> Self {
+        self.knowledge = Some(knowledge);
+        self
+    }
+
+    /// Record the session's outcome in session memory (redacted by the knowledge layer; a
+    /// temporary store under --no-persist), so later sessions on this host can retrieve it.
+    /// Returns the session id, or `None` without a store.
+    pub async fn save_to_history(
+        &self,
+        report: &Report,
+    ) -> Option<Result<u32, crate::knowledge::KnowledgeError>> {
+        let k = self.knowledge.as_ref()?;
+        let summary = crate::knowledge::SessionSummary {
+            host: self.opts.host.clone(),
+            issue: report.issue.clone(),
+            category: report.category.clone(),
+            root_cause: report.root_cause.clone(),
+            actions: report.actions.clone(),
+            evidence: report
+                .evidence
+                .iter()
+                .map(|e| {
+                    if e.sources.is_empty() {
+                        e.text.clone()
+                    } else {
+                        format!("{} [{}]", e.text, e.sources.join(", "))
+                    }
+                })
+                .collect(),
+            time: 0,
+            model: Some(self.model.options().model.clone()),
+        };
+        Some(k.record_session(summary).await)
     }
 
     /// Probe the model (Ollama `/api/show`): pick native tools or the text protocol, and learn
@@ -300,8 +365,24 @@ impl Session {
         mut opts: SessionOptions,
     ) -> Result<Session, AgentError> {
         let mut model = ModelClient::new(crate::llm::ClientOptions::from_settings(&config.model))?;
+        // The knowledge store (a temporary one under --no-persist): first-turn context and the
+        // search tools. tai works without it.
+        let knowledge = match crate::knowledge::Knowledge::open(config) {
+            Ok(k) => Some(Arc::new(k)),
+            Err(e) => {
+                opts.progress
+                    .note(&format!("warning: runbooks and history unavailable: {e}"));
+                None
+            }
+        };
+        if let (Some(k), None) = (&knowledge, &opts.context) {
+            opts = opts.with_knowledge(k.clone());
+        }
+        let tools_knowledge = knowledge
+            .clone()
+            .map(|k| k as Arc<dyn crate::tools::KnowledgeSource>);
         let (runner, mode) = tokio::join!(
-            runner::connect(config, target),
+            runner::connect(config, target, tools_knowledge),
             Session::probe_mode(&model, &mut opts)
         );
         let runner = runner?;
@@ -316,7 +397,11 @@ impl Session {
             opts.progress
                 .note(&format!("recording model exchanges to {}", path.display()));
         }
-        Ok(Session::new(opts, model, runner, mode))
+        let session = Session::new(opts, model, runner, mode);
+        Ok(match knowledge {
+            Some(k) => session.with_session_memory(k),
+            None => session,
+        })
     }
 
     /// End the session: close the connection.
@@ -447,7 +532,6 @@ impl Session {
                 cap_for_model(o.output.trim_end(), per_call)
             ));
         }
-        self.pending_baseline.clear();
         s
     }
 
@@ -463,7 +547,12 @@ impl Session {
             self.transcript.len(),
         );
         self.turn_tokens = Tokens::default();
-        match self.turn_inner(user_text, cancel).await {
+        let result = self.turn_inner(user_text, cancel).await;
+        if !matches!(result, Err(AgentError::Interrupted)) {
+            // The baseline reached the model; an interrupted turn shows it again next time.
+            self.pending_baseline.clear();
+        }
+        match result {
             Err(AgentError::Interrupted) => {
                 // Keep the session usable: drop the half-finished exchange, note it, go on.
                 self.history.truncate(mark.0.max(1).min(self.history.len()));

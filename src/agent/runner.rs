@@ -130,11 +130,24 @@ impl ToolRunner for RegistryRunner {
     }
 }
 
+/// The knowledge layer as the first turn's context source: runbook sections and prior sessions
+/// relevant to the issue (`Knowledge::context_for`).
+pub struct KnowledgeContext(pub Arc<crate::knowledge::Knowledge>);
+
+#[async_trait::async_trait]
+impl ContextSource for KnowledgeContext {
+    async fn context_for(&self, issue: &str, host: &str) -> Option<String> {
+        self.0.context_for(issue, host).await
+    }
+}
+
 /// Connect to `target` and build the production runner: the builtin registry, the read-only
-/// policy and the transport, with the host facts detected once.
+/// policy and the transport, with the host facts detected once; `knowledge` serves the
+/// `search_runbooks` / `search_history` tools.
 pub async fn connect(
     config: &crate::config::Config,
     target: &crate::transport::Target,
+    knowledge: Option<Arc<dyn crate::tools::KnowledgeSource>>,
 ) -> Result<Arc<dyn ToolRunner>, super::AgentError> {
     let transport = crate::transport::connect(target, config).await?;
     let policy = crate::policy::Policy::load(config.sudo)
@@ -146,6 +159,10 @@ pub async fn connect(
         CancellationToken::new(),
     )
     .await;
+    let ctx = match knowledge {
+        Some(k) => ctx.with_knowledge(k),
+        None => ctx,
+    };
     Ok(Arc::new(RegistryRunner::new(
         ctx,
         crate::tools::Registry::builtin(),

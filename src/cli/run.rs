@@ -73,6 +73,11 @@ pub async fn run_model(
     opts.category = category.map(str::to_string);
     let mut session = Session::start(config, target, opts).await?;
     let report = session.turn(issue, cancel).await;
+    if let Ok(r) = &report {
+        if let Some(Err(e)) = session.save_to_history(r).await {
+            eprintln!("warning: the session was not saved to history: {e}");
+        }
+    }
     session.close().await;
     report
 }

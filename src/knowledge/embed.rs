@@ -16,7 +16,11 @@ pub const QUERY_PREFIX: &str = "search_query: ";
 pub const BATCH: usize = 32;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// A query embedding (one short text) must be quick, or search goes on with BM25.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A batch before the server has answered once in this process (model load included).
+const FIRST_BATCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// A batch once the server is known to answer.
 const BATCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Process-wide memory of which `(endpoint, model)` pairs answered.
@@ -80,6 +84,13 @@ impl Embedder {
         }
     }
 
+    fn known_available(&self) -> bool {
+        availability()
+            .lock()
+            .map(|m| matches!(m.get(&self.key()), Some(Ok(()))))
+            .unwrap_or(false)
+    }
+
     fn remember(&self, r: Result<(), String>) {
         if let Ok(mut m) = availability().lock() {
             m.insert(self.key(), r);
@@ -100,10 +111,10 @@ impl Embedder {
         let mut out = Vec::with_capacity(texts.len());
         for batch in texts.chunks(BATCH) {
             let batch: Vec<String> = batch.iter().map(|t| format!("{DOC_PREFIX}{t}")).collect();
-            let timeout = if out.is_empty() && self.known_unavailable().is_none() {
-                PROBE_TIMEOUT.max(BATCH_TIMEOUT)
-            } else {
+            let timeout = if self.known_available() {
                 BATCH_TIMEOUT
+            } else {
+                FIRST_BATCH_TIMEOUT
             };
             out.extend(self.embed_raw(&batch, timeout).await?);
         }

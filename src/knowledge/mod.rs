@@ -96,6 +96,31 @@ impl SessionSummary {
         t
     }
 
+    /// The summary of a finished session from its report (time = now). The agent records it
+    /// with `Knowledge::record_session(SessionSummary::from_report(&report, model))`.
+    pub fn from_report(report: &crate::report::Report, model: Option<&str>) -> SessionSummary {
+        SessionSummary {
+            host: report.host.clone(),
+            issue: report.issue.clone(),
+            category: report.category.clone(),
+            root_cause: report.root_cause.clone(),
+            actions: report.actions.clone(),
+            evidence: report
+                .evidence
+                .iter()
+                .map(|e| {
+                    if e.sources.is_empty() {
+                        e.text.clone()
+                    } else {
+                        format!("{} [{}]", e.text, e.sources.join(", "))
+                    }
+                })
+                .collect(),
+            time: 0,
+            model: model.map(str::to_string),
+        }
+    }
+
     fn redacted(&self) -> SessionSummary {
         let r = |s: &str| redact::redact(s);
         SessionSummary {
@@ -993,6 +1018,31 @@ mod tests {
         assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_time(1_764_058_500), "2025-11-25 08:15 UTC");
         assert_eq!(format_time(951_782_400), "2000-02-29 00:00 UTC");
+    }
+
+    #[test]
+    fn summary_from_a_report_keeps_what_matters() {
+        let report = crate::report::Report {
+            host: "web01".into(),
+            issue: "nginx 502".into(),
+            category: "service".into(),
+            root_cause: "app on :8080 is down".into(),
+            evidence: vec![crate::report::Evidence {
+                text: "connect() failed (111: Connection refused)".into(),
+                sources: vec!["T3".into()],
+            }],
+            actions: vec!["systemctl start app".into()],
+            ..Default::default()
+        };
+        let s = SessionSummary::from_report(&report, Some("qwen3:4b"));
+        assert_eq!(s.host, "web01");
+        assert_eq!(s.root_cause, "app on :8080 is down");
+        assert_eq!(
+            s.evidence,
+            vec!["connect() failed (111: Connection refused) [T3]"]
+        );
+        assert_eq!(s.actions, vec!["systemctl start app"]);
+        assert_eq!(s.model.as_deref(), Some("qwen3:4b"));
     }
 
     #[test]

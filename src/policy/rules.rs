@@ -144,6 +144,9 @@ pub enum Kind {
     Flag,
     Any,
     Word,
+    /// A bare name: like `word` but no `/` and no leading `.` (`service NAME` runs
+    /// `/etc/init.d/NAME`, so a path there would run any program).
+    Name,
     Number,
     Signed,
     Path,
@@ -175,6 +178,7 @@ pub fn parse_kind(s: &str) -> Result<OptKind, String> {
         "flag" => Kind::Flag,
         "any" => Kind::Any,
         "word" => Kind::Word,
+        "name" => Kind::Name,
         "number" => Kind::Number,
         "signed" => Kind::Signed,
         "path" => Kind::Path,
@@ -813,6 +817,14 @@ impl<'a> Eval<'a> {
                 ok.then_some(())
                     .ok_or_else(|| bad("must be a plain name (letters, digits, `_@.:+-`)"))
             }
+            Kind::Name => {
+                let ok = !v.is_empty()
+                    && !v.starts_with(['.', '-'])
+                    && v.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_@.:+-".contains(c));
+                ok.then_some(())
+                    .ok_or_else(|| bad("must be a bare name (no `/`, no leading `.`)"))
+            }
             Kind::Number => (!v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
                 .then_some(())
                 .ok_or_else(|| bad("must be a number")),
@@ -883,6 +895,140 @@ impl<'a> Eval<'a> {
                 .any(|x| x == v)
                 .then_some(())
                 .ok_or_else(|| bad(&format!("must be one of: {}", list.join(", ")))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINI: &str = r#"
+trusted_dirs = ["/usr/bin"]
+
+[[deny_program]]
+id = "deny-sh"
+programs = ["sh"]
+reason = "shell"
+
+[[path_rule]]
+id = "secret"
+deny = ["/secret", "/secret/**"]
+reason = "secret"
+
+[recursive_guard]
+id = "rec"
+allow_under = ["/logs"]
+protect = []
+inside = []
+reason = "logs only"
+
+[[command]]
+id = "tool"
+programs = ["tool"]
+positional = ["path"]
+recursive_options = ["-r"]
+options = { "-a" = "flag", "-b" = "flag", "-r" = "flag", "-n" = "number", "-o" = "number?", "--long" = "any", "--flag" = "flag", "-NUM" = "flag", "-wide" = "word" }
+deny_options = { "-x" = "executes", "--exec*" = "executes" }
+
+[[command]]
+id = "multi"
+programs = ["multi"]
+subcommand_required = true
+subcommands = [
+  { names = ["show"], positional = ["name"], requires_any = ["--yes"], options = { "--yes" = "flag" } },
+  { names = ["list"] },
+]
+
+[[command]]
+id = "loose"
+programs = ["loose"]
+any_options = true
+positional = ["any"]
+deny_options = { "--files0-from" = "reads a file list" }
+"#;
+
+    fn rules() -> Rules {
+        Rules::compile(toml::from_str(MINI).unwrap()).unwrap()
+    }
+
+    fn eval(line: &str) -> Result<String, Refusal> {
+        rules().evaluate(&shell_words::split(line).unwrap())
+    }
+
+    #[test]
+    fn getopt_shapes_are_understood() {
+        for ok in [
+            "tool -ab /x",
+            "tool -an5 /x",
+            "tool -n 5 /x",
+            "tool -o /x",
+            "tool -o 7 /x",
+            "tool --long=v /x",
+            "tool --long v",
+            "tool --flag -- /x",
+            "tool -100 /x",
+            "tool -wide=abc /x",
+            "/usr/bin/tool /x",
+        ] {
+            assert_eq!(eval(ok), Ok("tool".into()), "{ok}");
+        }
+        let refused = [
+            ("tool -ax /x", "executes"),
+            ("tool --exec-program=x /x", "executes"),
+            ("tool --flag=1 /x", "takes no value"),
+            ("tool -n", "needs a value"),
+            ("tool -n -x", "looks like an option"),
+            ("tool -n abc", "must be a number"),
+            ("tool -q /x", "not on the read-only allowlist"),
+            ("tool -- -x", "looks like an option"),
+            ("tool /secret/a", "secret"),
+            ("tool --long=/secret", "secret"),
+            ("tool -r /etc", "logs only"),
+            ("/tmp/tool /x", "system directory"),
+            ("sh -c id", "shell"),
+            ("nope", "not on the read-only allowlist"),
+        ];
+        for (line, why) in refused {
+            let r = eval(line).expect_err(line);
+            assert!(r.reason.contains(why), "{line}: {}", r.reason);
+        }
+        assert!(eval("tool -r /logs/app").is_ok());
+        let r = rules()
+            .evaluate(&["tool".into(), "a\u{1}b".into()])
+            .unwrap_err();
+        assert!(r.reason.contains("control character"), "{}", r.reason);
+    }
+
+    #[test]
+    fn subcommands_and_scoped_requirements() {
+        assert_eq!(eval("multi list"), Ok("multi".into()));
+        assert_eq!(eval("multi show --yes web"), Ok("multi".into()));
+        let r = eval("multi show web").unwrap_err();
+        assert!(r.reason.contains("needs one of --yes"), "{}", r.reason);
+        let r = eval("multi").unwrap_err();
+        assert!(
+            r.reason.contains("needs a read-only subcommand"),
+            "{}",
+            r.reason
+        );
+        let r = eval("multi delete x").unwrap_err();
+        assert!(
+            r.reason.contains("not an allowed subcommand"),
+            "{}",
+            r.reason
+        );
+        let r = eval("multi show --yes ../x").unwrap_err();
+        assert!(r.reason.contains("bare name"), "{}", r.reason);
+        let r = eval("multi list extra").unwrap_err();
+        assert!(r.reason.contains("takes no arguments"), "{}", r.reason);
+    }
+
+    #[test]
+    fn loose_programs_still_refuse_abbreviations_of_denied_options() {
+        assert!(eval("loose --anything=1 -xyz word").is_ok());
+        for line in ["loose --files0-from=/x", "loose --files=/x", "loose --fi"] {
+            assert!(eval(line).is_err(), "{line}");
         }
     }
 }

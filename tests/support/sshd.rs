@@ -459,17 +459,27 @@ impl JumpNet {
         );
         let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let tag = format!("{:x}{seq}", std::process::id() & 0xfffff);
+        // Claim a /24 of the test range: adding its `unreachable` route is atomic, so a
+        // concurrent test (in this or another process) cannot take the same one.
         let mut octet = (std::process::id() + seq * 37) % 240 + 10;
+        let mut claimed = false;
         for _ in 0..240 {
-            let out = Command::new("ip")
-                .args(["route", "show", &format!("10.213.{octet}.0/24")])
+            let range = format!("10.213.{octet}.0/24");
+            let busy = Command::new("ip")
+                .args(["route", "show", &range])
                 .output()
-                .unwrap();
-            if out.stdout.is_empty() {
+                .map(|o| !o.stdout.is_empty())
+                .unwrap_or(true);
+            if !busy && ip(&["route", "add", "unreachable", &range]).is_ok() {
+                claimed = true;
                 break;
             }
             octet = (octet + 1) % 240 + 10;
         }
+        assert!(
+            claimed,
+            "no free /24 in 10.213.0.0/16 for the jump-host test"
+        );
         let net = JumpNet {
             bastion_ns: format!("taib{tag}"),
             target_ns: format!("tait{tag}"),
@@ -483,7 +493,6 @@ impl JumpNet {
         let (bt_if, t_if) = (format!("tvc{tag}"), format!("tvt{tag}"));
         let host_ip = format!("10.213.{octet}.1/30");
         let steps: Vec<Vec<String>> = vec![
-            vec!["route", "add", "unreachable", &net.range],
             vec!["netns", "add", b],
             vec!["netns", "add", t],
             vec!["-n", b, "link", "set", "lo", "up"],

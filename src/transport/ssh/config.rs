@@ -4,7 +4,7 @@
 //! `ProxyJump`, `ProxyCommand` (reported, never executed), `UserKnownHostsFile`,
 //! `GlobalKnownHostsFile`,
 //! `HostKeyAlias`, `ConnectTimeout`, `ServerAliveInterval`, `ServerAliveCountMax`,
-//! `StrictHostKeyChecking`. Rules, as in OpenSSH's readconf.c:
+//! `StrictHostKeyChecking`, `HashKnownHosts`. Rules, as in OpenSSH's readconf.c:
 //! - the first value obtained for an option wins (`IdentityFile` accumulates);
 //! - options before the first `Host` apply to every host;
 //! - `Host` takes whitespace-separated patterns with `*`/`?` and `!` negation, matched
@@ -83,6 +83,7 @@ struct Options {
     server_alive_interval: Option<String>,
     server_alive_count_max: Option<String>,
     strict_host_key_checking: Option<String>,
+    hash_known_hosts: Option<String>,
 }
 
 /// What ssh_config says about one host, tokens expanded.
@@ -108,6 +109,8 @@ pub struct HostConfig {
     pub server_alive_interval: Option<u64>,
     pub server_alive_count_max: Option<u64>,
     pub strict_host_key_checking: Option<String>,
+    /// `HashKnownHosts yes`: learned host names are written hashed.
+    pub hash_known_hosts: bool,
     /// Debug notes (skipped `Match` blocks, missing includes, unknown keywords).
     pub notes: Vec<String>,
 }
@@ -386,6 +389,7 @@ impl Reader<'_> {
             "serveraliveinterval" => first(&mut o.server_alive_interval, one()?),
             "serveralivecountmax" => first(&mut o.server_alive_count_max, one()?),
             "stricthostkeychecking" => first(&mut o.strict_host_key_checking, one()?),
+            "hashknownhosts" => first(&mut o.hash_known_hosts, one()?),
             _ => {}
         }
         Ok(())
@@ -467,6 +471,10 @@ impl Reader<'_> {
             server_alive_interval: num(&o.server_alive_interval, "ServerAliveInterval")?,
             server_alive_count_max: num(&o.server_alive_count_max, "ServerAliveCountMax")?,
             strict_host_key_checking: o.strict_host_key_checking,
+            hash_known_hosts: o
+                .hash_known_hosts
+                .as_deref()
+                .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
             notes: self.notes,
         })
     }

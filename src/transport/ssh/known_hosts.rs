@@ -123,8 +123,9 @@ fn same_type(a: &russh::keys::Algorithm, b: &russh::keys::Algorithm) -> bool {
     matches!((a, b), (Rsa { .. }, Rsa { .. })) || a == b
 }
 
-/// Append `key` for `name` to `file` (created with its directory if missing).
-pub fn learn(file: &Path, name: &str, key: &PublicKey) -> std::io::Result<()> {
+/// Append `key` for `name` to `file` (created with its directory if missing). With
+/// `hashed` (ssh_config `HashKnownHosts yes`) the host field is written as `|1|salt|hash`.
+pub fn learn(file: &Path, name: &str, key: &PublicKey, hashed: bool) -> std::io::Result<()> {
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -142,8 +143,27 @@ pub fn learn(file: &Path, name: &str, key: &PublicKey) -> std::io::Result<()> {
     let openssh = bare
         .to_openssh()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    line.push_str(&format!("{name} {}\n", openssh.trim()));
+    let host_field = if hashed {
+        hash_name(name)?
+    } else {
+        name.to_string()
+    };
+    line.push_str(&format!("{host_field} {}\n", openssh.trim()));
     f.write_all(line.as_bytes())
+}
+
+/// `|1|base64(salt)|base64(HMAC-SHA1(salt, name))` with a fresh 20-byte salt, as OpenSSH.
+fn hash_name(name: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut salt = [0u8; 20];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut salt)?;
+    let mut mac = Hmac::<Sha1>::new_from_slice(&salt).map_err(std::io::Error::other)?;
+    mac.update(name.to_ascii_lowercase().as_bytes());
+    Ok(format!(
+        "|1|{}|{}",
+        data_encoding::BASE64.encode(&salt),
+        data_encoding::BASE64.encode(&mac.finalize().into_bytes())
+    ))
 }
 
 /// `SHA256:…` fingerprint, as OpenSSH prints it.
@@ -390,7 +410,7 @@ mod tests {
     fn revoked_wins_and_learn_appends() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("sub").join("kh");
-        learn(&f, "[x]:2", &key(K1)).unwrap();
+        learn(&f, "[x]:2", &key(K1), false).unwrap();
         let files = vec![f.clone()];
         assert!(matches!(
             check(&files, "[x]:2", &key(K1)),
@@ -417,6 +437,29 @@ mod tests {
             Verdict::TypeChanged { .. }
         ));
         assert_eq!(recorded_algorithms(&files, "h"), vec![key(EC).algorithm()]);
+    }
+
+    #[test]
+    fn hashed_learning_hides_the_name_and_still_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("kh");
+        learn(&f, "[secret.example]:2222", &key(K1), true).unwrap();
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(text.starts_with("|1|"), "{text}");
+        assert!(!text.contains("secret"), "{text}");
+        let files = vec![f];
+        assert!(matches!(
+            check(&files, "[secret.example]:2222", &key(K1)),
+            Verdict::Known { line: 1, .. }
+        ));
+        assert!(matches!(
+            check(&files, "[secret.example]:2222", &key(K2)),
+            Verdict::Changed { .. }
+        ));
+        assert!(matches!(
+            check(&files, "secret.example", &key(K1)),
+            Verdict::Unknown
+        ));
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct Hop {
     pub host_key_alias: Option<String>,
     /// False with `StrictHostKeyChecking yes`: unknown hosts are refused, not learned.
     pub learn_unknown: bool,
+    /// `HashKnownHosts yes`: learn host names hashed.
+    pub hash_known_hosts: bool,
 }
 
 impl Hop {
@@ -206,6 +208,7 @@ fn resolve_hop(
             .strict_host_key_checking
             .as_deref()
             .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
+        hash_known_hosts: hc.hash_known_hosts,
     };
     Ok((hop, hc))
 }
@@ -374,7 +377,7 @@ impl client::Handler for ClientHandler {
             }
             known_hosts::Verdict::Unknown => match files.first() {
                 Some(file) => {
-                    known_hosts::learn(file, &name, key).map_err(|e| {
+                    known_hosts::learn(file, &name, key, self.hop.hash_known_hosts).map_err(|e| {
                         HandlerError::Rejected(TransportError::HostKey {
                             host: self.hop.display(),
                             reason: format!(
@@ -698,6 +701,8 @@ pub struct SshTransport {
     dest: Destination,
     conn: tokio::sync::Mutex<Option<Arc<Connection>>>,
     permits: tokio::sync::Semaphore,
+    /// Set by [`Transport::close`]: no reconnects after that.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl SshTransport {
@@ -706,21 +711,29 @@ impl SshTransport {
         &self.dest
     }
 
-    async fn current(&self) -> Result<Arc<Connection>, TransportError> {
+    /// The live connection, and whether this call had to (re)establish it.
+    async fn current(&self) -> Result<(Arc<Connection>, bool), TransportError> {
         let mut guard = self.conn.lock().await;
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(self.lost("", "the connection was closed by tai"));
+        }
         if let Some(c) = guard.as_ref() {
             if !c.handle.is_closed() {
-                return Ok(c.clone());
+                return Ok((c.clone(), false));
             }
         }
         let (c, _) = connect_destination(&self.dest).await?;
         let c = Arc::new(c);
         *guard = Some(c.clone());
-        Ok(c)
+        Ok((c, true))
     }
 
+    /// Replace `old` (unless another caller already did), checking host keys again.
     async fn reconnect(&self, old: &Arc<Connection>) -> Result<Arc<Connection>, TransportError> {
         let mut guard = self.conn.lock().await;
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(self.lost("", "the connection was closed by tai"));
+        }
         if let Some(c) = guard.as_ref() {
             if !Arc::ptr_eq(c, old) && !c.handle.is_closed() {
                 return Ok(c.clone());
@@ -761,24 +774,32 @@ impl Transport for SshTransport {
             .await
             .map_err(|_| self.lost("", "the transport was closed"))?;
         let line = cmd.command_line();
+        let cancelled = || CommandOutput {
+            stdout: String::new(),
+            stderr: String::new(),
+            exit_code: None,
+            signal: None,
+            truncated_bytes: 0,
+            timed_out: false,
+            cancelled: true,
+            duration: Duration::ZERO,
+        };
         if opts.cancel.is_cancelled() {
-            return Ok(CommandOutput {
-                stdout: String::new(),
-                stderr: String::new(),
-                exit_code: None,
-                signal: None,
-                truncated_bytes: 0,
-                timed_out: false,
-                cancelled: true,
-                duration: Duration::ZERO,
-            });
+            return Ok(cancelled());
         }
-        let conn = self.current().await?;
+        let (conn, fresh) = tokio::select! {
+            c = self.current() => c?,
+            _ = opts.cancel.cancelled() => return Ok(cancelled()),
+        };
         let first = exec::run(&conn.handle, &line, opts).await;
         let result = match first {
-            // Nothing ran: the connection dropped between commands. Reconnect once.
-            Err(exec::ExecFailure::NotStarted(_)) => {
-                let conn = self.reconnect(&conn).await?;
+            // Nothing ran: the connection dropped between commands. Reconnect once (unless
+            // this call just connected).
+            Err(exec::ExecFailure::NotStarted(_)) if !fresh => {
+                let conn = tokio::select! {
+                    c = self.reconnect(&conn) => c?,
+                    _ = opts.cancel.cancelled() => return Ok(cancelled()),
+                };
                 exec::run(&conn.handle, &line, opts).await
             }
             other => other,
@@ -795,6 +816,7 @@ impl Transport for SshTransport {
     }
 
     async fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         let conn = self.conn.lock().await.take();
         if let Some(c) = conn {
             c.disconnect().await;
@@ -831,6 +853,7 @@ pub async fn connect_resolved(
         dest,
         conn: tokio::sync::Mutex::new(Some(Arc::new(conn))),
         permits: tokio::sync::Semaphore::new(config.limits.max_concurrency.max(1)),
+        closed: std::sync::atomic::AtomicBool::new(false),
     };
     Ok((Arc::new(t), report))
 }

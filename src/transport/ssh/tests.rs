@@ -114,6 +114,13 @@ async fn ed25519_key_runs_commands_and_learns_the_host() {
     ));
     assert_eq!(std::fs::read_to_string(&f.kh).unwrap().lines().count(), 1);
     t.close().await;
+    // A closed transport stays closed: no silent reconnect.
+    let err = t
+        .exec(&cmd(&["echo", "after-close"]), &opts(10, 64))
+        .await
+        .expect_err("closed");
+    assert_eq!(err.exit_code(), Code::Connection, "{err}");
+    assert_eq!(f.sshd.log_text().matches("Accepted publickey").count(), 2);
 }
 
 #[tokio::test]
@@ -413,6 +420,16 @@ async fn exit_signal_is_reported() {
         .unwrap();
     assert_eq!(out.signal.as_deref(), Some("TERM"), "{out:?}");
     assert_eq!(out.exit_code, None);
+    // Invalid UTF-8 on either stream is decoded lossily, never an error.
+    let out = t
+        .exec(
+            &cmd(&["sh", "-c", "printf 'a\\377b'; printf 'c\\376d' >&2"]),
+            &opts(10, 64),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "a\u{fffd}b");
+    assert_eq!(out.stderr, "c\u{fffd}d");
 }
 
 /// Remote loops that print every 200 ms, recognisable by their command line.
@@ -629,4 +646,46 @@ async fn global_known_hosts_are_trusted_and_checked_but_never_written() {
         err.to_string().contains(&global.display().to_string()),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn strict_host_key_checking_yes_refuses_an_unknown_host() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let kh = home.path().join("kh");
+    let cfg_file = home.path().join("config");
+    std::fs::write(
+        &cfg_file,
+        format!(
+            "Host strict\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n  \
+             StrictHostKeyChecking yes\n  UserKnownHostsFile {}\n",
+            sshd.port,
+            sshd.user,
+            sshd.client_key().display(),
+            kh.display()
+        ),
+    )
+    .unwrap();
+    let o = Overrides {
+        tai_home: Some(home.path().join(".tai")),
+        ssh_config: Some(cfg_file),
+        ..Default::default()
+    };
+    let cfg = Config::resolve_with(&o, &|_| None).unwrap();
+    let spec = HostSpec::parse("strict").unwrap();
+    let err = connect_no_agent(&spec, &cfg)
+        .await
+        .err()
+        .expect("must fail");
+    assert_eq!(err.exit_code(), Code::HostKeyChanged, "{err}");
+    assert!(err.to_string().contains("StrictHostKeyChecking"), "{err}");
+    assert!(!kh.exists(), "nothing may be learned in strict mode");
+    // Once the key is recorded, the same configuration connects.
+    std::fs::write(&kh, sshd.known_hosts_line()).unwrap();
+    let (t, _) = connect_no_agent(&spec, &cfg).await.unwrap();
+    let out = t
+        .exec(&cmd(&["echo", "strict-ok"]), &opts(10, 64))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "strict-ok\n");
 }
