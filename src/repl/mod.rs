@@ -133,13 +133,18 @@ async fn finish(session: &mut Session, io: &mut Io) -> Result<(), ReplError> {
     let Some(summary) = session.summary() else {
         return Ok(());
     };
-    match &session.tools.knowledge {
-        Some(k) => match k.record_session(summary).await {
-            Ok(id) => io.note(&io.err_palette.dim(&format!(
-                "session saved to history as #{id} (`tai history` lists it)"
-            ))),
-            Err(e) => io.problem(&format!("the session summary was not saved: {e}")),
-        },
+    match session.tools.knowledge.clone() {
+        // Ctrl-C skips saving (an embedding server that hangs must not trap the user).
+        Some(k) => {
+            let cancel = tokio_util::sync::CancellationToken::new();
+            match session::cancellable(k.record_session(summary), &cancel, io).await {
+                (Some(Ok(id)), _) => io.note(&io.err_palette.dim(&format!(
+                    "session saved to history as #{id} (`tai history` lists it)"
+                ))),
+                (Some(Err(e)), _) => io.problem(&format!("the session summary was not saved: {e}")),
+                (None, _) => io.note("the session summary was not saved (Ctrl-C)"),
+            }
+        }
         None => io.problem(&format!(
             "the session summary was not saved: {}",
             session.tools.knowledge_problem.clone().unwrap_or_default()

@@ -284,9 +284,22 @@ impl Session {
                     self.cleared_tokens.completion += t.completion;
                 }
                 self.synced = 0;
-                match engine::start_agent(&self.config, self.runner.clone()).await {
-                    Ok(a) => self.agent = Some(a),
-                    Err(e) => self.agent_problem = Some(agent_error_message(&self.config, &e)),
+                let cancel = CancellationToken::new();
+                let start = engine::start_agent(&self.config, self.runner.clone());
+                match cancellable(start, &cancel, io).await {
+                    (Some(Ok(a)), _) => {
+                        self.agent = Some(a);
+                        self.agent_problem = None;
+                    }
+                    (Some(Err(e)), _) => {
+                        self.agent_problem = Some(agent_error_message(&self.config, &e))
+                    }
+                    (None, _) => {
+                        self.agent_problem = Some(
+                            "the model session was not set up (Ctrl-C); /clear again to retry"
+                                .into(),
+                        )
+                    }
                 }
                 io.say(&format!(
                     "cleared the conversation and {n} tool call{}; still on {}",
@@ -554,8 +567,14 @@ impl Session {
             ));
         };
         let host = self.host_name();
-        let hits = match &self.issue {
-            Some(issue) => k.search_sessions(issue, None, 5).await,
+        let hits = match self.issue.clone() {
+            Some(issue) => {
+                let cancel = CancellationToken::new();
+                match cancellable(k.search_sessions(&issue, None, 5), &cancel, io).await {
+                    (Some(r), false) => r,
+                    _ => return io.note("/history cancelled"),
+                }
+            }
             None => k.recent_sessions(Some(&host), 5),
         };
         let hits = match hits {
