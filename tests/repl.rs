@@ -160,6 +160,25 @@ fn a_session_is_remembered_and_history_finds_it() {
 }
 
 #[test]
+fn clear_forgets_what_was_collected() {
+    let home = tempfile::tempdir().unwrap();
+    let base = closed_port_url();
+    let out = run_piped(
+        home.path(),
+        &["local", "--no-persist", "--base-url", &base],
+        "/collect time\n/clear\n/show tools\n/show logs\n",
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("\ntime: "), "{stdout}");
+    assert!(stdout.contains("cleared the conversation and "), "{stdout}");
+    assert!(stdout.contains("still on local"), "{stdout}");
+    let after = stdout.split("cleared the conversation").nth(1).unwrap();
+    assert!(after.contains("no tool calls yet"), "{stdout}");
+    assert!(after.contains("nothing collected yet"), "{stdout}");
+}
+
+#[test]
 fn piped_save_writes_a_markdown_transcript() {
     let home = tempfile::tempdir().unwrap();
     let base = closed_port_url();
