@@ -134,6 +134,51 @@ fn issue_on_the_command_line_without_a_model_collects_its_category() {
 }
 
 #[test]
+fn a_session_is_remembered_and_history_finds_it() {
+    let home = tempfile::tempdir().unwrap();
+    let base = closed_port_url();
+    // Persisting: the first session ends with its summary saved to session memory.
+    let out = run_piped(
+        home.path(),
+        &["--base-url", &base, "local", "No space left on device"],
+        "/runbooks\n/quit\n",
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("session saved to history as #"), "{stderr}");
+    // The first turn retrieved runbooks for the issue.
+    assert!(
+        text(&out.stdout).contains("Runbooks retrieved this session"),
+        "{}",
+        text(&out.stdout)
+    );
+    // A later session on the same host lists it.
+    let out = run_piped(home.path(), &["--base-url", &base, "local"], "/history\n");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Recent sessions on this host"), "{stdout}");
+    assert!(stdout.contains("No space left on device"), "{stdout}");
+}
+
+#[test]
+fn clear_forgets_what_was_collected() {
+    let home = tempfile::tempdir().unwrap();
+    let base = closed_port_url();
+    let out = run_piped(
+        home.path(),
+        &["local", "--no-persist", "--base-url", &base],
+        "/collect time\n/clear\n/show tools\n/show logs\n",
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("\ntime: "), "{stdout}");
+    assert!(stdout.contains("cleared the conversation and "), "{stdout}");
+    assert!(stdout.contains("still on local"), "{stdout}");
+    let after = stdout.split("cleared the conversation").nth(1).unwrap();
+    assert!(after.contains("no tool calls yet"), "{stdout}");
+    assert!(after.contains("nothing collected yet"), "{stdout}");
+}
+
+#[test]
 fn piped_save_writes_a_markdown_transcript() {
     let home = tempfile::tempdir().unwrap();
     let base = closed_port_url();

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ReplError;
 use crate::config::Config;
+use crate::knowledge::Knowledge;
 use crate::llm::LlmError;
 use crate::plan::Category;
 use crate::policy::Policy;
@@ -25,13 +26,23 @@ pub fn category_names() -> Vec<String> {
 pub struct Tools {
     pub policy: Arc<Policy>,
     pub registry: Arc<Registry>,
+    /// Runbooks and session memory; `None` when the store could not be opened
+    /// (`knowledge_problem` says why), and the session goes on without them.
+    pub knowledge: Option<Arc<Knowledge>>,
+    pub knowledge_problem: Option<String>,
 }
 
 impl Tools {
     pub fn load(config: &Config) -> Result<Tools, ReplError> {
+        let (knowledge, knowledge_problem) = match Knowledge::open(config) {
+            Ok(k) => (Some(Arc::new(k)), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
         Ok(Tools {
             policy: Arc::new(Policy::load(config.sudo)?),
             registry: Arc::new(Registry::builtin()),
+            knowledge,
+            knowledge_problem,
         })
     }
 
@@ -80,6 +91,10 @@ pub async fn connect(
         CancellationToken::new(),
     )
     .await;
+    let ctx = match &tools.knowledge {
+        Some(k) => ctx.with_knowledge(k.clone()),
+        None => ctx,
+    };
     Ok(Connected {
         target: target.clone(),
         name: target.display_name(),
@@ -216,6 +231,14 @@ pub async fn start_agent(
     use crate::llm::{ClientOptions, Endpoint, ModelClient};
     let host = runner.host().name;
     let mut opts = SessionOptions::from_config(config, host);
+    if let Some(k) = &runner.tools.knowledge {
+        opts.context = Some(Arc::new(KnowledgeContext(k.clone())));
+    }
+    opts.findings = Some(Arc::new(|outcomes: &[ToolOutcome]| {
+        Some(crate::triage::prompt_section(&crate::triage::analyze(
+            outcomes,
+        )))
+    }));
     let mut model = ModelClient::new(ClientOptions::from_settings(&config.model))?;
     let mode = if config.no_llm {
         crate::llm::ToolMode::Native
@@ -227,4 +250,14 @@ pub async fn start_agent(
         model.set_num_ctx(opts.context_tokens.min(u64::from(u32::MAX)) as u32);
     }
     Ok(Session::new(opts, model, runner, mode))
+}
+
+/// Runbooks and similar past sessions for the model's first message.
+struct KnowledgeContext(Arc<Knowledge>);
+
+#[async_trait::async_trait]
+impl crate::agent::ContextSource for KnowledgeContext {
+    async fn context_for(&self, issue: &str, host: &str) -> Option<String> {
+        self.0.context_for(issue, host).await
+    }
 }

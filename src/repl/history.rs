@@ -104,6 +104,24 @@ mod tests {
     }
 
     #[test]
+    fn the_real_redactor_keeps_tokens_out_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("repl_history");
+        let line = "why does curl -H 'Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U' fail with password=hunter2";
+        {
+            let mut h =
+                RedactingHistory::open(10, Some(file.clone()), crate::knowledge::redact::redact)
+                    .unwrap();
+            h.save(HistoryItem::from_command_line(line)).unwrap();
+            h.sync().unwrap();
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("dozjgNryP4J3jVmNHl0w5N"), "{text}");
+        assert!(text.contains("why does curl"), "{text}");
+    }
+
+    #[test]
     fn in_memory_history_writes_nothing() {
         let mut h = RedactingHistory::open(10, None, mask_digits).unwrap();
         h.save(HistoryItem::from_command_line("a 1")).unwrap();

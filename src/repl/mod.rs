@@ -8,9 +8,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use reedline::{
-    default_emacs_keybindings, ColumnarMenu, EditCommand, Emacs, FileBackedHistory, KeyCode,
-    KeyModifiers, MenuBuilder, Reedline, ReedlineEvent, ReedlineMenu, Signal, ValidationResult,
-    Validator,
+    default_emacs_keybindings, ColumnarMenu, EditCommand, Emacs, KeyCode, KeyModifiers,
+    MenuBuilder, Reedline, ReedlineEvent, ReedlineMenu, Signal, ValidationResult, Validator,
 };
 use tokio::io::AsyncBufReadExt;
 
@@ -128,12 +127,29 @@ pub async fn run(
 /// End of session: the summary is saved unless `--no-persist`.
 async fn finish(session: &mut Session, io: &mut Io) -> Result<(), ReplError> {
     session.runner.host().transport.close().await;
-    if !session.config.no_persist && (!session.collected.is_empty() || session.turns > 0) {
-        io.note(
-            "session summary not saved: session memory (issue 6) is not built into this tai yet",
-        )?;
+    if session.config.no_persist {
+        return Ok(());
     }
-    Ok(())
+    let Some(summary) = session.summary() else {
+        return Ok(());
+    };
+    match session.tools.knowledge.clone() {
+        // Ctrl-C skips saving (an embedding server that hangs must not trap the user).
+        Some(k) => {
+            let cancel = tokio_util::sync::CancellationToken::new();
+            match session::cancellable(k.record_session(summary), &cancel, io).await {
+                (Some(Ok(id)), _) => io.note(&io.err_palette.dim(&format!(
+                    "session saved to history as #{id} (`tai history` lists it)"
+                ))),
+                (Some(Err(e)), _) => io.problem(&format!("the session summary was not saved: {e}")),
+                (None, _) => io.note("the session summary was not saved (Ctrl-C)"),
+            }
+        }
+        None => io.problem(&format!(
+            "the session summary was not saved: {}",
+            session.tools.knowledge_problem.clone().unwrap_or_default()
+        )),
+    }
 }
 
 /// Lines ending in `\` continue on the next line (multi-line input).
@@ -172,11 +188,12 @@ fn build_editor(session: &Session, color: bool) -> Result<Reedline, ReplError> {
         tools: session.tools.names(),
         hosts,
     };
-    let history = if config.no_persist {
-        FileBackedHistory::new(HISTORY_SIZE)
-    } else {
-        FileBackedHistory::with_file(HISTORY_SIZE, config.tai_home.join("repl_history"))
-    }
+    // Lines are redacted (tokens, passwords, keys) before they are kept.
+    let history = history::RedactingHistory::open(
+        HISTORY_SIZE,
+        (!config.no_persist).then(|| config.tai_home.join("repl_history")),
+        crate::knowledge::redact::redact,
+    )
     .map_err(|e| {
         ReplError::Terminal(format!(
             "history file {} could not be used: {e}; pass --no-persist to run without it",

@@ -251,12 +251,8 @@ impl Session {
                 io.say(&view::logs(&items, &p, io.width))?;
             }
             Command::Show(ShowWhat::Evidence) => self.show_evidence(io)?,
-            Command::Runbooks => io.note(
-                "/runbooks: runbook retrieval (issue 6) is not built into this tai yet; nothing was retrieved",
-            )?,
-            Command::History => io.note(
-                "/history: session memory (issue 6) is not built into this tai yet; no past sessions to search",
-            )?,
+            Command::Runbooks => self.show_runbooks(io)?,
+            Command::History => self.show_history(io).await?,
             Command::Tokens => {
                 let t = self.tokens();
                 io.say(&format!(
@@ -288,9 +284,22 @@ impl Session {
                     self.cleared_tokens.completion += t.completion;
                 }
                 self.synced = 0;
-                match engine::start_agent(&self.config, self.runner.clone()).await {
-                    Ok(a) => self.agent = Some(a),
-                    Err(e) => self.agent_problem = Some(agent_error_message(&self.config, &e)),
+                let cancel = CancellationToken::new();
+                let start = engine::start_agent(&self.config, self.runner.clone());
+                match cancellable(start, &cancel, io).await {
+                    (Some(Ok(a)), _) => {
+                        self.agent = Some(a);
+                        self.agent_problem = None;
+                    }
+                    (Some(Err(e)), _) => {
+                        self.agent_problem = Some(agent_error_message(&self.config, &e))
+                    }
+                    (None, _) => {
+                        self.agent_problem = Some(
+                            "the model session was not set up (Ctrl-C); /clear again to retry"
+                                .into(),
+                        )
+                    }
                 }
                 io.say(&format!(
                     "cleared the conversation and {n} tool call{}; still on {}",
@@ -481,29 +490,161 @@ impl Session {
         if self.turn(issue, io).await? == TurnEnd::NoModel {
             let category = self.category;
             self.collect(category, io).await?;
+            let findings = self.findings();
+            if !findings.is_empty() {
+                io.say(&view::findings(&findings, &io.palette))?;
+            }
         }
         Ok(())
     }
 
     fn show_evidence(&mut self, io: &mut Io) -> Result<(), ReplError> {
         let p = io.palette;
-        match &self.last_report {
-            Some(r) if !r.evidence.is_empty() => {
-                let mut s = format!("{}\n", p.heading("Evidence"));
-                for e in &r.evidence {
-                    let cite = if e.sources.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" [{}]", e.sources.join(", "))
-                    };
-                    s.push_str(&format!("  • {}{}\n", e.text, p.dim(&cite)));
-                }
-                io.say(&s)
+        if let Some(r) = self.last_report.as_ref().filter(|r| !r.evidence.is_empty()) {
+            let mut s = format!("{}\n", p.heading("Evidence (last report)"));
+            for e in &r.evidence {
+                let cite = if e.sources.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", e.sources.join(", "))
+                };
+                s.push_str(&format!("  • {}{}\n", e.text, p.dim(&cite)));
             }
-            _ => io.note(
-                "no evidence yet: a report cites evidence once a turn finishes; /show logs shows the raw output collected so far",
-            ),
+            return io.say(&s);
         }
+        if self.collected.is_empty() {
+            return io.note(
+                "no evidence yet: run /collect or ask a question; a report cites its evidence",
+            );
+        }
+        let findings = self.findings();
+        if findings.is_empty() {
+            return io.note(
+                "no report yet, and the deterministic detectors found nothing in what was collected; /show logs shows the raw output",
+            );
+        }
+        io.say(&view::findings(&findings, &p))
+    }
+
+    /// Deterministic findings over everything collected on the current host.
+    fn findings(&self) -> Vec<crate::triage::Finding> {
+        let host = self.host_name();
+        let outcomes: Vec<crate::tools::ToolOutcome> = self
+            .collected
+            .iter()
+            .filter(|l| l.host == host)
+            .map(|l| l.outcome.clone())
+            .collect();
+        crate::triage::analyze(&outcomes)
+    }
+
+    fn show_runbooks(&mut self, io: &mut Io) -> Result<(), ReplError> {
+        let Some(k) = &self.tools.knowledge else {
+            let why = self.tools.knowledge_problem.clone().unwrap_or_default();
+            return io.problem(&format!(
+                "/runbooks: the knowledge store is not available: {why}"
+            ));
+        };
+        let cited = k.retrieved_this_session();
+        if cited.is_empty() {
+            return io.note(
+                "no runbook retrieved in this session yet (runbooks are retrieved for a question; `tai runbooks search` searches them)",
+            );
+        }
+        let p = io.palette;
+        let mut s = format!("{}\n", p.heading("Runbooks retrieved this session"));
+        for c in cited {
+            s.push_str(&format!("  • {c}\n"));
+        }
+        io.say(&s)
+    }
+
+    async fn show_history(&mut self, io: &mut Io) -> Result<(), ReplError> {
+        let Some(k) = self.tools.knowledge.clone() else {
+            let why = self.tools.knowledge_problem.clone().unwrap_or_default();
+            return io.problem(&format!(
+                "/history: the knowledge store is not available: {why}"
+            ));
+        };
+        let host = self.host_name();
+        let hits = match self.issue.clone() {
+            Some(issue) => {
+                let cancel = CancellationToken::new();
+                match cancellable(k.search_sessions(&issue, None, 5), &cancel, io).await {
+                    (Some(r), false) => r,
+                    _ => return io.note("/history cancelled"),
+                }
+            }
+            None => k.recent_sessions(Some(&host), 5),
+        };
+        let hits = match hits {
+            Ok(h) => h,
+            Err(e) => return io.problem(&e.to_string()),
+        };
+        if hits.is_empty() {
+            return io.note(match &self.issue {
+                Some(_) => "no similar past session (sessions are saved when they end, unless --no-persist)",
+                None => "no past session on this host (sessions are saved when they end, unless --no-persist); ask a question to search by issue",
+            });
+        }
+        let p = io.palette;
+        let title = if self.issue.is_some() {
+            "Similar past sessions"
+        } else {
+            "Recent sessions on this host"
+        };
+        let mut s = format!("{}\n", p.heading(title));
+        for h in hits {
+            let sm = &h.summary;
+            s.push_str(&format!(
+                "  #{} {} [{}] {}\n",
+                h.id,
+                p.bold(&sm.host),
+                sm.category,
+                sm.issue
+            ));
+            if !sm.root_cause.trim().is_empty() {
+                s.push_str(&format!(
+                    "      {} {}\n",
+                    p.dim("root cause:"),
+                    sm.root_cause.trim()
+                ));
+            }
+        }
+        io.say(&s)
+    }
+
+    /// The summary saved to session memory at the end: the last report, else triage over what
+    /// was collected. `None` when nothing happened worth remembering.
+    pub fn summary(&self) -> Option<crate::knowledge::SessionSummary> {
+        if self.collected.is_empty() && self.turns == 0 {
+            return None;
+        }
+        let host = self.host_name();
+        let issue = self.issue.clone().unwrap_or_default();
+        let report = match &self.last_report {
+            Some(r) => r.clone(),
+            None => {
+                let findings = self.findings();
+                let outcomes: Vec<crate::tools::ToolOutcome> =
+                    self.collected.iter().map(|l| l.outcome.clone()).collect();
+                crate::triage::report(&host, &issue, self.category.as_str(), &outcomes, &findings)
+            }
+        };
+        Some(crate::knowledge::SessionSummary {
+            host: report.host.clone(),
+            issue,
+            category: report.category.clone(),
+            root_cause: report.root_cause.clone(),
+            actions: report.actions.clone(),
+            evidence: report
+                .evidence
+                .iter()
+                .map(|e| format!("{} [{}]", e.text, e.sources.join(", ")))
+                .collect(),
+            time: 0,
+            model: (self.turns > 0).then(|| self.config.model.model.clone()),
+        })
     }
 
     async fn switch_host(&mut self, spec: &str, io: &mut Io) -> Result<(), ReplError> {

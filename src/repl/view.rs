@@ -323,6 +323,22 @@ pub fn logs(items: &[&Labelled], p: &Palette, width: Option<usize>) -> String {
     s
 }
 
+/// Deterministic findings, strongest first, each citing its tool call.
+pub fn findings(findings: &[crate::triage::Finding], p: &Palette) -> String {
+    let mut s = format!("{}\n", p.heading("Findings (deterministic triage)"));
+    for f in findings {
+        s.push_str(&format!(
+            "  • {} {}\n",
+            f.summary,
+            p.dim(&format!("[{}]", f.call_id))
+        ));
+        for line in f.evidence.iter().take(3) {
+            s.push_str(&format!("      {}\n", p.dim(line.trim())));
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
