@@ -37,6 +37,7 @@
 //! repeat guard answers an identical call (tool + arguments) from the earlier result, also
 //! after compaction.
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rig_core::completion::Message;
@@ -123,6 +124,9 @@ pub struct SessionOptions {
     pub progress: Progress,
     pub findings: Option<FindingsFn>,
     pub context: Option<Arc<dyn ContextSource>>,
+    /// Tier-1 retrieval: an output over its cap is sent as the chunks most relevant to the
+    /// question instead of head and tail. Off with `--no-rag`.
+    pub rag: bool,
 }
 
 /// Context assumed for an OpenAI-compatible server, where tai cannot set or learn `num_ctx`.
@@ -144,6 +148,7 @@ impl SessionOptions {
             progress: Progress::off(),
             findings: None,
             context: None,
+            rag: true,
         }
     }
 
@@ -163,6 +168,7 @@ impl SessionOptions {
         if let Some(n) = config.model.num_ctx {
             o.context_tokens = u64::from(n);
         }
+        o.rag = !config.no_rag;
         o
     }
 }
@@ -208,6 +214,11 @@ pub struct Session {
     transcript: Vec<Entry>,
     compactions: usize,
     knowledge: Option<Arc<crate::knowledge::Knowledge>>,
+    /// The text outputs are ranked against: the issue and the latest user turn.
+    question: String,
+    /// Tier-1 retrieval totals: tokens sent for outputs over their cap, and what they held.
+    retrieval_sent: AtomicU64,
+    retrieval_full: AtomicU64,
 }
 
 impl std::fmt::Debug for Session {
@@ -285,6 +296,9 @@ impl Session {
             transcript: Vec::new(),
             compactions: 0,
             knowledge: None,
+            question: String::new(),
+            retrieval_sent: AtomicU64::new(0),
+            retrieval_full: AtomicU64::new(0),
         }
     }
 
@@ -490,7 +504,49 @@ impl Session {
             o.call.tool,
             o.call.args,
             status_text(o),
-            cap_for_model(o.output.trim_end(), max_chars)
+            self.fit_output(o, max_chars)
+        )
+    }
+
+    /// The part of one output the model sees. Within `max_chars`: all of it. Over it, with
+    /// retrieval on (the default), Tier 1: the output is cut into chunks at line boundaries and
+    /// the chunks most relevant to the question (BM25, rare symptom lines, and the log messages
+    /// the matching runbooks name) are sent in output order, saying what was left out. With
+    /// `--no-rag`, or when nothing ranks: head and tail.
+    fn fit_output(&self, o: &ToolOutcome, max_chars: usize) -> String {
+        let out = o.output.trim_end();
+        if !self.opts.rag || out.chars().count() <= max_chars {
+            return cap_for_model(out, max_chars);
+        }
+        let mut chunks = crate::knowledge::chunks::SessionChunks::default();
+        chunks.add_outcome(o);
+        let patterns = self
+            .knowledge
+            .as_ref()
+            .map(|k| k.evidence_patterns(&self.question, 5))
+            .unwrap_or_default();
+        let budget = (max_chars / 4).max(64);
+        let sel = chunks.select_guided(&self.question, &patterns, budget, None);
+        if sel.chunks.is_empty() || sel.rendered.chars().count() > max_chars * 5 / 4 {
+            return cap_for_model(out, max_chars);
+        }
+        self.retrieval_sent
+            .fetch_add(sel.tokens_sent as u64, Ordering::Relaxed);
+        self.retrieval_full
+            .fetch_add(sel.tokens_full as u64, Ordering::Relaxed);
+        format!(
+            "{}\n[tai: this output is larger than its share of the context; {} — these are the parts most relevant to the question. Narrow the query (a `grep` pattern, a `since` window, a unit, fewer `lines`) to see others.]",
+            sel.rendered.trim_end(),
+            sel.summary()
+        )
+    }
+
+    /// Tier-1 retrieval so far: (tokens sent, tokens the full outputs would have cost), for
+    /// outputs that were over their cap.
+    pub fn retrieval_tokens(&self) -> (u64, u64) {
+        (
+            self.retrieval_sent.load(Ordering::Relaxed),
+            self.retrieval_full.load(Ordering::Relaxed),
         )
     }
 
@@ -517,7 +573,7 @@ impl Session {
                 o.call.tool,
                 o.call.args,
                 status_text(o),
-                cap_for_model(o.output.trim_end(), per_call)
+                self.fit_output(o, per_call)
             ));
         }
         s
@@ -565,6 +621,13 @@ impl Session {
                     self.tokens.completion,
                     self.history_tokens()
                 ));
+                let (sent, full) = self.retrieval_tokens();
+                if full > 0 {
+                    self.opts.progress.note(&format!(
+                        "retrieval: large outputs sent as relevant chunks, {sent} of {full} tokens ({:.0}% saved; --no-rag sends them whole within the cap)",
+                        100.0 * (1.0 - sent as f64 / full as f64)
+                    ));
+                }
                 Ok(report)
             }
             other => other,
@@ -576,6 +639,10 @@ impl Session {
         user_text: &str,
         cancel: &CancellationToken,
     ) -> Result<Report, AgentError> {
+        self.question = match &self.issue {
+            Some(issue) if issue != user_text.trim() => format!("{issue}\n{}", user_text.trim()),
+            _ => user_text.trim().to_string(),
+        };
         let first = self.history.is_empty();
         if first {
             let issue = user_text.trim().to_string();
