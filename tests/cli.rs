@@ -1,23 +1,8 @@
 //! The real binary's command-line contract: help, config precedence, exit codes, NO_COLOR.
-use std::path::Path;
-use std::process::{Command, Output};
+mod support;
+use std::process::Command;
 
-fn tai(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tai"));
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("TAI_HOME", home.join(".tai"));
-    c
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use support::{stderr_of as stderr, stdout_of as stdout, tai_env as tai};
 
 const SUBCOMMANDS: &[&str] = &[
     "run",

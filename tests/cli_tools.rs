@@ -1,25 +1,9 @@
 //! The real binary: `tai policy check`, `tai tools list|show|run`, `tai collect` on `local`.
+mod support;
 mod tool_samples;
 
-use std::path::Path;
-use std::process::{Command, Output};
 
-fn tai(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tai"));
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("TAI_HOME", home.join(".tai"));
-    c
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use support::{stderr_of as stderr, stdout_of as stdout, tai_env as tai};
 
 #[test]
 fn policy_check_exit_codes_and_reasons() {

@@ -10,12 +10,28 @@ use std::path::Path;
 use std::process::Command;
 
 /// A `tai` command with a clean environment: HOME and TAI_HOME inside `home`, PATH kept.
-pub fn tai_cmd(home: &Path) -> Command {
+pub fn tai_env(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tai"));
     c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
-        .env("TAI_HOME", home.join(".tai"))
-        .env("NO_COLOR", "1");
+        .env("TAI_HOME", home.join(".tai"));
     c
+}
+
+/// [`tai_env`] with `NO_COLOR=1`.
+pub fn tai_cmd(home: &Path) -> Command {
+    let mut c = tai_env(home);
+    c.env("NO_COLOR", "1");
+    c
+}
+
+/// A process's stdout as text.
+pub fn stdout_of(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A process's stderr as text.
+pub fn stderr_of(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
