@@ -2,7 +2,6 @@
 mod support;
 mod tool_samples;
 
-
 use support::{stderr_of as stderr, stdout_of as stdout, tai_env as tai};
 
 #[test]

@@ -470,10 +470,9 @@ impl Session {
             .note(&format!("collecting the {cat} baseline"));
         let mut next = self.next_id;
         let runner = self.runner.clone();
-        let outcomes = tokio::select! {
-            r = runner.collect(&cat, &mut next, cancel) => r?,
-            _ = cancel.cancelled() => return Err(AgentError::Interrupted),
-        };
+        // No race against `cancel` here: the runner stops its commands when it fires and
+        // returns what finished, so an interrupted /collect keeps its partial results.
+        let outcomes = runner.collect(&cat, &mut next, cancel).await?;
         self.next_id = next;
         for o in &outcomes {
             self.opts.progress.tool_end(o);

@@ -72,10 +72,6 @@ impl RegistryRunner {
     }
 }
 
-type CallFuture<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<ToolOutcome, ToolError>> + Send + 'a>,
->;
-
 #[async_trait::async_trait]
 impl ToolRunner for RegistryRunner {
     fn specs(&self) -> Vec<ToolDef> {
@@ -91,20 +87,7 @@ impl ToolRunner for RegistryRunner {
         calls: &[ToolCall],
         cancel: &CancellationToken,
     ) -> Vec<Result<ToolOutcome, ToolError>> {
-        // What `tools::execute_all` does (at most `max_concurrency` at once, results in input
-        // order), with each call's future boxed: `execute_all`'s closure-built stream cannot be
-        // proven Send through async_trait's borrowed signature (a rustc limitation).
-        use futures::StreamExt;
-        let ctx = self.ctx_for(cancel);
-        let width = ctx.limits.max_concurrency.max(1);
-        let futures: Vec<CallFuture<'_>> = calls
-            .iter()
-            .map(|c| Box::pin(crate::tools::execute(&ctx, &self.registry, c)) as CallFuture<'_>)
-            .collect();
-        futures::stream::iter(futures)
-            .buffered(width)
-            .collect()
-            .await
+        crate::tools::execute_all(&self.ctx_for(cancel), &self.registry, calls).await
     }
 
     async fn collect(
@@ -113,7 +96,6 @@ impl ToolRunner for RegistryRunner {
         next_id: &mut u32,
         cancel: &CancellationToken,
     ) -> Result<Vec<ToolOutcome>, ToolError> {
-        // `plan::collect`'s calls, run through the same boxed path as `run_all`.
         let cat = category
             .parse::<crate::plan::Category>()
             .map_err(ToolError::RespondToModel)?;

@@ -130,10 +130,6 @@ pub struct ReplRunner {
     specs: Vec<crate::llm::ToolDef>,
 }
 
-type CallFuture<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<ToolOutcome, crate::tools::ToolError>> + Send + 'a>,
->;
-
 impl ReplRunner {
     pub fn new(tools: Tools, host: Connected) -> ReplRunner {
         let specs = tools
@@ -186,18 +182,8 @@ impl crate::agent::ToolRunner for ReplRunner {
         calls: &[crate::tools::ToolCall],
         cancel: &CancellationToken,
     ) -> Vec<Result<ToolOutcome, crate::tools::ToolError>> {
-        use futures::StreamExt;
         let ctx = self.host().ctx_with(cancel);
-        let width = ctx.limits.max_concurrency.max(1);
-        let registry = &self.tools.registry;
-        let futures: Vec<CallFuture<'_>> = calls
-            .iter()
-            .map(|c| Box::pin(crate::tools::execute(&ctx, registry, c)) as CallFuture<'_>)
-            .collect();
-        futures::stream::iter(futures)
-            .buffered(width)
-            .collect()
-            .await
+        crate::tools::execute_all(&ctx, &self.tools.registry, calls).await
     }
 
     async fn collect(
@@ -209,8 +195,6 @@ impl crate::agent::ToolRunner for ReplRunner {
         let category: Category = category
             .parse()
             .map_err(crate::tools::ToolError::RespondToModel)?;
-        // What `plan::collect` does, through `run_all`'s boxed futures (`execute_all`'s stream
-        // cannot be proven Send through async_trait's borrowed signature).
         let calls = crate::plan::baseline_calls(category, next_id);
         self.run_all(&calls, cancel).await.into_iter().collect()
     }

@@ -435,8 +435,18 @@ pub async fn execute_all(
     registry: &Registry,
     calls: &[ToolCall],
 ) -> Vec<Result<ToolOutcome, ToolError>> {
+    // Each call's future is boxed before it enters the stream: a closure-built stream cannot be
+    // proven `Send` through `async_trait`'s borrowed signatures (a rustc limitation), and the
+    // agent's and the REPL's runners call this from such methods.
+    type CallFuture<'a> = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<ToolOutcome, ToolError>> + Send + 'a>,
+    >;
     let width = ctx.limits.max_concurrency.max(1);
-    futures::stream::iter(calls.iter().map(|c| execute(ctx, registry, c)))
+    let futures: Vec<CallFuture<'_>> = calls
+        .iter()
+        .map(|c| Box::pin(execute(ctx, registry, c)) as CallFuture<'_>)
+        .collect();
+    futures::stream::iter(futures)
         .buffered(width)
         .collect()
         .await
