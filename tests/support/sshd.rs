@@ -112,6 +112,14 @@ impl SshdBuilder {
     }
 }
 
+/// Why a server did not start.
+#[derive(Debug)]
+struct SpawnError {
+    /// Another process held the port.
+    port_taken: bool,
+    message: String,
+}
+
 /// A running sshd.
 pub struct Sshd {
     child: Option<Child>,
@@ -164,8 +172,16 @@ impl Sshd {
             dir,
             builder: b,
         };
-        sshd.spawn_on(free_port());
-        sshd
+        // A port picked by `free_port` can be taken by another test's server before sshd
+        // binds it: start again on another port when that happens.
+        for attempt in 0..8 {
+            match sshd.try_spawn_on(free_port()) {
+                Ok(()) => return sshd,
+                Err(e) if e.port_taken && attempt < 7 => continue,
+                Err(e) => panic!("{}", e.message),
+            }
+        }
+        unreachable!("the last attempt panics")
     }
 
     fn config_path(&self) -> PathBuf {
@@ -191,7 +207,20 @@ impl Sshd {
         std::fs::write(self.config_path(), cfg).unwrap();
     }
 
+    /// Start on `port` (a restart): a port still held by the old server is waited for.
     fn spawn_on(&mut self, port: u16) {
+        for attempt in 0..50 {
+            match self.try_spawn_on(port) {
+                Ok(()) => return,
+                Err(e) if e.port_taken && attempt < 49 => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Err(e) => panic!("{}", e.message),
+            }
+        }
+    }
+
+    fn try_spawn_on(&mut self, port: u16) -> Result<(), SpawnError> {
         self.write_config(port);
         self.port = port;
         let bin = sshd_binary();
@@ -234,44 +263,47 @@ impl Sshd {
             .spawn()
             .expect("start sshd");
         self.child = Some(child);
-        self.wait_ready(log_offset);
+        self.wait_ready(log_offset)
     }
 
     /// Wait until the server started by the last spawn listens; `log_offset` is the log
     /// length before that spawn (a restart must not be fooled by the previous run's lines).
-    fn wait_ready(&mut self, log_offset: usize) {
+    /// Readiness is sshd's own "Server listening" line, never a TCP connect: a connect could
+    /// reach another test's server that took the port.
+    fn wait_ready(&mut self, log_offset: usize) -> Result<(), SpawnError> {
+        let new_log = |log: &Path| {
+            std::fs::read(log)
+                .map(|l| {
+                    String::from_utf8_lossy(l.get(log_offset..).unwrap_or_default()).into_owned()
+                })
+                .unwrap_or_default()
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
-                    panic!(
-                        "sshd exited early ({status}); log:\n{}",
-                        std::fs::read_to_string(&self.log).unwrap_or_default()
-                    );
+                    self.child = None;
+                    let text = new_log(&self.log);
+                    return Err(SpawnError {
+                        port_taken: text.contains("Address already in use"),
+                        message: format!("sshd exited early ({status}); log:\n{text}"),
+                    });
                 }
             }
-            // With a wrapper (netns) the port is not reachable from here; trust the log.
-            let ready = if self.builder.wrapper.is_empty() {
-                std::net::TcpStream::connect((self.host.as_str(), self.port)).is_ok()
-            } else {
-                std::fs::read(&self.log)
-                    .map(|l| {
-                        String::from_utf8_lossy(l.get(log_offset..).unwrap_or_default())
-                            .contains("Server listening")
-                    })
-                    .unwrap_or(false)
-            };
-            if ready {
-                return;
+            if new_log(&self.log).contains("Server listening") {
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!(
-            "sshd did not start on {}:{}; log:\n{}",
-            self.host,
-            self.port,
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        );
+        Err(SpawnError {
+            port_taken: false,
+            message: format!(
+                "sshd did not start on {}:{}; log:\n{}",
+                self.host,
+                self.port,
+                new_log(&self.log)
+            ),
+        })
     }
 
     /// The first authorised client key.
