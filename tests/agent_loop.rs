@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use support::model::*;
 use tai::agent::{Session, SessionOptions, ToolRunner};
-use tai::llm::{ClientOptions, Endpoint, ModelClient, ToolDef, ToolMode};
+use tai::llm::{ModelClient, ToolDef, ToolMode};
 use tai::tools::{CallStatus, CommandRecord, HostFacts, ToolCall, ToolError, ToolOutcome};
 use tokio_util::sync::CancellationToken;
 
@@ -114,19 +114,7 @@ impl ToolRunner for Recording {
 }
 
 fn client(base: &str) -> ModelClient {
-    ModelClient::new(ClientOptions {
-        base_url: base.into(),
-        model: M.into(),
-        api_key: None,
-        endpoint: Endpoint::for_base_url(base),
-        num_ctx: None,
-        timeout: Duration::from_secs(5),
-        record_dir: None,
-        retries: 1,
-        backoff: Duration::from_millis(5),
-        temperature: None,
-    })
-    .unwrap()
+    test_client(base, M)
 }
 
 const FINAL: &str = "## Root Cause\nnginx is stopped.\n\n## Evidence\n- service_status shows inactive [T1]\n\n## Recommended Actions\n1. `systemctl start nginx`\n\n## Confidence\nhigh";

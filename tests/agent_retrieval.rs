@@ -4,12 +4,11 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 use support::model::*;
 use tai::agent::{Session, SessionOptions, ToolRunner};
-use tai::llm::{ClientOptions, Endpoint, ModelClient, ToolDef, ToolMode};
+use tai::llm::{ModelClient, ToolDef, ToolMode};
 use tai::tools::{CallStatus, CommandRecord, HostFacts, ToolCall, ToolError, ToolOutcome};
 use tokio_util::sync::CancellationToken;
 
@@ -91,19 +90,7 @@ impl ToolRunner for BigOutput {
 }
 
 fn client(base: &str) -> ModelClient {
-    ModelClient::new(ClientOptions {
-        base_url: base.into(),
-        model: M.into(),
-        api_key: None,
-        endpoint: Endpoint::for_base_url(base),
-        num_ctx: None,
-        timeout: Duration::from_secs(5),
-        record_dir: None,
-        retries: 1,
-        backoff: Duration::from_millis(5),
-        temperature: None,
-    })
-    .unwrap()
+    test_client(base, M)
 }
 
 const FINAL: &str = "## Root Cause\nThe upstream on 127.0.0.1:8080 refuses connections.\n\n## Evidence\n- connect() failed (111: Connection refused) [T1]\n\n## Recommended Actions\n1. `systemctl status app`\n\n## Confidence\nhigh";

@@ -631,20 +631,10 @@ impl Session {
                 crate::triage::report(&host, &issue, self.category.as_str(), &outcomes, &findings)
             }
         };
-        Some(crate::knowledge::SessionSummary {
-            host: report.host.clone(),
-            issue,
-            category: report.category.clone(),
-            root_cause: report.root_cause.clone(),
-            actions: report.actions.clone(),
-            evidence: report
-                .evidence
-                .iter()
-                .map(|e| format!("{} [{}]", e.text, e.sources.join(", ")))
-                .collect(),
-            time: 0,
-            model: (self.turns > 0).then(|| self.config.model.model.clone()),
-        })
+        let model = (self.turns > 0).then_some(self.config.model.model.as_str());
+        let mut summary = crate::knowledge::SessionSummary::from_report(&report, model);
+        summary.issue = issue;
+        Some(summary)
     }
 
     async fn switch_host(&mut self, spec: &str, io: &mut Io) -> Result<(), ReplError> {

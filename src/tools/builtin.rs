@@ -737,16 +737,11 @@ impl Tool for ReadFile {
         // Judge the read as asked first, so a refusal names the read, not the resolution.
         let direct = Self::read_step(&a, &a.path);
         if let Decision::Deny { rule, reason } = ctx.policy.check(&direct.argv) {
-            run.commands.push(super::CommandRecord {
-                command: crate::policy::quote::command_line(&direct.argv),
-                status: CallStatus::Denied,
-                exit_code: None,
-                duration_ms: 0,
-                stdout: String::new(),
-                stderr: String::new(),
-                truncated: 0,
-                note: Some(format!("denied by policy rule {rule}: {reason}")),
-            });
+            run.commands.push(super::CommandRecord::denied(
+                crate::policy::quote::command_line(&direct.argv),
+                &rule,
+                &reason,
+            ));
             return Ok(run);
         }
         let resolve = Step::new(["readlink", "-f", "--", a.path.as_str()]);

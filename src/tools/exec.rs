@@ -224,16 +224,11 @@ pub async fn run_step(
         let approved = match ctx.policy.approve(argv) {
             Ok(a) => a,
             Err(PolicyError::Denied { rule, reason, .. }) => {
-                run.commands.push(CommandRecord {
-                    command: quote::command_line(argv),
-                    status: CallStatus::Denied,
-                    exit_code: None,
-                    duration_ms: 0,
-                    stdout: String::new(),
-                    stderr: String::new(),
-                    truncated: 0,
-                    note: Some(format!("denied by policy rule {rule}: {reason}")),
-                });
+                run.commands.push(CommandRecord::denied(
+                    quote::command_line(argv),
+                    &rule,
+                    &reason,
+                ));
                 return Ok(false);
             }
             Err(e) => return Err(ToolError::RespondToModel(e.to_string())),

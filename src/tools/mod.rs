@@ -91,6 +91,22 @@ pub struct CommandRecord {
     pub note: Option<String>,
 }
 
+impl CommandRecord {
+    /// A command the policy refused: nothing ran.
+    pub fn denied(command: String, rule: &str, reason: &str) -> CommandRecord {
+        CommandRecord {
+            command,
+            status: CallStatus::Denied,
+            exit_code: None,
+            duration_ms: 0,
+            stdout: String::new(),
+            stderr: String::new(),
+            truncated: 0,
+            note: Some(format!("denied by policy rule {rule}: {reason}")),
+        }
+    }
+}
+
 /// The result of one tool call: what ran, how it ended, and the text the model sees.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ToolOutcome {

@@ -325,3 +325,20 @@ pub fn with_thinking(mut reply: Value, thinking: &str) -> Value {
     reply["message"] = Value::Object(m);
     reply
 }
+
+/// A model client for `model` at `base` with test timings: 5 s timeout, one quick retry.
+pub fn test_client(base: &str, model: &str) -> tai::llm::ModelClient {
+    tai::llm::ModelClient::new(tai::llm::ClientOptions {
+        base_url: base.into(),
+        model: model.into(),
+        api_key: None,
+        endpoint: tai::llm::Endpoint::for_base_url(base),
+        num_ctx: None,
+        timeout: std::time::Duration::from_secs(5),
+        record_dir: None,
+        retries: 1,
+        backoff: std::time::Duration::from_millis(5),
+        temperature: None,
+    })
+    .expect("model client")
+}
