@@ -503,34 +503,36 @@ impl Store {
         Ok(ids)
     }
 
-    /// Every runbook record.
-    pub fn runbook_records(&self) -> Result<Vec<RunbookRecord>, KnowledgeError> {
+    /// Every value of `db`, in key order, in one read transaction.
+    fn all_values<K, V>(
+        &self,
+        db: &Database<'static, K, SerdeJson<V>>,
+    ) -> Result<Vec<V>, KnowledgeError>
+    where
+        K: for<'a> heed::BytesDecode<'a>,
+        V: serde::de::DeserializeOwned + 'static,
+    {
         let rtxn = self.env.read_txn().map_err(|e| self.err(e))?;
         let mut out = Vec::new();
-        for item in self.runbooks.iter(&rtxn).map_err(|e| self.err(e))? {
+        for item in db.iter(&rtxn).map_err(|e| self.err(e))? {
             out.push(item.map_err(|e| self.err(e))?.1);
         }
         Ok(out)
+    }
+
+    /// Every runbook record.
+    pub fn runbook_records(&self) -> Result<Vec<RunbookRecord>, KnowledgeError> {
+        self.all_values(&self.runbooks)
     }
 
     /// Every runbook chunk.
     pub fn chunks(&self) -> Result<Vec<ChunkRecord>, KnowledgeError> {
-        let rtxn = self.env.read_txn().map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for item in self.chunks.iter(&rtxn).map_err(|e| self.err(e))? {
-            out.push(item.map_err(|e| self.err(e))?.1);
-        }
-        Ok(out)
+        self.all_values(&self.chunks)
     }
 
     /// Every session, oldest first.
     pub fn sessions(&self) -> Result<Vec<SessionRecord>, KnowledgeError> {
-        let rtxn = self.env.read_txn().map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for item in self.sessions.iter(&rtxn).map_err(|e| self.err(e))? {
-            out.push(item.map_err(|e| self.err(e))?.1);
-        }
-        Ok(out)
+        self.all_values(&self.sessions)
     }
 
     /// Cached vectors of `model` for these content hashes.
