@@ -778,7 +778,7 @@ fn no_space(c: &Corpus, out: &mut Vec<Finding>) {
                 subject: "enospc".into(),
                 summary: format!(
                     "Writes are failing with \"No space left on device\" ({n} line{})",
-                    if n == 1 { "" } else { "s" }
+                    plural(n)
                 ),
                 block: b,
                 evidence: lines,
@@ -1022,13 +1022,13 @@ fn io_errors(c: &Corpus, out: &mut Vec<Finding>) {
                     Severity::Warning,
                     format!(
                         "Reads or writes fail with \"Input/output error\" ({n} line{})",
-                        if n == 1 { "" } else { "s" }
+                        plural(n)
                     ),
                 )
             } else {
                 (
                     Severity::Critical,
-                    format!("The kernel reports I/O errors on {dev} ({n} line{}): the device or its path is failing", if n == 1 { "" } else { "s" }),
+                    format!("The kernel reports I/O errors on {dev} ({n} line{}): the device or its path is failing", plural(n)),
                 )
             };
             out.push(
@@ -1185,7 +1185,7 @@ fn auth_failures(c: &Corpus, out: &mut Vec<Finding>) {
             .collect();
         let summary = format!(
             "{count} failed authentication line{}{}",
-            if count == 1 { "" } else { "s" },
+            plural(count),
             if top_s.is_empty() {
                 String::new()
             } else {
@@ -1363,10 +1363,7 @@ fn dns(c: &Corpus, out: &mut Vec<Finding>) {
                     list.join(", ")
                 )
             } else {
-                format!(
-                    "Name resolution fails ({n} line{})",
-                    if n == 1 { "" } else { "s" }
-                )
+                format!("Name resolution fails ({n} line{})", plural(n))
             },
             block: b,
             evidence: fail_lines,
@@ -1514,7 +1511,7 @@ fn certificates(c: &Corpus, out: &mut Vec<Finding>) {
                     severity: Severity::Critical,
                     rank: 79,
                     subject: "tls errors".into(),
-                    summary: format!("TLS connections fail on an expired (or not yet valid) certificate ({n} line{})", if n == 1 { "" } else { "s" }),
+                    summary: format!("TLS connections fail on an expired (or not yet valid) certificate ({n} line{})", plural(n)),
                     block: b,
                     evidence: log_lines,
                     actions: vec![
@@ -1662,7 +1659,7 @@ fn segfaults(c: &Corpus, out: &mut Vec<Finding>) {
                     severity: Severity::Critical,
                     rank: 72,
                     subject: name.clone(),
-                    summary: format!("{name} crashed (segmentation fault / core dump, {n} time{})", if n == 1 { "" } else { "s" }),
+                    summary: format!("{name} crashed (segmentation fault / core dump, {n} time{})", plural(n)),
                     block: b,
                     evidence: lines.clone(),
                     actions: vec![
@@ -1774,7 +1771,7 @@ fn load(c: &Corpus, out: &mut Vec<Finding>) {
                 rank: 40,
                 subject: "load".into(),
                 summary: match cpus {
-                    Some(n) => format!("Load average {l1:.2} on {n} CPU{} ({:.1}× the CPU count)", if n == 1 { "" } else { "s" }, l1 / n as f64),
+                    Some(n) => format!("Load average {l1:.2} on {n} CPU{} ({:.1}× the CPU count)", plural(n as usize), l1 / n as f64),
                     None => format!("Load average {l1:.2} (CPU count unknown)"),
                 },
                 block: b,
@@ -1802,5 +1799,14 @@ fn load(c: &Corpus, out: &mut Vec<Finding>) {
             out.push(f);
             return;
         }
+    }
+}
+
+/// `"s"` unless there is exactly one.
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }
