@@ -216,6 +216,8 @@ pub struct Session {
     knowledge: Option<Arc<crate::knowledge::Knowledge>>,
     /// The text outputs are ranked against: the issue and the latest user turn.
     question: String,
+    /// Log messages the runbooks matching `question` say to look for (ranked first by Tier 1).
+    question_patterns: Vec<String>,
     /// Tier-1 retrieval totals: tokens sent for outputs over their cap, and what they held.
     retrieval_sent: AtomicU64,
     retrieval_full: AtomicU64,
@@ -297,6 +299,7 @@ impl Session {
             compactions: 0,
             knowledge: None,
             question: String::new(),
+            question_patterns: Vec::new(),
             retrieval_sent: AtomicU64::new(0),
             retrieval_full: AtomicU64::new(0),
         }
@@ -519,13 +522,8 @@ impl Session {
         }
         let mut chunks = crate::knowledge::chunks::SessionChunks::default();
         chunks.add_outcome(o);
-        let patterns = self
-            .knowledge
-            .as_ref()
-            .map(|k| k.evidence_patterns(&self.question, 5))
-            .unwrap_or_default();
         let budget = (max_chars / 4).max(64);
-        let sel = chunks.select_guided(&self.question, &patterns, budget, None);
+        let sel = chunks.select_guided(&self.question, &self.question_patterns, budget, None);
         if sel.chunks.is_empty() || sel.rendered.chars().count() > max_chars * 5 / 4 {
             return cap_for_model(out, max_chars);
         }
@@ -642,6 +640,11 @@ impl Session {
             Some(issue) if issue != user_text.trim() => format!("{issue}\n{}", user_text.trim()),
             _ => user_text.trim().to_string(),
         };
+        self.question_patterns = self
+            .knowledge
+            .as_ref()
+            .map(|k| k.evidence_patterns(&self.question, 5))
+            .unwrap_or_default();
         let first = self.history.is_empty();
         if first {
             let issue = user_text.trim().to_string();
