@@ -1,7 +1,7 @@
 //! The read-only policy: an argv goes in, `Allow` or `Deny(reason)` comes out, and only an
 //! allowed argv becomes an [`ApprovedCommand`] that a transport will run.
 //!
-//! The allowlist is data (`tools/policy.toml`, compiled in). Every rule carries examples that
+//! The allowlist is data (`tools/policy.toml` and `tools/policy/*.toml`, compiled in). Every rule carries examples that
 //! must and must not match, checked when the policy loads ([`rules`] evaluates, [`paths`]
 //! normalises and matches paths, [`scripts`] validates awk/sed programs, [`quote`] is the one
 //! argv → command line function).
@@ -101,8 +101,18 @@ impl HasExitCode for PolicyError {
     }
 }
 
-/// The compiled-in allowlist (`tools/policy.toml`).
-pub const POLICY_TOML: &str = include_str!("../../tools/policy.toml");
+/// The compiled-in allowlist: `tools/policy.toml` (programs never run, secret paths, the
+/// recursive-read guard) followed by the command rules in `tools/policy/*.toml`. The parts
+/// hold only arrays of tables after the first, so their concatenation is one TOML document.
+pub const POLICY_TOML: &str = concat!(
+    include_str!("../../tools/policy.toml"),
+    "\n",
+    include_str!("../../tools/policy/files.toml"),
+    "\n",
+    include_str!("../../tools/policy/network.toml"),
+    "\n",
+    include_str!("../../tools/policy/system.toml"),
+);
 
 /// The loaded policy: the compiled rules plus the `--sudo` setting. Cheap to clone.
 #[derive(Debug, Clone)]
