@@ -363,6 +363,23 @@ impl Policy {
             .collect()
     }
 
+    /// Whether `program`'s rule models `option` (allowed with a kind, or refused with a
+    /// reason) in any of its scopes: the check behind the `--help` coverage test. A
+    /// `deny_options` key ending in `*` covers every option with that prefix.
+    pub fn models_option(&self, program: &str, option: &str) -> bool {
+        fn scope_knows(r: &rules::Rule, option: &str) -> bool {
+            r.options.contains_key(option)
+                || r.deny_options.keys().any(|k| match k.strip_suffix('*') {
+                    Some(prefix) => option.starts_with(prefix),
+                    None => k == option,
+                })
+                || r.subcommands.iter().any(|s| scope_knows(s, option))
+        }
+        self.rules
+            .command_rule(program)
+            .is_some_and(|r| scope_knows(r, option))
+    }
+
     /// Check and, if allowed, produce the command a transport may run.
     pub fn approve(&self, argv: &[String]) -> Result<ApprovedCommand, PolicyError> {
         match self.check(argv) {
