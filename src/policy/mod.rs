@@ -15,6 +15,7 @@ pub mod paths;
 pub mod quote;
 pub mod rules;
 pub mod scripts;
+pub mod url;
 
 use rules::{PolicyFile, Refusal, Rules};
 

@@ -1,0 +1,536 @@
+//! URL and host checks for network probes (`curl URL`, `ping HOST`, `openssl s_client
+//! -connect HOST:PORT`, `dig @SERVER`): a probe may go anywhere except the cloud metadata
+//! services and link-local addresses, which hand out credentials.
+//!
+//! An address is refused in every spelling a host-side resolver accepts: `inet_aton` forms
+//! (decimal `2852039166`, hex `0xa9fea9fe`, octal `0251.0376.0251.0376`, short forms
+//! `169.254.43518`), IPv6 that embeds an IPv4 address (mapped, compatible, SIIT, NAT64, 6to4,
+//! Teredo), zone ids, trailing dots. URLs are parsed exactly (scheme, authority, port): only
+//! `http`/`https`, no userinfo, no percent-encoding or backslashes in the authority, no curl
+//! globbing. Names are checked lexically (`metadata`, `instance-data`, and addresses embedded
+//! in wildcard-DNS names such as `169-254-169-254.example`); a name that merely resolves to a
+//! metadata address can only be caught after resolution, with [`check_ip`].
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// What to do instead, appended to every refusal.
+const INSTEAD: &str = "probe the service's own address instead; tai never queries cloud metadata or link-local addresses (they hand out credentials)";
+
+/// Check an `http://` or `https://` URL for a probe (curl's URL argument).
+pub fn check_url(v: &str) -> Result<(), String> {
+    if let Some(c) = v.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "URL `{v}` contains {c:?}; write the URL without spaces or control characters"
+        ));
+    }
+    if v.contains('\\') {
+        return Err(format!("URL `{v}` contains a backslash; write `/` (backslashes are read differently by different parsers)"));
+    }
+    if !v.is_ascii() {
+        return Err(format!("URL `{v}` is not plain ASCII; percent-encode the path, write the host as ASCII (punycode)"));
+    }
+    let (scheme, rest) = v.split_once("://").ok_or_else(|| {
+        format!("`{v}` is not an http:// or https:// URL; write the scheme explicitly (http://HOST/...)")
+    })?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(format!(
+            "URL scheme `{scheme}` is not allowed; only http:// and https:// probes are"
+        ));
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if authority.is_empty() {
+        return Err(format!("URL `{v}` has no host; write http://HOST/..."));
+    }
+    if authority.contains('@') {
+        return Err(format!("URL `{v}` carries a user name or password (`user@`); tai sends no credentials, write http://HOST/..."));
+    }
+    if let Some(c) = tail.chars().find(|c| "{}[]".contains(*c)) {
+        return Err(format!("URL `{v}` contains `{c}` after the host, which curl expands as a glob into many requests; percent-encode it"));
+    }
+    let (host, port) = split_authority(authority).map_err(|e| format!("URL `{v}`: {e}"))?;
+    if let Some(p) = port {
+        check_port(p).map_err(|e| format!("URL `{v}`: {e}"))?;
+    }
+    check_host_inner(host, true).map_err(|e| format!("URL `{v}`: {e}"))
+}
+
+/// Check a host name or address a probe connects to (`ping HOST`, `traceroute HOST`,
+/// `dig @SERVER`). A single leading `@` (dig's server syntax) is accepted.
+pub fn check_host(v: &str) -> Result<(), String> {
+    let h = v.strip_prefix('@').unwrap_or(v);
+    check_host_inner(h, false).map_err(|e| format!("host `{v}`: {e}"))
+}
+
+/// Check `HOST:PORT`, `[V6]:PORT` or a bare `HOST` (openssl `-connect`). Like OpenSSL, an
+/// unbracketed value is split at its last `:`.
+pub fn check_host_port(v: &str) -> Result<(), String> {
+    let (host, port) = if v.starts_with('[') {
+        split_authority(v).map_err(|e| format!("`{v}`: {e}"))?
+    } else {
+        match v.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (v, None),
+        }
+    };
+    if let Some(p) = port {
+        let service = !p.is_empty()
+            && p.starts_with(|c: char| c.is_ascii_alphabetic())
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !service {
+            check_port(p).map_err(|e| format!("`{v}`: {e}"))?;
+        }
+    }
+    check_host_inner(host, true).map_err(|e| format!("`{v}`: {e}"))
+}
+
+/// Check an address after resolution: cloud metadata services and link-local addresses,
+/// including IPv4 addresses embedded in IPv6 ones.
+pub fn check_ip(ip: IpAddr) -> Result<(), String> {
+    match ip {
+        IpAddr::V4(a) => check_v4(a),
+        IpAddr::V6(a) => check_v6(a),
+    }
+}
+
+/// Split `host[:port]` or `[v6][:port]`; the host keeps its brackets.
+fn split_authority(a: &str) -> Result<(&str, Option<&str>), String> {
+    if a.starts_with('[') {
+        let close = a.find(']').ok_or("an IPv6 address needs a closing `]`")?;
+        let (host, rest) = a.split_at(close + 1);
+        return match rest {
+            "" => Ok((host, None)),
+            _ => match rest.strip_prefix(':') {
+                Some(p) => Ok((host, Some(p))),
+                None => Err(format!("unexpected `{rest}` after the address")),
+            },
+        };
+    }
+    Ok(match a.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (a, None),
+    })
+}
+
+fn check_port(p: &str) -> Result<(), String> {
+    if p.is_empty() {
+        return Ok(());
+    }
+    match p.parse::<u16>() {
+        Ok(_) if p.chars().all(|c| c.is_ascii_digit()) => Ok(()),
+        _ => Err(format!("port `{p}` must be a number from 0 to 65535")),
+    }
+}
+
+/// `bracketed`: `[v6]` is accepted (URLs, `-connect`); a bare v6 literal is accepted too.
+fn check_host_inner(h: &str, bracketed: bool) -> Result<(), String> {
+    if h.is_empty() {
+        return Err("the host is empty".into());
+    }
+    if let Some(inner) = h.strip_prefix('[') {
+        let inner = inner
+            .strip_suffix(']')
+            .ok_or("an IPv6 address needs a closing `]`")?;
+        if !bracketed {
+            return Err("write the IPv6 address without brackets".into());
+        }
+        return check_v6_literal(inner);
+    }
+    if h.contains(':') {
+        return check_v6_literal(h);
+    }
+    check_name(h)
+}
+
+/// An IPv6 literal with an optional zone id (`fe80::1%eth0`, `%25eth0` in URLs).
+fn check_v6_literal(s: &str) -> Result<(), String> {
+    let (addr, zone) = match s.split_once('%') {
+        Some((a, z)) => (a, Some(z)),
+        None => (s, None),
+    };
+    if let Some(z) = zone {
+        let z = z.strip_prefix("25").unwrap_or(z);
+        let ok = !z.is_empty()
+            && z.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !ok {
+            return Err(format!("zone id `{z}` must be an interface name"));
+        }
+    }
+    let ip: Ipv6Addr = addr
+        .parse()
+        .map_err(|_| format!("`{addr}` is not an IPv6 address; write it in standard form"))?;
+    check_v6(ip)
+}
+
+/// A host name, or an IPv4 address in any `inet_aton` spelling.
+fn check_name(h: &str) -> Result<(), String> {
+    if h == "." {
+        return Ok(()); // the DNS root (`dig . NS`)
+    }
+    let lower = h.to_ascii_lowercase();
+    let name = lower.strip_suffix('.').unwrap_or(&lower);
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c)))
+    {
+        return Err(format!(
+            "`{c}` is not allowed in a host name (letters, digits, `-`, `_`, `.`; IPv6 in [brackets])"
+        ));
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    if labels.iter().any(|l| l.is_empty()) || name.len() > 253 {
+        return Err("is not a valid host name (empty label or too long)".into());
+    }
+    if labels
+        .iter()
+        .all(|l| numeric_part(l).is_some() || looks_numeric(l))
+    {
+        // glibc's inet_aton and curl both read these as an IPv4 address.
+        let ip = inet_aton(&labels).ok_or_else(|| {
+            "looks like a numeric address but is not a valid one; write a dotted quad (10.0.0.5)"
+                .to_string()
+        })?;
+        return check_v4(ip);
+    }
+    for l in &labels {
+        if matches!(*l, "metadata" | "instance-data") {
+            return Err(format!("`{l}` names a cloud metadata service; {INSTEAD}"));
+        }
+    }
+    for ip in embedded_addresses(name) {
+        check_ip(ip).map_err(|e| format!("embeds an address: {e}"))?;
+    }
+    Ok(())
+}
+
+/// A label that starts like a number (`0x`, a digit) but may not parse as one.
+fn looks_numeric(l: &str) -> bool {
+    l.starts_with(|c: char| c.is_ascii_digit())
+        && l.chars().all(|c| c.is_ascii_hexdigit() || c == 'x')
+}
+
+/// One part of an `inet_aton` address: decimal, `0x` hex or `0` octal, as `strtoul(.., 0)`.
+fn numeric_part(p: &str) -> Option<u64> {
+    let (digits, radix) = if let Some(h) = p.strip_prefix("0x") {
+        (h, 16)
+    } else if p.len() > 1 && p.starts_with('0') {
+        (&p[1..], 8)
+    } else {
+        (p, 10)
+    };
+    if digits.is_empty() && radix == 16 {
+        return Some(0); // `0x` alone is 0 to glibc
+    }
+    if digits.is_empty() || digits.len() > 12 {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
+/// `a`, `a.b`, `a.b.c`, `a.b.c.d`: the last part fills the remaining bytes.
+fn inet_aton(parts: &[&str]) -> Option<Ipv4Addr> {
+    let nums: Vec<u64> = parts
+        .iter()
+        .map(|p| numeric_part(p))
+        .collect::<Option<_>>()?;
+    let (last, head) = nums.split_last()?;
+    if head.len() > 3 || head.iter().any(|n| *n > 0xff) {
+        return None;
+    }
+    let room = 8 * (4 - head.len() as u32);
+    if room < 64 && *last >= 1u64 << room {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for (i, n) in head.iter().enumerate() {
+        v |= n << (24 - 8 * i as u32);
+    }
+    Some(Ipv4Addr::from((v | last) as u32))
+}
+
+/// Addresses spelled inside a name by wildcard-DNS services: `169.254.169.254.nip.io`,
+/// `169-254-169-254.sslip.io`, hex `a9fea9fe.nip.io`, dashed IPv6 `fe80--1.sslip.io`.
+fn embedded_addresses(name: &str) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    let parts: Vec<&str> = name.split(['.', '-']).collect();
+    for w in parts.windows(4) {
+        let quad: Option<Vec<u8>> = w
+            .iter()
+            .map(|p| {
+                (p.len() <= 3 && p.chars().all(|c| c.is_ascii_digit()))
+                    .then(|| p.parse::<u8>().ok())
+                    .flatten()
+            })
+            .collect();
+        if let Some(q) = quad {
+            out.push(IpAddr::V4(Ipv4Addr::new(q[0], q[1], q[2], q[3])));
+        }
+    }
+    for p in &parts {
+        if p.len() == 8 && p.chars().all(|c| c.is_ascii_hexdigit()) {
+            if let Ok(n) = u32::from_str_radix(p, 16) {
+                out.push(IpAddr::V4(Ipv4Addr::from(n)));
+            }
+        }
+    }
+    for label in name.split('.') {
+        if label.contains("--") {
+            if let Ok(ip) = label.replace('-', ":").parse::<Ipv6Addr>() {
+                out.push(IpAddr::V6(ip));
+            }
+        }
+    }
+    out
+}
+
+fn check_v4(a: Ipv4Addr) -> Result<(), String> {
+    let o = a.octets();
+    if o[0] == 169 && o[1] == 254 {
+        return Err(format!(
+            "{a} is a link-local address (cloud metadata lives at 169.254.169.254); {INSTEAD}"
+        ));
+    }
+    // Alibaba Cloud metadata, Azure WireServer, Oracle Cloud's legacy metadata address.
+    const METADATA: [[u8; 4]; 3] = [[100, 100, 100, 200], [168, 63, 129, 16], [192, 0, 0, 192]];
+    if METADATA.contains(&o) {
+        return Err(format!("{a} is a cloud metadata address; {INSTEAD}"));
+    }
+    Ok(())
+}
+
+fn check_v6(a: Ipv6Addr) -> Result<(), String> {
+    let s = a.segments();
+    if s[0] & 0xffc0 == 0xfe80 {
+        return Err(format!("{a} is a link-local address; {INSTEAD}"));
+    }
+    if s[0] == 0xfd00 && s[1] == 0x0ec2 {
+        return Err(format!(
+            "{a} is the AWS IPv6 metadata address range; {INSTEAD}"
+        ));
+    }
+    for v4 in embedded_v4(a) {
+        check_v4(v4).map_err(|e| format!("{a} embeds {e}"))?;
+    }
+    Ok(())
+}
+
+/// IPv4 addresses an IPv6 address carries: mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`,
+/// SIIT `::ffff:0:a.b.c.d`, NAT64 `64:ff9b::/96` and `64:ff9b:1::/48` (every RFC 6052
+/// prefix length), 6to4 `2002:AABB:CCDD::`, Teredo (client address inverted).
+fn embedded_v4(a: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let b = a.octets();
+    let s = a.segments();
+    let low = Ipv4Addr::new(b[12], b[13], b[14], b[15]);
+    let mut out = Vec::new();
+    if s[..5].iter().all(|x| *x == 0) && (s[5] == 0 || s[5] == 0xffff) {
+        out.push(low);
+    }
+    if s[..4].iter().all(|x| *x == 0) && s[4] == 0xffff && s[5] == 0 {
+        out.push(low);
+    }
+    if s[0] == 0x64 && s[1] == 0xff9b {
+        out.push(low);
+        if s[2] == 1 {
+            // RFC 6052 layouts for /32../64 (bits 64..71 are the reserved u octet).
+            let pick = |idx: [usize; 4]| Ipv4Addr::new(b[idx[0]], b[idx[1]], b[idx[2]], b[idx[3]]);
+            out.push(pick([4, 5, 6, 7]));
+            out.push(pick([5, 6, 7, 9]));
+            out.push(pick([6, 7, 9, 10]));
+            out.push(pick([7, 9, 10, 11]));
+            out.push(pick([9, 10, 11, 12]));
+        }
+    }
+    if s[0] == 0x2002 {
+        out.push(Ipv4Addr::new(b[2], b[3], b[4], b[5]));
+    }
+    if s[0] == 0x2001 && s[1] == 0 {
+        out.push(Ipv4Addr::new(b[4], b[5], b[6], b[7]));
+        out.push(Ipv4Addr::new(!b[12], !b[13], !b[14], !b[15]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_urls_are_refused_in_every_spelling() {
+        for bad in [
+            "http://169.254.169.254/latest/meta-data/",
+            "HTTP://169.254.169.254/",
+            "hTTps://169.254.169.254/",
+            "http://169.254.169.254./",
+            "http://169.254.169.254:80/",
+            "http://2852039166/",
+            "http://0xa9fea9fe/",
+            "http://0XA9FEA9FE/",
+            "http://0251.0376.0251.0376/",
+            "http://0xa9.0xfe.0xa9.0xfe/",
+            "http://169.254.43518/",
+            "http://169.16689662/",
+            "http://0251.254.169.254/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://[::ffff:a9fe:a9fe]/",
+            "http://[::a9fe:a9fe]/",
+            "http://[::169.254.169.254]/",
+            "http://[::ffff:0:a9fe:a9fe]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[64:ff9b::169.254.169.254]/",
+            "http://[64:ff9b:1:a9fe:a9fe::]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://[fd00:ec2::254]/",
+            "http://[FD00:EC2::254]/latest/",
+            "http://[fe80::1%25eth0]/",
+            "http://[fe80::a9fe:a9fe]/",
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "http://METADATA.GOOGLE.INTERNAL./",
+            "http://metadata/",
+            "http://metadata./computeMetadata/v1/",
+            "http://instance-data.ec2.internal/",
+            "http://100.100.100.200/latest/meta-data/",
+            "http://168.63.129.16/machine?comp=goalstate",
+            "http://169.254.170.2/v2/credentials/x",
+            "http://169.254.169.254.nip.io/",
+            "http://169-254-169-254.sslip.io/",
+            "http://a9fea9fe.nip.io/",
+            "http://x@169.254.169.254/",
+            "http://169.254.169.254@/",
+            "http://user:pass@localhost/",
+            "http://localhost@169.254.169.254/",
+            "http://%31%36%39.254.169.254/",
+            "http://169.254.169%2e254/",
+            "http:\\\\169.254.169.254\\",
+            "http://localhost\\@169.254.169.254/",
+            "http://169.254.169.254 /",
+            "http://0x1a9fea9fe/",
+            "http://4294967296/",
+            "http://1.2.3.4.5/",
+            "ftp://example.com/",
+            "file:///etc/shadow",
+            "gopher://127.0.0.1:6379/_FLUSHALL",
+            "dict://localhost:11211/stats",
+            "localhost/",
+            "http:/169.254.169.254/",
+            "http:///169.254.169.254/",
+            "http://",
+            "http://:80/",
+            "http://x:99999/",
+            "http://x:8o/",
+            "http://[::1/",
+            "http://[::1]x/",
+            "http://{169.254.169.254,localhost}/",
+            "http://localhost/[1-100000]",
+            "http://localhost/{a,b}",
+            "http://ｌｏｃａｌｈｏｓｔ/",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad} was allowed");
+        }
+    }
+
+    #[test]
+    fn everyday_urls_are_allowed() {
+        for ok in [
+            "http://localhost/",
+            "http://localhost",
+            "https://example.com/health?full=1#x",
+            "http://127.0.0.1:8080/health",
+            "HTTP://LOCALHOST:8080/",
+            "http://10.0.0.5:9100/metrics",
+            "http://[::1]:8080/",
+            "http://[2001:db8::5]/",
+            "http://[::ffff:10.0.0.5]/",
+            "http://db01.internal:5984/_up",
+            "http://ip-10-0-0-5.ec2.internal/",
+            "http://localhost:/",
+            "https://api.example.com/v1/status?x=a%20b",
+            "http://2130706433/",
+            "http://0/",
+        ] {
+            assert_eq!(check_url(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn hosts() {
+        for bad in [
+            "169.254.169.254",
+            "169.254.169.254.",
+            "2852039166",
+            "0xa9fea9fe",
+            "0251.0376.0251.0376",
+            "169.254.43518",
+            "::ffff:169.254.169.254",
+            "::ffff:a9fe:a9fe",
+            "::a9fe:a9fe",
+            "64:ff9b::a9fe:a9fe",
+            "fe80::1%eth0",
+            "fe80::1",
+            "fd00:ec2::254",
+            "[fd00:ec2::254]",
+            "metadata",
+            "metadata.google.internal",
+            "Metadata.Google.Internal.",
+            "@169.254.169.254",
+            "",
+            "a b",
+            "x/y",
+            "a..b",
+            "1.2.3.4.5",
+            "09.1.1.1",
+        ] {
+            assert!(check_host(bad).is_err(), "{bad:?} was allowed");
+        }
+        for ok in [
+            "db01",
+            "db01.internal.",
+            "example.com",
+            "10.0.0.5",
+            "8.8.8.8",
+            "::1",
+            "2001:db8::1",
+            "@10.0.0.53",
+            "_sip._tcp.example.com",
+            ".",
+            "ip-10-0-0-5",
+        ] {
+            assert_eq!(check_host(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn host_ports() {
+        for bad in [
+            "169.254.169.254:80",
+            "[fd00:ec2::254]:80",
+            "::ffff:a9fe:a9fe:443",
+            "metadata.google.internal:80",
+            "0xa9fea9fe:443",
+            "fe80::1",
+            "x:99999",
+            "x@y:443",
+        ] {
+            assert!(check_host_port(bad).is_err(), "{bad:?} was allowed");
+        }
+        for ok in [
+            "example.com:443",
+            "example.com",
+            "10.0.0.5:8443",
+            "[::1]:443",
+            "db01:https",
+            "localhost:imaps",
+        ] {
+            assert_eq!(check_host_port(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn resolved_addresses() {
+        assert!(check_ip("169.254.169.254".parse().unwrap()).is_err());
+        assert!(check_ip("::ffff:169.254.169.254".parse().unwrap()).is_err());
+        assert!(check_ip("2001:0:4136:e378:8000:63bf:5601:5601".parse().unwrap()).is_err());
+        assert!(check_ip("10.0.0.1".parse().unwrap()).is_ok());
+        assert!(check_ip("2001:db8::1".parse().unwrap()).is_ok());
+    }
+}
