@@ -13,6 +13,7 @@ pub mod knowledge;
 pub mod llm;
 pub mod plan;
 pub mod policy;
+pub mod redact;
 pub mod render;
 pub mod repl;
 pub mod report;

@@ -1,0 +1,318 @@
+//! Secret redaction, the one engine for everything tai shows or keeps: private key blocks
+//! (PEM, OpenSSH, PGP) with their bodies, password hashes from `shadow`-style output,
+//! `KEY=VALUE` secrets from environment dumps and configs, passwords in URLs, bearer and API
+//! tokens, AWS keys, JWTs. Replacements keep the shape (`[REDACTED:kind]`) so a reader still
+//! sees what was there.
+//!
+//! [`redact`] works on a whole text (reports, history, session summaries). [`StreamRedactor`]
+//! works on a byte stream as it arrives from a host, before any output cap: line by line with
+//! a bounded partial-line buffer, carrying "inside a key block" across chunks, so a key body
+//! is dropped even when its BEGIN line lands in the part a head/tail cap would discard.
+//! Every rule matches within one line, so the stream result does not depend on chunking.
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+struct Rule {
+    kind: &'static str,
+    re: Regex,
+    /// Replacement template; `$pre`/`$post` keep the non-secret context captured by the rule.
+    with: &'static str,
+}
+
+/// Start and end lines of a private key block (PEM `RSA`/`EC`/`ENCRYPTED`/plain, OpenSSH,
+/// PGP `... PRIVATE KEY BLOCK`).
+const KEY_BEGIN: &str = r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----";
+const KEY_END: &str = r"-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----";
+const KEY_MARK: &str = "[REDACTED:private-key]";
+
+fn key_begin() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(KEY_BEGIN).expect("key pattern compiles"))
+}
+
+fn key_end() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(KEY_END).expect("key pattern compiles"))
+}
+
+fn rules() -> &'static [Rule] {
+    static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
+    RULES.get_or_init(|| {
+        let r = |kind, re: &str, with| Rule {
+            kind,
+            re: Regex::new(re).expect("redaction pattern compiles"),
+            with,
+        };
+        vec![
+            // Private keys, whole block (or to the end if the END line is cut off).
+            r(
+                "private-key",
+                &format!(r"(?s){KEY_BEGIN}.*?({KEY_END}|\z)"),
+                KEY_MARK,
+            ),
+            // scheme://user:password@host
+            r(
+                "url-password",
+                r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@",
+                "${pre}[REDACTED:password]@",
+            ),
+            // crypt(3) hashes as shadow, htpasswd and configs hold them: MD5 `$1$`, bcrypt
+            // `$2b$`, SHA-256/512 `$5$`/`$6$`, yescrypt `$y$`, gost-yescrypt, scrypt `$7$`.
+            r(
+                "password-hash",
+                r"\$(1|2[abxy]?|5|6|7|y|gy|md5|sha1|apr1)\$[./A-Za-z0-9$=,+-]{6,}",
+                "[REDACTED:password-hash]",
+            ),
+            // Traditional DES crypt in a shadow line: `name:13 chars:lastchg:`.
+            r(
+                "password-hash",
+                r"(?m)^(?P<pre>[A-Za-z_][A-Za-z0-9_.-]*\$?:!*)[./0-9A-Za-z]{13}(?P<post>:[0-9]*:)",
+                "${pre}[REDACTED:password-hash]${post}",
+            ),
+            // JWTs: three base64url parts, the first two starting with eyJ ({").
+            r(
+                "jwt",
+                r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",
+                "[REDACTED:jwt]",
+            ),
+            // Authorization: Bearer/Basic <credential>, and auth headers with a bare credential.
+            r(
+                "bearer",
+                r"(?i)(?P<pre>\b(bearer|basic)[ \t]+)[A-Za-z0-9._~+/=-]{8,}",
+                "${pre}[REDACTED:token]",
+            ),
+            r(
+                "auth-header",
+                r"(?i)(?P<pre>\b(authorization|proxy-authorization|x-auth-token|x-api-key|private-token|cookie|set-cookie)[ \t]*[:=][ \t]*(token[ \t]+)?)[A-Za-z0-9._~+/=-]{8,}",
+                "${pre}[REDACTED:token]",
+            ),
+            // AWS access key ids.
+            r(
+                "aws-access-key",
+                r"\b(AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b",
+                "[REDACTED:aws-key]",
+            ),
+            // Well-known token shapes: GitHub, GitLab, Slack, OpenAI-style, Google API keys.
+            r(
+                "api-token",
+                r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|xox[baprs]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35})",
+                "[REDACTED:token]",
+            ),
+            // Environment dumps (`ps e`, `systemctl show -p Environment`, env files): an
+            // upper-case variable whose name says it holds a secret, quoted values whole.
+            r(
+                "env-secret",
+                r#"(?P<pre>\b[A-Z0-9_]*(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|APIKEY|API_KEY|ACCESS_KEY|PRIVATE|CREDENTIAL|AUTH)[A-Z0-9_]*=|\b[A-Z0-9_]*_(KEY|PASS|PWD|PSK)(_[A-Z0-9_]*)?=)("[^"\n]*"|'[^'\n]*'|[^\s\x00"']+)"#,
+                "${pre}[REDACTED:secret]",
+            ),
+            // key = value / key: value / "key": "value" for secret-looking keys (covers
+            // aws_secret_access_key, api_key, password=, PGPASSWORD=, client_secret ...).
+            r(
+                "assignment",
+                r#"(?i)(?P<pre>\b[a-z0-9_.-]*(password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?)[a-z0-9_.-]*["']?[ \t]*[:=][ \t]*["']?)[^\s"'&,;]{1,}"#,
+                "${pre}[REDACTED:secret]",
+            ),
+        ]
+    })
+}
+
+/// Replace every secret in `text`.
+pub fn redact(text: &str) -> String {
+    let mut out = std::borrow::Cow::Borrowed(text);
+    for rule in rules() {
+        if rule.re.is_match(&out) {
+            out = std::borrow::Cow::Owned(rule.re.replace_all(&out, rule.with).into_owned());
+        }
+    }
+    out.into_owned()
+}
+
+/// The kinds of secret found in `text` (for tests and `--rag-debug`).
+pub fn findings(text: &str) -> Vec<&'static str> {
+    let mut kinds: Vec<&'static str> = rules()
+        .iter()
+        .filter(|r| r.re.is_match(text))
+        .map(|r| r.kind)
+        .collect();
+    kinds.dedup();
+    kinds
+}
+
+/// Longest partial line kept while waiting for its newline; a longer line is redacted and
+/// passed on in pieces, cut at whitespace where possible and never inside a key marker.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Redacts a byte stream as it arrives: feed chunks to [`push`](Self::push), then call
+/// [`finish`](Self::finish). Output is valid UTF-8 (invalid bytes become U+FFFD).
+#[derive(Debug, Clone)]
+pub struct StreamRedactor {
+    /// The partial line not yet passed on (at most `max_line` bytes between calls).
+    pending: Vec<u8>,
+    /// Inside a private key block: everything up to its END line is dropped.
+    in_key: bool,
+    /// Bytes dropped inside the current key block.
+    key_bytes: u64,
+    max_line: usize,
+}
+
+impl Default for StreamRedactor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StreamRedactor {
+    pub fn new() -> Self {
+        Self::with_max_line(MAX_LINE)
+    }
+
+    /// A redactor with a smaller partial-line bound (tests); at least 256 bytes.
+    pub fn with_max_line(max_line: usize) -> Self {
+        Self {
+            pending: Vec::new(),
+            in_key: false,
+            key_bytes: 0,
+            max_line: max_line.max(256),
+        }
+    }
+
+    /// Redact the complete lines of `data` (with what was pending) into `out`; keep the
+    /// trailing partial line for the next call.
+    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        match data.iter().rposition(|&b| b == b'\n') {
+            Some(i) => {
+                if self.pending.is_empty() {
+                    self.process(&data[..=i], out);
+                } else {
+                    let mut seg = std::mem::take(&mut self.pending);
+                    seg.extend_from_slice(&data[..=i]);
+                    self.process(&seg, out);
+                }
+                self.pending.extend_from_slice(&data[i + 1..]);
+            }
+            None => self.pending.extend_from_slice(data),
+        }
+        while self.pending.len() > self.max_line {
+            let cut = safe_cut(&self.pending, self.max_line);
+            let rest = self.pending.split_off(cut);
+            let seg = std::mem::replace(&mut self.pending, rest);
+            self.process(&seg, out);
+        }
+    }
+
+    /// Pass on the last partial line; say so if the stream ended inside a key block.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let seg = std::mem::take(&mut self.pending);
+        self.process(&seg, out);
+        if self.in_key {
+            out.extend_from_slice(
+                format!(
+                    "\n[REDACTED:private-key: no END line; the {} bytes after its BEGIN line \
+                     were withheld]\n",
+                    self.key_bytes
+                )
+                .as_bytes(),
+            );
+            self.in_key = false;
+        }
+    }
+
+    fn process(&mut self, seg: &[u8], out: &mut Vec<u8>) {
+        if seg.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(seg);
+        let mut rest: &str = &text;
+        loop {
+            if self.in_key {
+                match key_end().find(rest) {
+                    Some(m) => {
+                        self.key_bytes += m.end() as u64;
+                        rest = &rest[m.end()..];
+                        self.in_key = false;
+                    }
+                    None => {
+                        self.key_bytes += rest.len() as u64;
+                        return;
+                    }
+                }
+            } else {
+                match key_begin().find(rest) {
+                    Some(m) => {
+                        out.extend_from_slice(redact(&rest[..m.start()]).as_bytes());
+                        out.extend_from_slice(KEY_MARK.as_bytes());
+                        self.in_key = true;
+                        self.key_bytes = 0;
+                        rest = &rest[m.end()..];
+                    }
+                    None => {
+                        out.extend_from_slice(redact(rest).as_bytes());
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where to cut an over-long partial line of more than `max` bytes: at most `max` bytes,
+/// after the last whitespace in its second half if there is one, never inside a UTF-8
+/// character or a `-----BEGIN ...-----` marker (which would hide the marker from the key
+/// state machine).
+fn safe_cut(buf: &[u8], max: usize) -> usize {
+    let mut cut = max.min(buf.len());
+    if let Some(ws) = buf[max / 2..cut]
+        .iter()
+        .rposition(|b| b.is_ascii_whitespace())
+    {
+        cut = max / 2 + ws + 1;
+    }
+    // A marker starting in the last 128 bytes before the cut must end before it.
+    let from = cut.saturating_sub(128);
+    let to = (cut + 128).min(buf.len());
+    let window = &buf[from..to];
+    let mut i = 0;
+    while let Some(p) = find(&window[i..], b"-----") {
+        let start = from + i + p;
+        if start >= cut {
+            break;
+        }
+        // Where the marker's closing dashes end, if it is a BEGIN marker at all.
+        let after = &buf[start + 5..to];
+        // `-----`, `-----BEG`, `-----BEGIN ...`: possibly the start of a BEGIN marker.
+        if b"BEGIN ".starts_with(&after[..after.len().min(6)]) {
+            let end = find(&buf[start + 5..to], b"-----").map(|q| start + 5 + q + 5);
+            if end.is_none_or(|e| e > cut) {
+                cut = start;
+                break;
+            }
+        }
+        i += p + 1;
+    }
+    while cut > 0 && cut < buf.len() && (buf[cut] & 0xC0) == 0x80 {
+        cut -= 1;
+    }
+    if cut == 0 {
+        // One marker-like run fills the line: pass it whole rather than loop forever.
+        cut = max.min(buf.len());
+    }
+    cut
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Redact a whole byte buffer as a stream would (tests and one-shot callers).
+pub fn redact_bytes(data: &[u8]) -> String {
+    let mut r = StreamRedactor::new();
+    let mut out = Vec::with_capacity(data.len());
+    r.push(data, &mut out);
+    r.finish(&mut out);
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+#[cfg(test)]
+#[path = "redact_tests.rs"]
+mod tests;
