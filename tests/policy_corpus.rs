@@ -1,11 +1,23 @@
 //! The adversarial corpus: every attack line in `tests/corpus/deny.txt` is refused with a
-//! reason, every diagnostic line in `tests/corpus/allow.txt` is allowed. Lines go through the
-//! same path as the `run_command` tool: `split_command_line` (no shell syntax) then the policy.
-//! Also: the quoting property test (a real `sh` reads every quoted word back exactly).
+//! reason, and at least 98% of the everyday lines in `tests/corpus/allow.txt` are allowed (the
+//! denied ones are printed). Lines are judged the way the `run_command` tool judges them:
+//! `tools::pipeline::split_pipeline` (no shell syntax; `|` only into the stages tai applies
+//! itself), then the policy decides the host command. The same corpora run on a real host in
+//! tests/policy_host.rs. Also: the quoting property test (a real `sh` reads every quoted word
+//! back exactly).
 use std::process::Command;
 
 use proptest::prelude::*;
 use tai::policy::{quote, split_command_line, Decision, Policy};
+use tai::tools::pipeline::split_pipeline;
+
+/// Attack lines the corpus must keep (it only grows).
+const MIN_ATTACKS: usize = 1300;
+/// Of those, refused by the policy itself rather than by the command-line syntax gate.
+const MIN_BY_POLICY: usize = 1000;
+/// Everyday lines the corpus must keep, and the share of them that must be allowed.
+const MIN_EVERYDAY: usize = 450;
+const MIN_ALLOWED_SHARE: f64 = 0.98;
 
 fn lines(text: &str) -> Vec<&str> {
     text.lines()
@@ -13,9 +25,11 @@ fn lines(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// What tai would do with one command line: `Err(reason)` or `Ok(rule)`.
+/// What `run_command` would do with one command line: `Err((rule, reason))` or `Ok(rule)`.
+/// A line the command-line parser refuses (shell syntax, a pipe into something that is not a
+/// stage tai applies) is refused by the rule `shell-syntax`.
 fn decide(policy: &Policy, line: &str) -> Result<String, (String, String)> {
-    let argv = split_command_line(line).map_err(|e| ("shell-syntax".to_string(), e))?;
+    let (argv, _stages) = split_pipeline(line).map_err(|e| ("shell-syntax".to_string(), e))?;
     match policy.check(&argv) {
         Decision::Allow { rule } => Ok(rule),
         Decision::Deny { rule, reason } => Err((rule, reason)),
@@ -26,7 +40,11 @@ fn decide(policy: &Policy, line: &str) -> Result<String, (String, String)> {
 fn every_attack_line_is_denied_with_a_reason() {
     let policy = Policy::load(false).unwrap();
     let attacks = lines(include_str!("corpus/deny.txt"));
-    assert!(attacks.len() >= 300, "only {} attack lines", attacks.len());
+    assert!(
+        attacks.len() >= MIN_ATTACKS,
+        "only {} attack lines",
+        attacks.len()
+    );
     let mut allowed = Vec::new();
     let mut by_policy = 0;
     for line in &attacks {
@@ -49,16 +67,20 @@ fn every_attack_line_is_denied_with_a_reason() {
     );
     // The policy itself (not just the shell-syntax gate) must carry most of the weight.
     assert!(
-        by_policy >= 300,
+        by_policy >= MIN_BY_POLICY,
         "only {by_policy} lines refused by the policy itself"
     );
 }
 
 #[test]
-fn every_diagnostic_line_is_allowed() {
+fn everyday_lines_are_allowed() {
     let policy = Policy::load(false).unwrap();
     let legit = lines(include_str!("corpus/allow.txt"));
-    assert!(legit.len() >= 150, "only {} legitimate lines", legit.len());
+    assert!(
+        legit.len() >= MIN_EVERYDAY,
+        "only {} everyday lines",
+        legit.len()
+    );
     let denied: Vec<String> = legit
         .iter()
         .filter_map(|line| match decide(&policy, line) {
@@ -66,12 +88,36 @@ fn every_diagnostic_line_is_allowed() {
             Err((rule, reason)) => Some(format!("{line}\n    denied by {rule}: {reason}")),
         })
         .collect();
+    let share = 1.0 - denied.len() as f64 / legit.len() as f64;
+    // Printed even when the share is met: every denial of an everyday line is a usability bug.
+    eprintln!(
+        "{} of {} everyday lines allowed ({:.1}%); denied:\n{}",
+        legit.len() - denied.len(),
+        legit.len(),
+        share * 100.0,
+        denied.join("\n")
+    );
     assert!(
-        denied.is_empty(),
-        "{} legitimate line(s) were denied:\n{}",
+        share >= MIN_ALLOWED_SHARE,
+        "only {:.1}% of the everyday lines are allowed (need {:.0}%); {} denied:\n{}",
+        share * 100.0,
+        MIN_ALLOWED_SHARE * 100.0,
         denied.len(),
         denied.join("\n")
     );
+}
+
+#[test]
+fn pipelines_run_only_their_first_command_on_the_host() {
+    // A pipe is never shell syntax on the host: the argv the policy sees is the first segment.
+    for line in lines(include_str!("corpus/allow.txt")) {
+        if let Ok((argv, stages)) = split_pipeline(line) {
+            assert!(!argv.iter().any(|w| w == "|"), "{line}: `|` reached the argv");
+            if stages.is_empty() {
+                assert_eq!(Ok(argv), split_command_line(line), "{line}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -82,13 +128,15 @@ fn sudo_changes_what_runs_not_what_is_allowed() {
         .into_iter()
         .chain(lines(include_str!("corpus/deny.txt")))
     {
-        let Ok(argv) = split_command_line(line) else {
+        let Ok((argv, _)) = split_pipeline(line) else {
             continue;
         };
         assert_eq!(plain.check(&argv), sudo.check(&argv), "{line}");
         if let Ok(approved) = sudo.approve(&argv) {
-            assert_eq!(&approved.argv()[..3], ["sudo", "-n", "--"]);
-            assert_eq!(&approved.argv()[3..], argv.as_slice());
+            let unprivileged = plain.approve(&argv).unwrap();
+            assert_eq!(&approved.argv()[..3], ["sudo", "-n", "--"], "{line}");
+            assert_eq!(&approved.argv()[3..], unprivileged.argv(), "{line}");
+            assert_eq!(approved.checked_argv(), argv.as_slice(), "{line}");
         }
     }
 }
