@@ -112,7 +112,10 @@ fn pipelines_run_only_their_first_command_on_the_host() {
     // A pipe is never shell syntax on the host: the argv the policy sees is the first segment.
     for line in lines(include_str!("corpus/allow.txt")) {
         if let Ok((argv, stages)) = split_pipeline(line) {
-            assert!(!argv.iter().any(|w| w == "|"), "{line}: `|` reached the argv");
+            assert!(
+                !argv.iter().any(|w| w == "|"),
+                "{line}: `|` reached the argv"
+            );
             if stages.is_empty() {
                 assert_eq!(Ok(argv), split_command_line(line), "{line}");
             }
