@@ -10,6 +10,7 @@ use crate::exit::{Code, HasExitCode};
 use crate::transport::TransportError;
 
 pub mod builtin;
+pub mod pipeline;
 pub mod exec;
 pub mod schema;
 pub mod variants;

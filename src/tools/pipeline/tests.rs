@@ -1,0 +1,347 @@
+//! Unit tests of the pipeline splitter and every stage, outputs checked against what GNU
+//! coreutils / grep / awk print for the same input (C locale).
+use super::*;
+
+fn run(line: &str, input: &str) -> String {
+    let (_, stages) = split_pipeline(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+    apply_stages(&stages, input.to_string())
+}
+
+fn err(line: &str) -> String {
+    match split_pipeline(line) {
+        Ok((argv, stages)) => panic!("{line} accepted: {argv:?} + {} stages", stages.len()),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn splits_on_unquoted_pipes_only() {
+    let (argv, stages) = split_pipeline("grep -E 'a|b' /var/log/syslog").unwrap();
+    assert_eq!(argv, ["grep", "-E", "a|b", "/var/log/syslog"]);
+    assert!(stages.is_empty());
+    let (argv, stages) =
+        split_pipeline(r#"ss -tan | grep "x|y" | awk '{print $1}' | sort"#).unwrap();
+    assert_eq!(argv, ["ss", "-tan"]);
+    assert_eq!(stages.len(), 3);
+    assert_eq!(stages[0].words, ["grep", "x|y"]);
+    assert_eq!(describe(&stages), " | grep 'x|y' | awk '{print $1}' | sort");
+    let (argv, stages) = split_pipeline(r"echo a\|b").unwrap();
+    assert_eq!(argv, ["echo", "a|b"]);
+    assert!(stages.is_empty());
+    let (argv, stages) = split_pipeline("ps aux|grep -c nginx").unwrap();
+    assert_eq!(argv, ["ps", "aux"]);
+    assert_eq!(stages.len(), 1);
+}
+
+#[test]
+fn refuses_operators_and_unknown_stages() {
+    assert!(err("ps || true").contains("`||`"));
+    assert!(err("ps |& grep x").contains("`|&`"));
+    assert!(err("| grep x").contains("start with"));
+    assert!(err("ps | | grep x").contains("empty stage"));
+    assert!(err("ps |").contains("empty stage"));
+    for bad in [
+        "ps | sh",
+        "ps | xargs kill",
+        "ps | tee /tmp/x",
+        "ps | bash -c id",
+        "ps | sed p",
+    ] {
+        let e = err(bad);
+        assert!(
+            e.contains("not a supported stage") && e.contains("grep, sort"),
+            "{bad}: {e}"
+        );
+    }
+    assert!(err("ps | grep x > /tmp/out").contains("shell operator `>`"));
+    assert!(err("ps | grep x; id").contains("shell operator `;`"));
+    assert!(err("ps | grep $(id)").contains("substitution"));
+    assert!(err("ps; id | grep x").contains("shell operator `;`"));
+    // Stages read the previous output only: no files, no unmodelled options.
+    assert!(err("ps | grep x /etc/shadow").contains("operand `/etc/shadow`"));
+    assert!(err("ps | sort -o /tmp/x").contains("does not support `-o`"));
+    assert!(err("ps | sort --compress-program=sh").contains("does not support"));
+    assert!(err("ps | uniq - /tmp/out").contains("operand `/tmp/out`"));
+    assert!(err("ps | head -n x").contains("whole number"));
+    assert!(err("ps | grep -P 'x'").contains("-E"));
+    assert!(err("ps | grep").contains("needs a pattern"));
+    assert!(err(&format!("ps{}", " | wc".repeat(17))).contains("too many stages"));
+}
+
+#[test]
+fn grep_options() {
+    let text = "Error one\nok two\nerror three\nwarn four\n";
+    assert_eq!(run("x | grep error", text), "error three\n");
+    assert_eq!(run("x | grep -i error", text), "Error one\nerror three\n");
+    assert_eq!(run("x | grep -vi error", text), "ok two\nwarn four\n");
+    assert_eq!(run("x | grep -ci error", text), "2\n");
+    assert_eq!(run("x | grep -c nothing", text), "0\n");
+    assert_eq!(
+        run("x | grep -n o", text),
+        "1:Error one\n2:ok two\n3:error three\n4:warn four\n"
+    );
+    assert_eq!(run("x | grep -m1 -n o", text), "1:Error one\n");
+    assert_eq!(run("x | grep -m 2 o", text), "Error one\nok two\n");
+    assert_eq!(run("x | grep -E 'ok|warn'", text), "ok two\nwarn four\n");
+    assert_eq!(run("x | grep 'ok\\|warn'", text), "ok two\nwarn four\n");
+    assert_eq!(run("x | grep 'ok|warn'", text), "");
+    assert_eq!(run("x | grep -e ok -e warn", text), "ok two\nwarn four\n");
+    assert_eq!(run("x | grep -oE '[a-z]+ f[a-z]+'", text), "warn four\n");
+    assert_eq!(run("x | grep -o 'o[a-z]*'", "foo boo\n"), "oo\noo\n");
+    assert_eq!(run("x | grep -x 'ok two'", text), "ok two\n");
+    assert_eq!(run("x | grep -w on", "one\non it\nxon\n"), "on it\n");
+    assert_eq!(run("x | grep -ow on", "on, on\n"), "on\non\n");
+    assert_eq!(run("x | grep -F 'a.b'", "a.b\naxb\n"), "a.b\n");
+    assert_eq!(run("x | grep 'a.b'", "a.b\naxb\n"), "a.b\naxb\n");
+    assert_eq!(run("x | grep -e -v", "a -v\nb\n"), "a -v\n");
+    assert_eq!(run("x | grep -- -v", "a -v\nb\n"), "a -v\n");
+    assert_eq!(run("x | grep --count --ignore-case ERROR", text), "2\n");
+    assert_eq!(run("x | egrep 'one|two'", text), "Error one\nok two\n");
+}
+
+#[test]
+fn grep_context() {
+    let text = "a\nb\nMATCH1\nc\nd\ne\nMATCH2\nf\n";
+    assert_eq!(
+        run("x | grep -A1 MATCH", text),
+        "MATCH1\nc\n--\nMATCH2\nf\n"
+    );
+    assert_eq!(
+        run("x | grep -B1 -n MATCH", text),
+        "2-b\n3:MATCH1\n--\n6-e\n7:MATCH2\n"
+    );
+    assert_eq!(
+        run("x | grep -C 2 MATCH", text),
+        "a\nb\nMATCH1\nc\nd\ne\nMATCH2\nf\n"
+    );
+}
+
+#[test]
+fn bre_and_ere_translation() {
+    let t = |p: &str, e: bool| grep::translate(p, e).unwrap();
+    assert_eq!(t(r"a\(b\)*c", false), "a(b)*c");
+    assert_eq!(t("a(b)+c?", false), r"a\(b\)\+c\?");
+    assert_eq!(t(r"a\{2,\}", false), "a{2,}");
+    assert_eq!(t("a{2}", false), r"a\{2\}");
+    assert_eq!(t("a{,3}", true), "a{0,3}");
+    assert_eq!(t("a{x", true), r"a\{x");
+    assert_eq!(t("*a", false), r"\*a");
+    assert_eq!(t("^*a", false), r"^\*a");
+    assert_eq!(t("a^b$c$", false), r"a\^b\$c$");
+    assert_eq!(t("[]a-]", false), r"[\]a\-]");
+    assert_eq!(t("[^[:digit:].]", true), r"[^[:digit:].]");
+    assert_eq!(t(r"[\w]", true), r"[\\w]");
+    assert_eq!(t(r"\<word\>", true), r"\b{start}word\b{end}");
+    assert!(grep::translate(r"\(a\)\1", false)
+        .unwrap_err()
+        .contains("backreferences"));
+    assert!(grep::translate("[abc", false)
+        .unwrap_err()
+        .contains("closing"));
+    assert!(grep::translate("[[=a=]]", false)
+        .unwrap_err()
+        .contains("not supported"));
+    assert!(grep::translate(r"\q", true)
+        .unwrap_err()
+        .contains("unsupported escape"));
+    // Every translation compiles.
+    for p in [
+        r"a\(b\)*c",
+        "a(b)+c?",
+        "*a",
+        "a^b$c$",
+        "[]a-]",
+        r"x\{1,2\}",
+        "a|b",
+        "(a",
+    ] {
+        grep::compile(&t(p, false), false).unwrap_or_else(|e| panic!("{p}: {e}"));
+    }
+    for p in [
+        "(a|b)+",
+        "a{2,}",
+        "*a",
+        "a{x",
+        "a)",
+        "[[:space:]]+$",
+        r"\d+\.\d+",
+    ] {
+        grep::compile(&t(p, true), false).unwrap_or_else(|e| panic!("{p}: {e}"));
+    }
+}
+
+#[test]
+fn sort_options() {
+    assert_eq!(run("x | sort", "b\na\nB\n"), "B\na\nb\n");
+    assert_eq!(run("x | sort -f", "b\na\nB\n"), "a\nB\nb\n");
+    assert_eq!(run("x | sort -r", "b\na\nc\n"), "c\nb\na\n");
+    assert_eq!(
+        run("x | sort -n", "10\n9\n-1\n2.5\nx\n"),
+        "-1\nx\n2.5\n9\n10\n"
+    );
+    assert_eq!(run("x | sort -rn", "10\n9\n100\n"), "100\n10\n9\n");
+    assert_eq!(run("x | sort -u", "b\na\nb\n"), "a\nb\n");
+    assert_eq!(
+        run("x | sort -h", "1G\n2K\n10M\n512\n"),
+        "512\n2K\n10M\n1G\n"
+    );
+    assert_eq!(
+        run("x | sort -t: -k3 -n", "a:x:10\nb:y:9\n"),
+        "b:y:9\na:x:10\n"
+    );
+    assert_eq!(
+        run("x | sort -k2,2nr", "a 1\nb 3\nc 2\n"),
+        "b 3\nc 2\na 1\n"
+    );
+    assert_eq!(
+        run("x | sort -k 2 -k 1r", "a 1\nb 1\nc 0\n"),
+        "c 0\nb 1\na 1\n"
+    );
+    // uniq -c output sorted by count: the counts are right-aligned, blanks lead the field.
+    assert_eq!(
+        run("x | sort -rn", "      3 a\n     12 b\n      1 c\n"),
+        "     12 b\n      3 a\n      1 c\n"
+    );
+    assert_eq!(run("x | sort -nu", "1 a\n1 b\n2\n"), "1 a\n2\n");
+    assert_eq!(run("x | sort -rn -k1", "1 b\n1 a\n"), "1 b\n1 a\n");
+}
+
+#[test]
+fn uniq_head_tail_wc_cut() {
+    let text = "a\na\nb\nA\nc\nc\nc\n";
+    assert_eq!(run("x | uniq", text), "a\nb\nA\nc\n");
+    assert_eq!(
+        run("x | uniq -c", text),
+        "      2 a\n      1 b\n      1 A\n      3 c\n"
+    );
+    assert_eq!(run("x | uniq -d", text), "a\nc\n");
+    assert_eq!(run("x | uniq -u", text), "b\nA\n");
+    assert_eq!(run("x | uniq -ic", "a\nA\n"), "      2 a\n");
+    assert_eq!(run("x | uniq -f1", "1 x\n2 x\n3 y\n"), "1 x\n3 y\n");
+    let ten: String = (1..=12).map(|i| format!("{i}\n")).collect();
+    assert_eq!(
+        run("x | head", &ten),
+        (1..=10).map(|i| format!("{i}\n")).collect::<String>()
+    );
+    assert_eq!(run("x | head -n 2", &ten), "1\n2\n");
+    assert_eq!(run("x | head -3", &ten), "1\n2\n3\n");
+    assert_eq!(run("x | head -n -10", &ten), "1\n2\n");
+    assert_eq!(run("x | head -c 3", &ten), "1\n2");
+    assert_eq!(run("x | tail -n 2", &ten), "11\n12\n");
+    assert_eq!(run("x | tail -2", &ten), "11\n12\n");
+    assert_eq!(run("x | tail -n +11", &ten), "11\n12\n");
+    assert_eq!(run("x | tail -c 3", &ten), "12\n");
+    assert_eq!(run("x | tail -n 2", "a\nb"), "a\nb\n");
+    assert_eq!(run("x | wc -l", &ten), "12\n");
+    assert_eq!(run("x | wc -l", ""), "0\n");
+    assert_eq!(run("x | wc", "hi there\n"), "      1       2       9\n");
+    assert_eq!(run("x | wc -w -l", "a b\nc\n"), "      2       3\n");
+    assert_eq!(run("x | wc -m", "é\n"), "2\n");
+    assert_eq!(run("x | wc -c", "é\n"), "3\n");
+    let pw = "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/:/usr/sbin/nologin\n";
+    assert_eq!(run("x | cut -d: -f1", pw), "root\nnobody\n");
+    assert_eq!(run("x | cut -d : -f1,3", pw), "root:0\nnobody:65534\n");
+    assert_eq!(
+        run("x | cut -d: -f6-", pw),
+        "/root:/bin/bash\n/:/usr/sbin/nologin\n"
+    );
+    assert_eq!(
+        run("x | cut -d: -f-2 --output-delimiter=' '", pw),
+        "root x\nnobody x\n"
+    );
+    assert_eq!(run("x | cut -c1-3", pw), "roo\nnob\n");
+    assert_eq!(run("x | cut -f2", "a\tb\nnotab\n"), "b\nnotab\n");
+    assert_eq!(run("x | cut -s -f2", "a\tb\nnotab\n"), "b\n");
+    assert_eq!(
+        run("x | cut -d: --complement -f1-6", pw),
+        "/bin/bash\n/usr/sbin/nologin\n"
+    );
+    assert!(err("x | cut -d: ").contains("exactly one"));
+    assert!(err("x | cut -f 0").contains("invalid list"));
+}
+
+#[test]
+fn awk_subset() {
+    let ss = "State Recv-Q Send-Q Local Peer\nLISTEN 0 128 0.0.0.0:22 0.0.0.0:*\nESTAB 0 0 10.0.0.1:22 10.0.0.2:5555\n";
+    assert_eq!(run("x | awk '{print $1}'", ss), "State\nLISTEN\nESTAB\n");
+    assert_eq!(
+        run("x | awk 'NR>1 {print $1, $NF}'", ss),
+        "LISTEN 0.0.0.0:*\nESTAB 10.0.0.2:5555\n"
+    );
+    assert_eq!(
+        run("x | awk '{print $1 \":\" $4}'", ss).lines().nth(1),
+        Some("LISTEN:0.0.0.0:22")
+    );
+    assert_eq!(
+        run("x | awk '/ESTAB/ {print $(NF-1)}'", ss),
+        "10.0.0.1:22\n"
+    );
+    assert_eq!(run("x | awk '!/ESTAB/'", ss).lines().count(), 2);
+    assert_eq!(
+        run("x | awk '$1 == \"LISTEN\" {print $4}'", ss),
+        "0.0.0.0:22\n"
+    );
+    assert_eq!(
+        run("x | awk '$3 > 100'", ss).lines().count(),
+        2,
+        "header: string comparison"
+    );
+    assert_eq!(
+        run("x | awk '$3 >= 0 && $1 ~ /^E/ {print NR, NF}'", ss),
+        "3 5\n"
+    );
+    assert_eq!(run("x | awk -F: '{print $1}'", "root:x:0\n"), "root\n");
+    assert_eq!(
+        run("x | awk -F ':' '$3 == 0 {print $1}'", "root:x:0\nbin:x:1\n"),
+        "root\n"
+    );
+    assert_eq!(run("x | awk -F'\\t' '{print $2}'", "a b\tc\n"), "c\n");
+    assert_eq!(run("x | awk -F', *' '{print $2}'", "a,  b\n"), "b\n");
+    assert_eq!(run("x | awk '{print}'", "  a  b \n"), "  a  b \n");
+    assert_eq!(run("x | awk '{ print $2 }'", "  a  b \n"), "b\n");
+    assert_eq!(run("x | awk 'NF'", "a\n\nb\n"), "a\nb\n");
+    assert_eq!(run("x | awk '{print $5}'", "a b\n"), "\n");
+    for bad in [
+        "x | awk '{system(\"id\")}'",
+        "x | awk 'BEGIN{print 1}'",
+        "x | awk '{print $1 > \"/tmp/x\"}'",
+        "x | awk '{print $1 | \"sh\"}'",
+        "x | awk -v x=1 '{print x}'",
+        "x | awk -f prog.awk",
+        "x | awk '{print $1}' /etc/passwd",
+        "x | awk '{getline; print}'",
+    ] {
+        let e = err(bad);
+        assert!(
+            e.contains("awk after `|` supports only") || e.contains("operand"),
+            "{bad}: {e}"
+        );
+    }
+}
+
+#[test]
+fn everyday_pipelines() {
+    let ss = "LISTEN 0 128\nESTAB 0 0\nESTAB 0 0\nTIME-WAIT 0 0\nESTAB 1 0\n";
+    assert_eq!(
+        run(
+            "ss -tan | awk '{print $1}' | sort | uniq -c | sort -rn | head -n 2",
+            ss
+        ),
+        "      3 ESTAB\n      1 TIME-WAIT\n"
+    );
+    assert_eq!(run("ss -tan | grep -c ESTAB", ss), "3\n");
+    assert_eq!(run("ss -tan | grep ESTAB | wc -l", ss), "3\n");
+}
+
+#[test]
+fn output_stays_bounded() {
+    // `uniq -c` on distinct one-character lines adds 8 bytes per line: within the bound.
+    let input: String = (0..1000).map(|i| format!("{}\n", i % 10)).collect();
+    let out = run("x | uniq -c", &input);
+    assert!(!out.contains("cut at"));
+    // `grep -on .` on a single long line: one output line per character, cut with a note.
+    let long = "x".repeat(100_000);
+    let out = run("x | grep -no .", &long);
+    assert!(out.len() < long.len() + 16 + 4096 + 100, "{}", out.len());
+    assert!(out.ends_with("output was cut at ") || out.contains("output was cut at"));
+}
