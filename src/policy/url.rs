@@ -52,36 +52,81 @@ pub fn check_url(v: &str) -> Result<(), String> {
     if let Some(p) = port {
         check_port(p).map_err(|e| format!("URL `{v}`: {e}"))?;
     }
-    check_host_inner(host, true).map_err(|e| format!("URL `{v}`: {e}"))
+    parse_host(host)
+        .and_then(|t| check_target(&t))
+        .map_err(|e| format!("URL `{v}`: {e}"))
 }
 
 /// Check a host name or address a probe connects to (`ping HOST`, `traceroute HOST`,
-/// `dig @SERVER`). A single leading `@` (dig's server syntax) is accepted.
+/// `dig @SERVER`, openssl's `-connect HOST:PORT`). A single leading `@` (dig's server syntax)
+/// is accepted. A word is judged under every reading a program may give it: the whole word
+/// as a host, and `HOST:PORT` split at the last `:` (OpenSSL's reading, so
+/// `::ffff:a9fe:a9fe:443` is refused) or `[V6]:PORT`. It is allowed only when at least one
+/// reading is well formed and no well-formed reading is refused.
 pub fn check_host(v: &str) -> Result<(), String> {
     let h = v.strip_prefix('@').unwrap_or(v);
-    check_host_inner(h, false).map_err(|e| format!("host `{v}`: {e}"))
+    check_readings(h).map_err(|e| format!("host `{v}`: {e}"))
 }
 
-/// Check `HOST:PORT`, `[V6]:PORT` or a bare `HOST` (openssl `-connect`). Like OpenSSL, an
-/// unbracketed value is split at its last `:`.
+/// Check `HOST:PORT`, `[V6]:PORT` or a bare `HOST` (openssl `-connect`, `host:port`
+/// operands), under every reading as [`check_host`] does.
 pub fn check_host_port(v: &str) -> Result<(), String> {
-    let (host, port) = if v.starts_with('[') {
-        split_authority(v).map_err(|e| format!("`{v}`: {e}"))?
-    } else {
-        match v.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (v, None),
+    check_readings(v).map_err(|e| format!("`{v}`: {e}"))
+}
+
+/// Text curl sends or prints (`-H`, `-A`, `-w`): `@FILE` reads a file (and sends it), and
+/// `-w '%output{FILE}'` (curl 8.3+) writes one.
+pub fn check_curl_text(v: &str) -> Result<(), String> {
+    if v.starts_with('@') {
+        return Err(format!(
+            "`{v}` starts with `@`, which makes curl read that file (and send it); write the text itself"
+        ));
+    }
+    if v.to_ascii_lowercase().contains("%output{") {
+        return Err(format!(
+            "`{v}` contains `%output{{...}}`, which makes curl write a file; tai never writes files"
+        ));
+    }
+    if v.chars().any(|c| c.is_control()) {
+        return Err(format!(
+            "`{v}` contains a control character (a header must be one line)"
+        ));
+    }
+    Ok(())
+}
+
+/// The readings of a host word (see [`check_host`]).
+fn check_readings(h: &str) -> Result<(), String> {
+    let mut readings: Vec<(&str, Option<&str>)> = vec![(h, None)];
+    if h.starts_with('[') {
+        if let Ok((host, Some(port))) = split_authority(h) {
+            readings.push((host, Some(port)));
         }
-    };
-    if let Some(p) = port {
-        let service = !p.is_empty()
-            && p.starts_with(|c: char| c.is_ascii_alphabetic())
-            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        if !service {
-            check_port(p).map_err(|e| format!("`{v}`: {e}"))?;
+    } else if let Some((host, port)) = h.rsplit_once(':') {
+        readings.push((host, Some(port)));
+    }
+    let mut valid = 0;
+    let mut first_error = None;
+    for (host, port) in readings {
+        let port_ok = port.is_none_or(|p| {
+            let service = p.starts_with(|c: char| c.is_ascii_alphabetic())
+                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            service || (!p.is_empty() && check_port(p).is_ok())
+        });
+        match parse_host(host).and_then(|t| port_ok.then_some(t).ok_or_else(|| "bad port".into())) {
+            Ok(target) => {
+                check_target(&target)?;
+                valid += 1;
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
     }
-    check_host_inner(host, true).map_err(|e| format!("`{v}`: {e}"))
+    match (valid, first_error) {
+        (0, Some(e)) => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// Check an address after resolution: cloud metadata services and link-local addresses,
@@ -122,8 +167,17 @@ fn check_port(p: &str) -> Result<(), String> {
     }
 }
 
-/// `bracketed`: `[v6]` is accepted (URLs, `-connect`); a bare v6 literal is accepted too.
-fn check_host_inner(h: &str, bracketed: bool) -> Result<(), String> {
+/// What a host word names, once parsed.
+enum Target {
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+    /// A DNS name, lowercase, without its trailing dot.
+    Name(String),
+}
+
+/// Parse a host: `[v6]`, a bare IPv6 literal (with an optional zone id), an IPv4 address in
+/// any `inet_aton` spelling, or a DNS name. `Err` only for words that are none of these.
+fn parse_host(h: &str) -> Result<Target, String> {
     if h.is_empty() {
         return Err("the host is empty".into());
     }
@@ -131,19 +185,34 @@ fn check_host_inner(h: &str, bracketed: bool) -> Result<(), String> {
         let inner = inner
             .strip_suffix(']')
             .ok_or("an IPv6 address needs a closing `]`")?;
-        if !bracketed {
-            return Err("write the IPv6 address without brackets".into());
-        }
-        return check_v6_literal(inner);
+        return parse_v6_literal(inner);
     }
     if h.contains(':') {
-        return check_v6_literal(h);
+        return parse_v6_literal(h);
     }
-    check_name(h)
+    parse_name(h)
+}
+
+fn check_target(t: &Target) -> Result<(), String> {
+    match t {
+        Target::V4(a) => check_v4(*a),
+        Target::V6(a) => check_v6(*a),
+        Target::Name(name) => {
+            for l in name.split('.') {
+                if matches!(l, "metadata" | "instance-data") {
+                    return Err(format!("`{l}` names a cloud metadata service; {INSTEAD}"));
+                }
+            }
+            for ip in embedded_addresses(name) {
+                check_ip(ip).map_err(|e| format!("the name embeds an address: {e}"))?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// An IPv6 literal with an optional zone id (`fe80::1%eth0`, `%25eth0` in URLs).
-fn check_v6_literal(s: &str) -> Result<(), String> {
+fn parse_v6_literal(s: &str) -> Result<Target, String> {
     let (addr, zone) = match s.split_once('%') {
         Some((a, z)) => (a, Some(z)),
         None => (s, None),
@@ -157,16 +226,15 @@ fn check_v6_literal(s: &str) -> Result<(), String> {
             return Err(format!("zone id `{z}` must be an interface name"));
         }
     }
-    let ip: Ipv6Addr = addr
-        .parse()
-        .map_err(|_| format!("`{addr}` is not an IPv6 address; write it in standard form"))?;
-    check_v6(ip)
+    addr.parse()
+        .map(Target::V6)
+        .map_err(|_| format!("`{addr}` is not an IPv6 address; write it in standard form"))
 }
 
 /// A host name, or an IPv4 address in any `inet_aton` spelling.
-fn check_name(h: &str) -> Result<(), String> {
+fn parse_name(h: &str) -> Result<Target, String> {
     if h == "." {
-        return Ok(()); // the DNS root (`dig . NS`)
+        return Ok(Target::Name(String::new())); // the DNS root (`dig . NS`)
     }
     let lower = h.to_ascii_lowercase();
     let name = lower.strip_suffix('.').unwrap_or(&lower);
@@ -187,21 +255,12 @@ fn check_name(h: &str) -> Result<(), String> {
         .all(|l| numeric_part(l).is_some() || looks_numeric(l))
     {
         // glibc's inet_aton and curl both read these as an IPv4 address.
-        let ip = inet_aton(&labels).ok_or_else(|| {
+        return inet_aton(&labels).map(Target::V4).ok_or_else(|| {
             "looks like a numeric address but is not a valid one; write a dotted quad (10.0.0.5)"
                 .to_string()
-        })?;
-        return check_v4(ip);
+        });
     }
-    for l in &labels {
-        if matches!(*l, "metadata" | "instance-data") {
-            return Err(format!("`{l}` names a cloud metadata service; {INSTEAD}"));
-        }
-    }
-    for ip in embedded_addresses(name) {
-        check_ip(ip).map_err(|e| format!("embeds an address: {e}"))?;
-    }
-    Ok(())
+    Ok(Target::Name(name.to_string()))
 }
 
 /// A label that starts like a number (`0x`, a digit) but may not parse as one.
@@ -479,6 +538,9 @@ mod tests {
             "a..b",
             "1.2.3.4.5",
             "09.1.1.1",
+            "169.254.169.254:53",
+            "::ffff:a9fe:a9fe:443",
+            "@[fd00:ec2::254]:53",
         ] {
             assert!(check_host(bad).is_err(), "{bad:?} was allowed");
         }
@@ -494,6 +556,8 @@ mod tests {
             "_sip._tcp.example.com",
             ".",
             "ip-10-0-0-5",
+            "example.com:443",
+            "[::1]:443",
         ] {
             assert_eq!(check_host(ok), Ok(()), "{ok}");
         }
@@ -522,6 +586,26 @@ mod tests {
             "localhost:imaps",
         ] {
             assert_eq!(check_host_port(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn curl_text() {
+        for bad in [
+            "@/etc/hosts",
+            "%output{/etc/cron.d/x}%{http_code}",
+            "%OUTPUT{>>/tmp/x}",
+            "X-A: 1\r\nX-B: 2",
+        ] {
+            assert!(check_curl_text(bad).is_err(), "{bad:?} was allowed");
+        }
+        for ok in [
+            "%{http_code}\\n",
+            "Host: example.com",
+            "Accept: */*",
+            "tai/1.0",
+        ] {
+            assert_eq!(check_curl_text(ok), Ok(()), "{ok}");
         }
     }
 
