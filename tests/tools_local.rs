@@ -387,12 +387,17 @@ async fn model_mistakes_come_back_as_outcomes() {
     let out = execute(
         &ctx,
         &r,
-        &call("T5", "run_command", json!({"command": "ps aux | grep x"})),
+        &call("T5", "run_command", json!({"command": "ps aux | sh"})),
     )
     .await
     .unwrap();
     assert_eq!(out.status, CallStatus::Error);
-    assert!(out.output.contains("shell operator `|`"), "{}", out.output);
+    assert!(
+        out.output.contains("not a supported stage"),
+        "{}",
+        out.output
+    );
+    assert!(out.commands.is_empty(), "nothing runs: {:?}", out.commands);
 }
 
 struct FakeKnowledge;

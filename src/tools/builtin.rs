@@ -10,11 +10,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::exec::{run_step, ExecContext, Run};
+use super::pipeline;
 use super::registry::{Step, Tool};
 use super::schema::schema_for;
 use super::variants::{self, Variants};
 use super::{CallStatus, HostFacts, ToolError};
-use crate::policy::{split_command_line, Decision};
+use crate::policy::Decision;
 
 /// Every built-in tool, in the order `tai tools list` shows them.
 pub fn all() -> Vec<Arc<dyn Tool>> {
@@ -1082,8 +1083,11 @@ impl Spec for TimeSync {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunCommandArgs {
-    /// One read-only command line, e.g. `journalctl -u nginx -n 50`. No pipes, redirections,
-    /// `;`, `&&`, `$(...)` or globs: it runs without a shell, and the read-only policy decides.
+    /// One read-only command line, e.g. `journalctl -u nginx -n 50`, optionally followed by
+    /// `| STAGE` filters that tai applies itself to the output: grep, sort, uniq, head, tail,
+    /// wc, cut and simple awk '{print $N}' (e.g. `ss -tan | awk '{print $1}' | sort | uniq -c`).
+    /// No redirections, `;`, `&&`, `||`, `$(...)` or globs: only the first command runs on the
+    /// host, without a shell, and the read-only policy decides.
     pub command: String,
 }
 
@@ -1095,14 +1099,14 @@ impl Tool for RunCommand {
         "run_command"
     }
     fn description(&self) -> &'static str {
-        "Run one read-only command line that no other tool covers; no shell operators, the policy decides"
+        "Run one read-only command line that no other tool covers, optionally with `| grep/sort/uniq/head/tail/wc/cut/awk` stages applied by tai; the policy decides"
     }
     fn parameters(&self) -> Value {
         schema_for::<RunCommandArgs>()
     }
     fn render(&self, args: &Value, _facts: &HostFacts) -> Result<Vec<Step>, String> {
         let a: RunCommandArgs = parse_args("run_command", args)?;
-        Ok(vec![Step::new(split_command_line(&a.command)?)])
+        Ok(vec![Step::new(pipeline::split_pipeline(&a.command)?.0)])
     }
 
     /// Like `read_file`, paths the command would read are resolved on the host first (one
@@ -1110,7 +1114,9 @@ impl Tool for RunCommand {
     async fn run(&self, ctx: &ExecContext, args: &Value) -> Result<Run, ToolError> {
         let a: RunCommandArgs =
             parse_args("run_command", args).map_err(ToolError::RespondToModel)?;
-        let argv = split_command_line(&a.command).map_err(ToolError::RespondToModel)?;
+        // Only the first segment runs on the host; `| STAGE`s are applied by tai below.
+        let (argv, stages) =
+            pipeline::split_pipeline(&a.command).map_err(ToolError::RespondToModel)?;
         let mut run = Run::default();
         let paths: Vec<String> = ctx
             .policy
@@ -1142,7 +1148,11 @@ impl Tool for RunCommand {
                 }
             }
         }
-        run_step(ctx, &Step::new(argv), &mut run, |s| s).await?;
+        run_step(ctx, &Step::new(argv), &mut run, |s| {
+            pipeline::apply_stages(&stages, s)
+        })
+        .await?;
+        pipeline::annotate(&mut run.commands, &stages);
         Ok(run)
     }
 }
