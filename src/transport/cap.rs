@@ -2,6 +2,50 @@
 //! what was dropped, so a 1 GB log never lives in memory.
 //!
 //! The rendered text carries a `[… N bytes truncated …]` marker where bytes were dropped.
+//! [`RedactedCapture`] is what transports use: the stream is redacted as it arrives
+//! ([`crate::redact::StreamRedactor`]), before the cap decides what to keep, so a secret whose
+//! start falls into the dropped middle cannot leave its rest in the kept tail.
+use crate::redact::StreamRedactor;
+
+/// One output stream of a command: redacted as it arrives, then capped.
+#[derive(Debug, Clone)]
+pub struct RedactedCapture {
+    redactor: StreamRedactor,
+    cap: CappedOutput,
+    scratch: Vec<u8>,
+    received: u64,
+}
+
+impl RedactedCapture {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            redactor: StreamRedactor::new(),
+            cap: CappedOutput::new(cap),
+            scratch: Vec::new(),
+            received: 0,
+        }
+    }
+
+    pub fn push(&mut self, data: &[u8]) {
+        self.received += data.len() as u64;
+        self.scratch.clear();
+        self.redactor.push(data, &mut self.scratch);
+        self.cap.push(&self.scratch);
+    }
+
+    /// Bytes received from the host, before redaction.
+    pub fn received_bytes(&self) -> u64 {
+        self.received
+    }
+
+    /// Flush the redactor's last partial line and render (see [`CappedOutput::into_text`]).
+    pub fn into_text(mut self) -> (String, u64) {
+        self.scratch.clear();
+        self.redactor.finish(&mut self.scratch);
+        self.cap.push(&self.scratch);
+        self.cap.into_text()
+    }
+}
 
 /// Keeps at most `cap` bytes: the first half as they arrive, the last half in a ring.
 #[derive(Debug, Clone)]
@@ -120,6 +164,24 @@ mod tests {
             b.push(std::slice::from_ref(x));
         }
         assert_eq!(a.into_text(), b.into_text());
+    }
+
+    #[test]
+    fn a_key_whose_begin_line_is_dropped_by_the_cap_leaves_no_body() {
+        let mut c = RedactedCapture::new(4096);
+        let filler = "x".repeat(99) + "\n";
+        for _ in 0..50_000 {
+            c.push(filler.as_bytes());
+        }
+        c.push(b"-----BEGIN RSA PRIVATE KEY-----\n");
+        for _ in 0..2_000 {
+            c.push(b"MIIEpAIBAAKCAQEAsecretbodysecretbody\n");
+        }
+        c.push(b"-----END RSA PRIVATE KEY-----\ntail line\n");
+        let (text, dropped) = c.into_text();
+        assert!(dropped > 0);
+        assert!(!text.contains("secretbody"), "{text}");
+        assert!(text.ends_with("tail line\n"), "{text}");
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! The `local` transport: runs an approved argv on this machine, never through a shell, with
-//! the same output caps, timeouts and cancellation as the SSH transport.
+//! the same wrapper (`env LC_ALL=C timeout -k 2 N`, stdin closed), streaming redaction,
+//! output caps and cancellation as the SSH transport; on the client's deadline or Ctrl-C the
+//! whole process group is killed.
 use std::process::Stdio;
 use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
-use super::{CappedOutput, CommandOutput, ExecOptions, Transport, TransportError};
+use super::wrapper::{self, Ending};
+use super::{CommandOutput, ExecOptions, RedactedCapture, Transport, TransportError};
 use crate::policy::ApprovedCommand;
 
 /// Runs commands on this machine as the current user.
@@ -19,8 +22,8 @@ impl LocalTransport {
     }
 }
 
-async fn drain<R: AsyncRead + Unpin>(mut r: R, cap: usize) -> CappedOutput {
-    let mut out = CappedOutput::new(cap);
+async fn drain<R: AsyncRead + Unpin>(mut r: R, cap: usize) -> RedactedCapture {
+    let mut out = RedactedCapture::new(cap);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         match r.read(&mut buf).await {
@@ -42,7 +45,9 @@ impl Transport for LocalTransport {
         cmd: &ApprovedCommand,
         opts: &ExecOptions,
     ) -> Result<CommandOutput, TransportError> {
-        let argv = cmd.argv();
+        let wrapped = wrapper::wrap(cmd, opts.timeout);
+        let argv = &wrapped.argv;
+        let program = cmd.checked_argv().first().cloned().unwrap_or_default();
         let start = Instant::now();
         let mut child = Command::new(&argv[0])
             .args(&argv[1..])
@@ -57,6 +62,9 @@ impl Transport for LocalTransport {
                 host: "local".into(),
                 program: argv[0].clone(),
                 reason: match e.kind() {
+                    std::io::ErrorKind::NotFound if argv[0] == "env" => {
+                        wrapper::wrapper_missing_reason("env: not found")
+                    }
                     std::io::ErrorKind::NotFound => "command not found on this host".into(),
                     _ => e.to_string(),
                 },
@@ -69,7 +77,7 @@ impl Transport for LocalTransport {
         let mut cancelled = false;
         let status = tokio::select! {
             s = child.wait() => s.ok(),
-            _ = tokio::time::sleep(opts.timeout) => { timed_out = true; None }
+            _ = tokio::time::sleep(wrapper::client_deadline(opts.timeout)) => { timed_out = true; None }
             _ = opts.cancel.cancelled() => { cancelled = true; None }
         };
         if status.is_none() {
@@ -84,18 +92,18 @@ impl Transport for LocalTransport {
         }
         let (stdout, out_dropped) = stdout
             .await
-            .unwrap_or_else(|_| CappedOutput::new(0))
+            .unwrap_or_else(|_| RedactedCapture::new(0))
             .into_text();
         let (stderr, err_dropped) = stderr
             .await
-            .unwrap_or_else(|_| CappedOutput::new(0))
+            .unwrap_or_else(|_| RedactedCapture::new(0))
             .into_text();
         use std::os::unix::process::ExitStatusExt;
         let (exit_code, signal) = match status {
             Some(s) => (s.code(), s.signal().map(signal_name)),
             None => (None, Some("KILL".to_string())),
         };
-        Ok(CommandOutput {
+        let mut out = CommandOutput {
             stdout,
             stderr,
             exit_code,
@@ -104,7 +112,24 @@ impl Transport for LocalTransport {
             timed_out,
             cancelled,
             duration: start.elapsed(),
-        })
+        };
+        if timed_out || cancelled {
+            out.exit_code = None;
+            return Ok(out);
+        }
+        match wrapped.settle(&mut out) {
+            Ending::Normal | Ending::TimedOut => Ok(out),
+            Ending::ProgramMissing => Err(TransportError::Spawn {
+                host: "local".into(),
+                program,
+                reason: "command not found on this host".into(),
+            }),
+            Ending::WrapperMissing => Err(TransportError::Spawn {
+                host: "local".into(),
+                program,
+                reason: wrapper::wrapper_missing_reason(&out.stderr),
+            }),
+        }
     }
 }
 
@@ -169,6 +194,62 @@ mod tests {
         assert!(out.timed_out);
         assert!(out.duration < Duration::from_secs(2));
         assert_eq!(out.exit_code, None);
+    }
+
+    #[tokio::test]
+    async fn stdin_is_closed() {
+        let out = LocalTransport
+            .exec(&cmd(&["cat"]), &opts(5000, 1024))
+            .await
+            .unwrap();
+        assert_eq!(out.exit_code, Some(0));
+        assert!(out.duration < Duration::from_secs(2), "{:?}", out.duration);
+    }
+
+    #[tokio::test]
+    async fn children_die_with_the_command_and_locale_is_c() {
+        let marker = format!("tai-local-marker-{}", std::process::id());
+        let script = format!("sleep 100 & sleep 101 # {marker}\n");
+        let out = LocalTransport
+            .exec(&cmd(&["sh", "-c", &script]), &opts(1000, 1024))
+            .await
+            .unwrap();
+        assert!(out.timed_out, "{out:?}");
+        std::thread::sleep(Duration::from_millis(300));
+        let alive: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).into_owned())
+            .filter(|c| c.contains(&marker))
+            .collect();
+        assert!(alive.is_empty(), "still running: {alive:?}");
+        let out = LocalTransport
+            .exec(&cmd(&["sh", "-c", "echo $LC_ALL"]), &opts(5000, 1024))
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, "C\n");
+    }
+
+    #[tokio::test]
+    async fn a_key_in_the_dropped_middle_leaves_no_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.log");
+        let mut data = "ordinary log line number padding padding padding\n".repeat(100_000);
+        data.push_str("-----BEGIN OPENSSH PRIVATE KEY-----\n");
+        data.push_str(
+            &"b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz\n".repeat(2000),
+        );
+        data.push_str("-----END OPENSSH PRIVATE KEY-----\n");
+        data.push_str(&"after the key\n".repeat(10));
+        std::fs::write(&path, &data).unwrap();
+        let out = LocalTransport
+            .exec(&cmd(&["cat", path.to_str().unwrap()]), &opts(20_000, 4096))
+            .await
+            .unwrap();
+        assert!(out.truncated_bytes > 0);
+        assert!(!out.stdout.contains("b3BlbnNzaC1rZXkt"), "{}", out.stdout);
+        assert!(out.stdout.ends_with("after the key\n"));
     }
 
     #[tokio::test]

@@ -2,7 +2,10 @@
 //! the output cap they share.
 //!
 //! A transport only ever runs an [`ApprovedCommand`], a value that only the policy layer can
-//! create: nothing reaches a host unless the policy approved the exact argv that runs.
+//! create: nothing reaches a host unless the policy approved the exact argv that runs. Both
+//! transports run it inside the same fixed prefix ([`wrapper`]: `timeout -k 2 N`, stdin
+//! closed, `LC_ALL=C`) and redact each output stream as it arrives, before the cap
+//! ([`RedactedCapture`]).
 use std::fmt;
 use std::time::Duration;
 
@@ -16,8 +19,9 @@ use crate::policy::ApprovedCommand;
 pub mod cap;
 pub mod local;
 pub mod ssh;
+pub mod wrapper;
 
-pub use cap::CappedOutput;
+pub use cap::{CappedOutput, RedactedCapture};
 
 /// Where a session runs: this machine, or a host reached over SSH.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -119,6 +123,7 @@ impl fmt::Display for HostSpec {
 /// Per-call execution options.
 #[derive(Debug, Clone)]
 pub struct ExecOptions {
+    /// How long the command may run on the host (`timeout(1)` gets it in whole seconds).
     pub timeout: Duration,
     /// Bytes kept per stream (head and tail), see [`CappedOutput`].
     pub output_cap: usize,

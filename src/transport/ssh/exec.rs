@@ -1,13 +1,15 @@
-//! One command on one session channel: exec, read stdout and stderr apart into capped
-//! buffers, collect the exit status or signal, and close the channel on timeout or
-//! cancellation.
+//! One command on one session channel: exec the wrapped command line
+//! ([`crate::transport::wrapper`]), read stdout and stderr apart into redacted, capped
+//! buffers, collect the exit status or signal, and close the channel when the client's
+//! deadline passes or the user cancels.
 use std::time::Instant;
 
 use russh::client::Handle;
 use russh::{ChannelMsg, Sig};
 
 use super::ClientHandler;
-use crate::transport::{CappedOutput, CommandOutput, ExecOptions};
+use crate::transport::wrapper::{self, Wrapped};
+use crate::transport::{CommandOutput, ExecOptions, RedactedCapture};
 
 /// Why a command produced no [`CommandOutput`].
 #[derive(Debug)]
@@ -21,12 +23,15 @@ pub enum ExecFailure {
     Refused(String),
 }
 
-/// Run `command_line` on a fresh session channel of `handle`.
+/// Run `wrapped` on a fresh session channel of `handle`, the client's own deadline as the
+/// backstop behind the host's `timeout(1)` (the caller settles the status with
+/// [`Wrapped::settle`]).
 pub async fn run(
     handle: &Handle<ClientHandler>,
-    command_line: &str,
+    wrapped: &Wrapped,
     opts: &ExecOptions,
 ) -> Result<CommandOutput, ExecFailure> {
+    let command_line = wrapped.line.as_str();
     let start = Instant::now();
     let mut channel = handle
         .channel_open_session()
@@ -37,14 +42,14 @@ pub async fn run(
         .await
         .map_err(|e| ExecFailure::NotStarted(e.to_string()))?;
 
-    let mut stdout = CappedOutput::new(opts.output_cap);
-    let mut stderr = CappedOutput::new(opts.output_cap);
+    let mut stdout = RedactedCapture::new(opts.output_cap);
+    let mut stderr = RedactedCapture::new(opts.output_cap);
     let mut exit_code: Option<i32> = None;
     let mut signal: Option<String> = None;
     let mut timed_out = false;
     let mut cancelled = false;
     let mut closed = false;
-    let deadline = tokio::time::Instant::now() + opts.timeout;
+    let deadline = tokio::time::Instant::now() + wrapper::client_deadline(opts.timeout);
 
     // Every iteration consumes one message or ends the loop; the bound is generous for
     // 1 GB of 32 KiB packets plus control messages.
@@ -91,7 +96,7 @@ pub async fn run(
     if !closed && !timed_out && !cancelled && exit_code.is_none() && signal.is_none() {
         return Err(ExecFailure::Lost(format!(
             "the connection closed while the command was running ({} bytes of output received)",
-            stdout.total_bytes() + stderr.total_bytes()
+            stdout.received_bytes() + stderr.received_bytes()
         )));
     }
     let (out, dropped_out) = stdout.into_text();
@@ -114,7 +119,7 @@ pub async fn run(
 
 /// Ask the server to kill the command, then close the channel. OpenSSH honours the signal
 /// request only for non-root logins (it skips post-auth privilege separation for root); the
-/// closed channel stops the command either way at its next write (SIGPIPE).
+/// host's `timeout(1)` ends the command either way within its N + 2 seconds.
 async fn stop(channel: &russh::Channel<russh::client::Msg>) {
     let _ = channel.signal(Sig::KILL).await;
     let _ = channel.eof().await;

@@ -15,7 +15,7 @@ use russh::client::{self, Handle};
 use russh::keys::{Algorithm, HashAlg};
 use serde::Serialize;
 
-use super::{CommandOutput, ExecOptions, HostSpec, Transport, TransportError};
+use super::{wrapper, CommandOutput, ExecOptions, HostSpec, Transport, TransportError};
 use crate::config::Config;
 use crate::policy::ApprovedCommand;
 
@@ -290,7 +290,8 @@ impl Transport for SshTransport {
             .acquire()
             .await
             .map_err(|_| self.lost("", "the transport was closed"))?;
-        let line = cmd.command_line();
+        let wrapped = wrapper::wrap(cmd, opts.timeout);
+        let line = wrapped.line.as_str();
         let cancelled = || CommandOutput {
             stdout: String::new(),
             stderr: String::new(),
@@ -308,7 +309,7 @@ impl Transport for SshTransport {
             c = self.current() => c?,
             _ = opts.cancel.cancelled() => return Ok(cancelled()),
         };
-        let first = exec::run(&conn.handle, &line, opts).await;
+        let first = exec::run(&conn.handle, &wrapped, opts).await;
         let result = match first {
             // Nothing ran: the connection dropped between commands. Reconnect once (unless
             // this call just connected).
@@ -317,19 +318,31 @@ impl Transport for SshTransport {
                     c = self.reconnect(&conn) => c?,
                     _ = opts.cancel.cancelled() => return Ok(cancelled()),
                 };
-                exec::run(&conn.handle, &line, opts).await
+                exec::run(&conn.handle, &wrapped, opts).await
             }
             other => other,
         };
-        result.map_err(|f| match f {
-            exec::ExecFailure::NotStarted(why) => self.lost(&line, &why),
-            exec::ExecFailure::Lost(why) => self.lost(&line, &why),
-            exec::ExecFailure::Refused(why) => TransportError::Spawn {
-                host: self.dest.name.clone(),
-                program: cmd.argv().first().cloned().unwrap_or_default(),
-                reason: why,
-            },
-        })
+        let program = cmd.checked_argv().first().cloned().unwrap_or_default();
+        let spawn = |reason: String| TransportError::Spawn {
+            host: self.dest.name.clone(),
+            program: program.clone(),
+            reason,
+        };
+        let mut out = result.map_err(|f| match f {
+            exec::ExecFailure::NotStarted(why) => self.lost(line, &why),
+            exec::ExecFailure::Lost(why) => self.lost(line, &why),
+            exec::ExecFailure::Refused(why) => spawn(why),
+        })?;
+        if out.timed_out || out.cancelled {
+            return Ok(out);
+        }
+        match wrapped.settle(&mut out) {
+            wrapper::Ending::Normal | wrapper::Ending::TimedOut => Ok(out),
+            wrapper::Ending::ProgramMissing => Err(spawn("command not found on this host".into())),
+            wrapper::Ending::WrapperMissing => {
+                Err(spawn(wrapper::wrapper_missing_reason(&out.stderr)))
+            }
+        }
     }
 
     async fn close(&self) {
