@@ -32,18 +32,21 @@ pub struct ApprovedCommand {
 }
 
 impl ApprovedCommand {
-    fn new(inner: Vec<String>, rule: String, sudo: bool) -> Self {
+    /// `inner` is the argv the policy decided on; `exec` what runs for it (`inner` plus any
+    /// arguments the policy adds, such as exclusions for a recursive grep).
+    fn new(inner: Vec<String>, exec: Vec<String>, rule: String, sudo: bool) -> Self {
         let run = if sudo {
             let mut v = vec!["sudo".to_string(), "-n".to_string(), "--".to_string()];
-            v.extend(inner.iter().cloned());
+            v.extend(exec);
             v
         } else {
-            inner.clone()
+            exec
         };
         Self { inner, run, rule }
     }
 
-    /// The exact argv the transport runs.
+    /// The exact argv the transport runs (with `--sudo`, `sudo -n --` first; for a recursive
+    /// grep, tai's exclusions for secret file names after the program name).
     pub fn argv(&self) -> &[String] {
         &self.run
     }
@@ -69,7 +72,7 @@ impl ApprovedCommand {
 
     #[cfg(test)]
     pub(crate) fn for_tests(argv: Vec<String>) -> Self {
-        Self::new(argv, "test".into(), false)
+        Self::new(argv.clone(), argv, "test".into(), false)
     }
 }
 
@@ -351,9 +354,24 @@ impl Policy {
         }
     }
 
-    /// The arguments of `argv` its rule reads as paths (empty when the argv is denied).
+    /// Every path-bearing word of an allowed argv (operands, option values of kind
+    /// `path`/`dir`, `@FILE`, the value of `--file=/x`), in order, without repeats and without
+    /// a cap; empty when the argv is denied. The host resolves them all in one batch and
+    /// [`Policy::recheck_resolved`] judges the result.
     pub fn path_arguments(&self, argv: &[String]) -> Vec<String> {
         self.rules.path_arguments(argv)
+    }
+
+    /// Decide on `argv` again as if each given path were its host-resolved absolute form
+    /// (`(given, resolved)` pairs): the path rules and the recursive guard see the resolved
+    /// paths too, so a symlink, or `..` after a symlink, cannot reach what a direct read may
+    /// not. The refusal names `given resolves to resolved`.
+    pub fn recheck_resolved(&self, argv: &[String], resolved: &[(String, String)]) -> Decision {
+        let map: std::collections::BTreeMap<String, String> = resolved.iter().cloned().collect();
+        match self.rules.decide(argv, Some(&map)) {
+            Ok(v) => Decision::Allow { rule: v.rule },
+            Err(Refusal { rule, reason }) => Decision::Deny { rule, reason },
+        }
     }
 
     /// The command rules, for listing (`id`, programs, description).
@@ -385,9 +403,14 @@ impl Policy {
 
     /// Check and, if allowed, produce the command a transport may run.
     pub fn approve(&self, argv: &[String]) -> Result<ApprovedCommand, PolicyError> {
-        match self.check(argv) {
-            Decision::Allow { rule } => Ok(ApprovedCommand::new(argv.to_vec(), rule, self.sudo)),
-            Decision::Deny { rule, reason } => Err(PolicyError::Denied {
+        match self.rules.decide(argv, None) {
+            Ok(v) => Ok(ApprovedCommand::new(
+                argv.to_vec(),
+                v.run,
+                v.rule,
+                self.sudo,
+            )),
+            Err(Refusal { rule, reason }) => Err(PolicyError::Denied {
                 command: quote::command_line(argv),
                 rule,
                 reason,
