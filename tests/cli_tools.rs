@@ -37,7 +37,7 @@ fn policy_check_exit_codes_and_reasons() {
     assert!(v["reason"].as_str().unwrap().contains("/etc/shadow"));
 
     let out = tai(home.path())
-        .args(["policy", "check", "ps aux | grep nginx"])
+        .args(["policy", "check", "ps aux | sh"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -46,6 +46,13 @@ fn policy_check_exit_codes_and_reasons() {
         "{}",
         stdout(&out)
     );
+    // `| grep` is a stage tai applies itself: only `ps aux` is judged and would run.
+    let out = tai(home.path())
+        .args(["policy", "check", "ps aux | grep nginx"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("runs: ps aux\n"), "{}", stdout(&out));
     let out = tai(home.path())
         .args(["policy", "check", "journalctl -u nginx -n 50"])
         .output()

@@ -8,7 +8,8 @@ use serde::Serialize;
 use super::args::PolicyCommand;
 use crate::config::Config;
 use crate::exit::Code;
-use crate::policy::{quote, split_command_line, Decision, Policy};
+use crate::policy::{quote, Decision, Policy};
+use crate::tools::pipeline::split_pipeline;
 
 #[derive(Serialize)]
 struct CheckReport<'a> {
@@ -25,10 +26,11 @@ pub fn run(config: &Config, cmd: PolicyCommand) -> Result<Code> {
     let PolicyCommand::Check { command } = cmd;
     let policy = Policy::load(config.sudo)?;
     // One quoted command line (`tai policy check "ps aux | grep x"`) is split the way
-    // `run_command` splits the model's lines, shell syntax refused with the same message.
+    // `run_command` splits the model's lines, shell syntax refused with the same message; the
+    // command before the first `|` is judged (the stages after it never run on the host).
     let (command, decision) = match command.as_slice() {
-        [line] if line.contains(char::is_whitespace) => match split_command_line(line) {
-            Ok(argv) => {
+        [line] if line.contains(char::is_whitespace) => match split_pipeline(line) {
+            Ok((argv, _stages)) => {
                 let d = policy.check(&argv);
                 (argv, d)
             }
