@@ -115,6 +115,8 @@ pub const POLICY_TOML: &str = concat!(
     "\n",
     include_str!("../../tools/policy/network.toml"),
     "\n",
+    include_str!("../../tools/policy/network-probes.toml"),
+    "\n",
     include_str!("../../tools/policy/system.toml"),
     "\n",
     include_str!("../../tools/policy/system-readers.toml"),

@@ -247,8 +247,10 @@ fn parse_name(h: &str) -> Result<Target, String> {
         ));
     }
     let labels: Vec<&str> = name.split('.').collect();
-    if labels.iter().any(|l| l.is_empty()) || name.len() > 253 {
-        return Err("is not a valid host name (empty label or too long)".into());
+    if labels.iter().any(|l| l.is_empty() || l.starts_with('-')) || name.len() > 253 {
+        return Err(
+            "is not a valid host name (empty label, label starting with `-`, or too long)".into(),
+        );
     }
     if labels
         .iter()
@@ -538,6 +540,8 @@ mod tests {
             "a..b",
             "1.2.3.4.5",
             "09.1.1.1",
+            "-",
+            "x.-y",
             "169.254.169.254:53",
             "::ffff:a9fe:a9fe:443",
             "@[fd00:ec2::254]:53",

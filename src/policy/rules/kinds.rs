@@ -31,7 +31,8 @@ pub enum Kind {
     Format,
     Awk,
     Sed,
-    /// Any text except a leading `@` (curl reads `@file` and sends it).
+    /// Text curl sends or prints: no leading `@` (curl reads that file and sends it), no
+    /// `-w %output{FILE}` (writes a file); see `url::check_curl_text`.
     NoAt,
     /// Any text without rpm macro expansion (`%(...)`, `%{lua:...}`).
     NoMacro,
@@ -176,13 +177,7 @@ pub fn check_plain(kind: &Kind, v: &str) -> Result<(), String> {
                 fail("must be a +FORMAT (other arguments would change state)")
             }
         }
-        Kind::NoAt => {
-            if v.starts_with('@') {
-                fail("may not start with `@` (that reads a file and sends it)")
-            } else {
-                Ok(())
-            }
-        }
+        Kind::NoAt => url::check_curl_text(v),
         Kind::NoMacro => {
             if v.contains("%(") || v.contains("%{lua") || v.contains("%{expand") {
                 fail("may not contain macro expansions (`%(...)` runs a shell)")
