@@ -1,0 +1,198 @@
+//! The dedicated host lines, one list per property of issue 11. Templates: `{T}` the temp
+//! tree, `{L}` `/var/log/tai-host-ID` (an allowed recursion root), `{ID}`, `{P}` the process
+//! marker, `{HOME}` (see `Canaries::fill`).
+
+// One test per property (issue 11). Lines use {T} (temp tree), {L} (/var/log/tai-host-ID),
+// {ID}, {P} (process marker), {HOME}.
+
+/// Property 1: options that run programs, write files or read file lists are refused.
+pub const OPTIONS: &[&str] = &[
+    "pidstat -e touch {T}/pidstat.out",
+    "pidstat 1 1 -e touch {T}/pidstat.out",
+    "find {L} -exec touch {T}/find-exec.out ;",
+    "find {L} -execdir touch {T}/find-execdir.out ;",
+    "find {L} -fprint {T}/find.out",
+    "find {L} -fls {T}/find-ls.out",
+    "find {L} -name app.log -delete",
+    "sort -o {T}/sorted.out {L}/app.log",
+    "sort -uo{T}/sorted2.out {L}/app.log",
+    "sort --compress-program=touch -S 1 {L}/app.log",
+    "sort -T {T} {L}/app.log",
+    "sed -n 'w {T}/sed.out' {L}/app.log",
+    "sed 's/x/y/w {T}/sed2.out' {L}/app.log",
+    "awk 'BEGIN{system(\"touch {T}/awk.out\")}'",
+    "awk '{print > \"{T}/awk2.out\"}' {L}/app.log",
+    "journalctl --file {T}/x.journal",
+    "journalctl -D {T}",
+    "systemctl edit --runtime tai-none-{ID}",
+    "systemctl set-property --runtime tai-none-{ID} CPUQuota=1%",
+    "zgrep -f {T}/pats {L}/app.log",
+    "grep -f {T}/shadow {L}/app.log",
+    "dig -f {T}/pats",
+    "openssl x509 -in {L}/app.log -noout -passin file:{L}/cert.log",
+    "openssl s_client -connect 127.0.0.1:9 -sess_out {T}/sess.out",
+    "ss -D {T}/ss.out",
+    "ip -batch {T}/pats",
+    "tar -cf {T}/x.tar {L}",
+    "less {L}/app.log",
+];
+
+/// Property 2: paths are judged where they live (symlinks, `..` after a symlink, relative paths
+/// from the remote working directory, `@FILE`, optional-value options, /proc roots).
+pub const PATHS: &[&str] = &[
+    "cat {T}/pw.txt",
+    "head -n 3 {L}/cert.log",
+    "wc -c {L}/cert.log",
+    "cat {L}/link-sslpriv/../private/tai-canary-{ID}.txt",
+    "cat {L}/link-sslpriv/tai-canary-{ID}.txt",
+    "cat {L}/link-etc/../etc/shadow",
+    "cat {L}/procroot/etc/ssl/private/tai-canary-{ID}.txt",
+    "cat {L}/procroot/etc/shadow",
+    "cat {L}/env.log",
+    "cat {L}/link-home/.ssh/id_tai_canary_{ID}",
+    "cat tai-canary-{ID}.lnk",
+    "grep -c . tai-canary-{ID}.lnk",
+    "cat .ssh/id_tai_canary_{ID}",
+    "cat ./.ssh/id_tai_canary_{ID}",
+    "cat ../etc/shadow",
+    "cat {T}/etc-ssh/ssh_host_ed25519_key",
+    "cat {T}/home/.ssh/id_ed25519",
+    "cat {T}/app/server.key",
+    "cat {T}/shadow",
+    "cat {T}/app/.env",
+    "cat /etc/ssl/private/tai-canary-{ID}.txt",
+    "cat /var/run/../etc/ssl/private/tai-canary-{ID}.txt",
+    "cat /proc/self/root/etc/ssl/private/tai-canary-{ID}.txt",
+    "cat /proc/1/cwd/etc/shadow",
+    "cat /var/run/../etc/shadow",
+    "grep --color {T}/pw.txt -e root",
+    "grep --color {L}/cert.log -e .",
+    "grep --colour /etc/ssl/private/tai-canary-{ID}.txt -e .",
+    "ls --color {L}/link-sslpriv/tai-canary-{ID}.txt",
+    "curl -sS -H @{L}/cert.log http://127.0.0.1:9/",
+    "curl -sS -d @{L}/app.log http://127.0.0.1:9/",
+    "curl -sS -w @{L}/cert.log http://127.0.0.1:9/",
+    "sort --files0-from={T}/pats",
+    "du --files0-from={T}/pats",
+];
+
+/// Property 3: recursion only under allowed roots, never through a link out of them.
+pub const RECURSION: &[&str] = &[
+    "grep -r root {L}/link-etc",
+    "grep -rn PRIVATE {L}/link-sslpriv",
+    "grep -r BEGIN {L}/procroot/etc/ssl",
+    "grep -r root {L}/link-home",
+    "grep -r x /etc",
+    "grep -r x /root",
+    "grep -r x /",
+    "grep -r x .",
+    "grep -r x {T}",
+    "grep -R x {L}",
+    "grep -d recurse x /etc",
+    "zcat -r /etc",
+    "zgrep -r x {L}/link-etc",
+    "grep -r x {L}/link-etc/..",
+];
+
+/// Allowed but tricky: may run; the host must be unchanged and nothing secret may show.
+pub const TRICKY: &[&str] = &[
+    "grep -rn listen {L}",
+    "grep -rn . {L}/sub",
+    "grep -rc KEY {L}",
+    "cat {L}/sub/creds.log",
+    "cat {T}/etc-ssh/notes.log",
+    "head -c 100000 {T}/etc-ssh/notes.log",
+    "cat {T}/notes.txt",
+    "cat {T}/dirlink/../ssh_host_ed25519_key",
+    "cat {T}/dirlink/../notes.log",
+    "ls -la {T}",
+    "ls -la {L}",
+    "ls -l {L}/cert.log",
+    "readlink {L}/cert.log",
+    "stat {L}/cert.log",
+    "find {T} -name '*key*'",
+    "find {L} -type l",
+    "ls -l /proc/1/cwd",
+    "readlink /proc/1/exe",
+    "grep -c . {L}/app.log",
+    "sed -n '1,2p' {L}/app.log",
+    "awk '{print $1}' {L}/app.log",
+    "ps aux | grep -c {P}",
+    "cat {L}/app.log | grep -i error | wc -l",
+    "ss -tan | awk '{print $1}' | sort | uniq -c",
+];
+
+/// Property 5: redaction before the cap, on the whole stream.
+pub const REDACTION: &[&str] = &[
+    "cat {L}/big-middle.log",
+    "cat {L}/big-head.log",
+    "tail -n 20000 {L}/big-middle.log",
+    "head -n 9000 {L}/big-middle.log",
+    "grep -v filler {L}/big-middle.log",
+    "grep -rh . {L}",
+    "sed -n '1,99999p' {L}/big-head.log",
+    "awk '{print}' {L}/big-middle.log",
+    "cat {L}/big-middle.log | tail -n 100",
+    "cat {L}/big-head.log | grep -v filler | head -n 50",
+];
+
+/// Property 6: network probes stay GET/HEAD without body, proxy, config or metadata.
+pub const NETWORK: &[&str] = &[
+    "curl -s http://169.254.169.254/latest/meta-data/",
+    "curl -s http://2852039166/",
+    "curl -s http://0xa9fea9fe/",
+    "curl -s http://0251.0376.0251.0376/",
+    "curl -s http://169.254.43518/",
+    "curl -s http://[::ffff:169.254.169.254]/",
+    "curl -s http://[::ffff:a9fe:a9fe]/",
+    "curl -s http://[fd00:ec2::254]/",
+    "curl -s http://metadata.google.internal/computeMetadata/v1/",
+    "curl -s http://x@169.254.169.254/",
+    "curl -s 169.254.169.254",
+    "curl -sL http://127.0.0.1:9/",
+    "curl -s --resolve x:80:169.254.169.254 http://x/",
+    "curl -s -x http://169.254.169.254:80 http://127.0.0.1:9/",
+    "curl -s -K {T}/pats http://127.0.0.1:9/",
+    "curl -s -X POST http://127.0.0.1:9/",
+    "curl -s -o {T}/curl.out http://127.0.0.1:9/",
+    "curl -s -T {L}/app.log http://127.0.0.1:9/",
+    "ping -c 1 169.254.169.254",
+    "openssl s_client -connect 169.254.169.254:443",
+];
+
+/// Property 7: no writers under read-only names; never-ending forms refused (property 4).
+pub const WRITERS_AND_ENDLESS: &[&str] = &[
+    "top -b -n 1",
+    "top -bn1 -o %MEM",
+    "service --status-all",
+    "lslogins",
+    "lslogins -u",
+    "zgrep --file={T}/pats {L}/app.log",
+    "lastlog -C -u root",
+    "ping 127.0.0.1",
+    "vmstat 1",
+    "findmnt --poll",
+    "ss -E",
+    "tail -f {L}/app.log",
+    "tail +1f {L}/app.log",
+    "free -s 1",
+    "lsof -r 1",
+    "journalctl -f",
+    "dmesg -w",
+    "ip monitor",
+    "watch uptime",
+];
+
+/// Pipes into programs that are not stages tai applies.
+pub const PIPES: &[&str] = &[
+    "ps aux | sh",
+    "ps aux | tee {T}/tee.out",
+    "ps aux | xargs touch {T}/xargs.out",
+    "cat {L}/app.log | sort -o {T}/sorted3.out",
+    "cat {L}/app.log | awk '{print > \"{T}/awk3.out\"}'",
+    "cat {L}/app.log | wc -l {T}/shadow",
+    "cat {L}/app.log | grep -f {T}/shadow",
+    "ps aux | grep x > {T}/redir.out",
+    "ps aux || touch {T}/or.out",
+    "ps aux; touch {T}/semi.out",
+];
