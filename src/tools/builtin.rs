@@ -15,7 +15,6 @@ use super::registry::{Step, Tool};
 use super::schema::schema_for;
 use super::variants::{self, Variants};
 use super::{CallStatus, HostFacts, ToolError};
-use crate::policy::Decision;
 
 /// Every built-in tool, in the order `tai tools list` shows them.
 pub fn all() -> Vec<Arc<dyn Tool>> {
@@ -679,8 +678,8 @@ pub struct ReadFileArgs {
     pub grep: Option<String>,
 }
 
-/// `read_file`: resolve symlinks on the host with an approved `readlink -f`, re-check the
-/// resolved path against the policy, then read it.
+/// `read_file`: judge the read as asked, then [`run_step`] resolves the path on the host,
+/// re-checks the target against the policy and reads it.
 pub struct ReadFile;
 
 impl ReadFile {
@@ -726,63 +725,18 @@ impl Tool for ReadFile {
     fn render(&self, args: &Value, _facts: &HostFacts) -> Result<Vec<Step>, String> {
         let a: ReadFileArgs = parse_args("read_file", args)?;
         Self::validate(&a)?;
-        Ok(vec![
-            Step::new(["readlink", "-f", "--", a.path.as_str()]),
-            Self::read_step(&a, &a.path),
-        ])
+        Ok(vec![Self::read_step(&a, &a.path)])
     }
     async fn run(&self, ctx: &ExecContext, args: &Value) -> Result<Run, ToolError> {
         let a: ReadFileArgs = parse_args("read_file", args).map_err(ToolError::RespondToModel)?;
         Self::validate(&a).map_err(ToolError::RespondToModel)?;
         let mut run = Run::default();
-        // Judge the read as asked first, so a refusal names the read, not the resolution.
-        let direct = Self::read_step(&a, &a.path);
-        if let Decision::Deny { rule, reason } = ctx.policy.check(&direct.argv) {
-            run.commands.push(super::CommandRecord::denied(
-                crate::policy::quote::command_line(&direct.argv),
-                &rule,
-                &reason,
-            ));
-            return Ok(run);
-        }
-        let resolve = Step::new(["readlink", "-f", "--", a.path.as_str()]);
-        if !run_step(ctx, &resolve, &mut run, |s| s).await? {
-            return Ok(run);
-        }
-        let resolved = run
-            .commands
-            .last()
-            .filter(|r| r.status == CallStatus::Ok)
-            .map(|r| r.stdout.trim_end_matches('\n').to_string())
-            .filter(|p| p.starts_with('/') && !p.contains('\n'))
-            .unwrap_or_else(|| a.path.clone());
-        if resolved != a.path {
-            if let Decision::Deny { rule, reason } = ctx.policy.check_path("read_file", &resolved) {
-                run.status = Some(CallStatus::Denied);
-                run.output = format!(
-                    "[denied by policy rule {rule}: {} is a link to {resolved}: {reason}]\n",
-                    a.path
-                );
-                return Ok(run);
-            }
-        }
-        // The resolution step is bookkeeping; keep it in the record but not in the text.
-        let step = Self::read_step(&a, &resolved);
+        // run_step judges the read, resolves the path on the host, re-checks the target,
+        // then reads it.
+        let step = Self::read_step(&a, &a.path);
         let n = clamp(a.lines, 200, 5000) as usize;
         let from_end = a.from_end.unwrap_or(true);
-        let before = run.commands.len();
         run_step(ctx, &step, &mut run, |s| keep_lines(s, n, from_end)).await?;
-        let status = run.commands.last().map(|r| r.status);
-        if run.commands.len() > before && status == Some(CallStatus::Error) {
-            run.status = Some(CallStatus::Error);
-        }
-        run.output = super::exec::render_records(&run.commands[before..]);
-        if resolved != a.path {
-            run.output = format!("[{} resolves to {resolved}]\n{}", a.path, run.output);
-        }
-        if run.status.is_none() {
-            run.status = run.commands.last().map(|r| r.status);
-        }
         Ok(run)
     }
 }
@@ -1109,8 +1063,8 @@ impl Tool for RunCommand {
         Ok(vec![Step::new(pipeline::split_pipeline(&a.command)?.0)])
     }
 
-    /// Like `read_file`, paths the command would read are resolved on the host first (one
-    /// `readlink -m` for all of them) and re-checked, so a symlink cannot lead to a secret.
+    /// The paths the command would read are resolved on the host and re-checked by
+    /// [`run_step`] (as for every tool), so a symlink cannot lead to a secret.
     async fn run(&self, ctx: &ExecContext, args: &Value) -> Result<Run, ToolError> {
         let a: RunCommandArgs =
             parse_args("run_command", args).map_err(ToolError::RespondToModel)?;
@@ -1118,36 +1072,6 @@ impl Tool for RunCommand {
         let (argv, stages) =
             pipeline::split_pipeline(&a.command).map_err(ToolError::RespondToModel)?;
         let mut run = Run::default();
-        let paths: Vec<String> = ctx
-            .policy
-            .path_arguments(&argv)
-            .into_iter()
-            .take(32)
-            .collect();
-        if !paths.is_empty() {
-            let mut resolve = vec!["readlink".to_string(), "-m".into(), "--".into()];
-            resolve.extend(paths.iter().cloned());
-            let mut probe = Run::default();
-            run_step(ctx, &Step::new(resolve), &mut probe, |s| s).await?;
-            let resolved: Vec<String> = probe
-                .commands
-                .last()
-                .filter(|r| r.status == CallStatus::Ok)
-                .map(|r| r.stdout.lines().map(str::to_string).collect())
-                .unwrap_or_default();
-            if resolved.len() == paths.len() {
-                for (given, real) in paths.iter().zip(&resolved) {
-                    if let Decision::Deny { rule, reason } = ctx.policy.check_path(&argv[0], real) {
-                        run.commands = probe.commands;
-                        run.status = Some(CallStatus::Denied);
-                        run.output = format!(
-                            "[denied by policy rule {rule}: {given} resolves to {real}: {reason}]\n"
-                        );
-                        return Ok(run);
-                    }
-                }
-            }
-        }
         run_step(ctx, &Step::new(argv), &mut run, |s| {
             pipeline::apply_stages(&stages, s)
         })

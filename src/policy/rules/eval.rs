@@ -295,7 +295,9 @@ impl<'a> Eval<'a> {
             Arity::Attached => Ok(None),
             Arity::Next => {
                 let Some(n) = next else { return Ok(None) };
-                let dash_ok = !n.starts_with('-')
+                // A `+` word is an option to programs with `+X` options (lsof `+r1`), never a
+                // value the engine should take on their behalf.
+                let dash_ok = (!n.starts_with('-') && !n.starts_with('+'))
                     || (matches!(kind.kind, Kind::Signed) && kinds::is_negative_number(n));
                 if dash_ok && !n.starts_with('@') && kinds::check_plain(&kind.kind, n).is_ok() {
                     *i += 1;
