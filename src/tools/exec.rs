@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::registry::{Registry, Step};
 use super::{CallStatus, CommandRecord, HostFacts, ToolCall, ToolError, ToolOutcome};
 use crate::config::ExecLimits;
-use crate::policy::{quote, Policy, PolicyError};
+use crate::policy::{quote, Decision, Policy, PolicyError};
 use crate::transport::{ExecOptions, Transport, TransportError};
 
 /// The knowledge layer as tools see it (implemented by `knowledge`, issue 6).
@@ -146,45 +146,102 @@ fn is_not_found(err: &TransportError) -> bool {
     matches!(err, TransportError::Spawn { reason, .. } if reason.contains("not found"))
 }
 
-/// Replace private key blocks in any output (defence in depth behind the path rules).
-pub fn redact_private_keys(text: &str) -> String {
-    const BEGIN: &str = "-----BEGIN ";
-    if !text.contains("PRIVATE KEY") {
-        return text.to_string();
+/// Why a command's paths could not be cleared on the host: the record to show instead.
+type Refused = Box<CommandRecord>;
+
+/// Resolve every path argument of `argv` on the host, all in one `readlink -m -z` (itself
+/// approved by the policy and run through the transport like any command), then decide on
+/// `argv` again with the resolved paths ([`Policy::recheck_resolved`]): a symlink, `..` after
+/// a symlink or a relative path cannot reach what a direct read may not. No path arguments,
+/// no round trip. Anything unexpected (no GNU readlink, odd output, a redacted or truncated
+/// answer) refuses the command: fail closed. `Ok` carries the paths that resolved elsewhere.
+pub async fn resolve_on_host(
+    ctx: &ExecContext,
+    argv: &[String],
+) -> Result<Result<Vec<(String, String)>, Refused>, ToolError> {
+    let paths = ctx.policy.path_arguments(argv);
+    if paths.is_empty() {
+        return Ok(Ok(Vec::new()));
     }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    for _ in 0..text.len() {
-        let Some(start) = rest.find(BEGIN) else {
-            break;
+    let command = quote::command_line(argv);
+    let refuse = |why: String| {
+        Ok(Err(Box::new(CommandRecord::denied(
+            command.clone(),
+            "host-path-resolution",
+            &format!(
+                "{why}; tai resolves every path on the host before it runs a command, and runs                  nothing it could not check"
+            ),
+        ))))
+    };
+    let mut resolver = vec![
+        "readlink".to_string(),
+        "-m".into(),
+        "-z".into(),
+        "--".into(),
+    ];
+    resolver.extend(paths.iter().cloned());
+    let approved = match ctx.policy.approve(&resolver) {
+        Ok(a) => a,
+        Err(e) => return refuse(format!("the path resolver was refused ({e})")),
+    };
+    let out = match ctx.transport.exec(&approved, &ctx.exec_options()).await {
+        Ok(out) => out,
+        Err(e) if e.is_fatal() => return Err(ToolError::Fatal(e)),
+        Err(e) => return refuse(format!("`readlink -m -z` could not run on the host ({e})")),
+    };
+    if out.cancelled {
+        return refuse("cancelled by the user while resolving its paths".into());
+    }
+    if !out.success() || out.truncated() {
+        let why = out.stderr.lines().next().unwrap_or("").trim().to_string();
+        return refuse(format!(
+            "`readlink -m -z` failed on the host (exit {:?}{}{}): GNU coreutils readlink is needed",
+            out.exit_code,
+            if out.timed_out { ", timed out" } else { "" },
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(": {why}")
+            }
+        ));
+    }
+    if out.stdout.contains("[REDACTED:") {
+        return refuse("a resolved path looks like a secret and was redacted".into());
+    }
+    let resolved: Vec<&str> = match out.stdout.strip_suffix('\0') {
+        Some(body) => body.split('\0').collect(),
+        None => Vec::new(),
+    };
+    if resolved.len() != paths.len() || resolved.iter().any(|r| !r.starts_with('/')) {
+        return refuse(format!(
+            "the host answered {} resolved path(s) for {} path argument(s)",
+            resolved.len(),
+            paths.len()
+        ));
+    }
+    let pairs: Vec<(String, String)> = paths
+        .into_iter()
+        .zip(resolved.into_iter().map(str::to_string))
+        .collect();
+    if let Decision::Deny { rule, reason } = ctx.policy.recheck_resolved(argv, &pairs) {
+        let reason = if reason.contains(" resolves to ") {
+            reason
+        } else {
+            let moved: Vec<String> = pairs
+                .iter()
+                .filter(|(g, r)| g != r)
+                .map(|(g, r)| format!("{g} resolves to {r}"))
+                .collect();
+            format!("{}: {reason}", moved.join(", "))
         };
-        let header_end = rest[start..]
-            .find('\n')
-            .map(|i| start + i)
-            .unwrap_or(rest.len());
-        if !rest[start..header_end].contains("PRIVATE KEY") {
-            out.push_str(&rest[..header_end]);
-            rest = &rest[header_end..];
-            continue;
-        }
-        out.push_str(&rest[..start]);
-        out.push_str("[private key redacted by tai]");
-        match rest[start..].find("-----END ") {
-            Some(end) => {
-                let end_abs = start + end;
-                let line_end = rest[end_abs..]
-                    .find('\n')
-                    .map(|i| end_abs + i)
-                    .unwrap_or(rest.len());
-                rest = &rest[line_end..];
-            }
-            None => {
-                rest = "";
-            }
-        }
+        return Ok(Err(Box::new(CommandRecord::denied(
+            command, &rule, &reason,
+        ))));
     }
-    out.push_str(rest);
-    out
+    Ok(Ok(pairs
+        .into_iter()
+        .filter(|(g, r)| g.starts_with('/') && g.trim_end_matches('/') != r)
+        .collect()))
 }
 
 /// Run one step (primary argv, then fallbacks when the program is missing) through policy and
@@ -233,6 +290,13 @@ pub async fn run_step(
             }
             Err(e) => return Err(ToolError::RespondToModel(e.to_string())),
         };
+        let moved = match resolve_on_host(ctx, argv).await? {
+            Ok(moved) => moved,
+            Err(record) => {
+                run.commands.push(*record);
+                return Ok(false);
+            }
+        };
         let started = Instant::now();
         let out = match ctx.transport.exec(&approved, &ctx.exec_options()).await {
             Ok(out) => out,
@@ -262,9 +326,22 @@ pub async fn run_step(
         let missing = out.exit_code == Some(127)
             || (out.exit_code != Some(0)
                 && UNAVAILABLE_MARKERS.iter().any(|m| out.stderr.contains(m)));
-        let mut stdout = redact_private_keys(&post(out.stdout));
-        let mut stderr = redact_private_keys(&out.stderr);
-        let mut note = None;
+        // The transports redact each stream before the cap; this second pass covers any other
+        // Transport implementation (defence in depth, idempotent on redacted text).
+        let mut stdout = crate::redact::redact(&post(out.stdout));
+        let mut stderr = crate::redact::redact(&out.stderr);
+        let mut note = (!moved.is_empty()).then(|| {
+            let shown: Vec<String> = moved
+                .iter()
+                .take(4)
+                .map(|(g, r)| format!("{g} resolves to {r}"))
+                .collect();
+            format!(
+                "on the host, {}{}",
+                shown.join(", "),
+                if moved.len() > 4 { ", …" } else { "" }
+            )
+        });
         let want = stdout.len() + stderr.len();
         let granted = ctx.charge(want);
         if granted < want {
@@ -279,8 +356,10 @@ pub async fn run_step(
         }
         if out.timed_out {
             note = Some(format!(
-                "timed out after {}s and was stopped",
-                ctx.limits.command_timeout.as_secs()
+                "timed out after {}s and was stopped on the host (tai runs every command under \
+                 `timeout -k {} N`)",
+                crate::transport::wrapper::timeout_secs(ctx.limits.command_timeout),
+                crate::transport::wrapper::KILL_AFTER_SECS
             ));
         } else if out.cancelled {
             note = Some("cancelled by the user".into());
@@ -502,14 +581,12 @@ pub async fn detect_facts(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
-    fn redacts_private_keys() {
+    fn output_is_redacted_again_after_the_transport() {
         let text = "a\n-----BEGIN OPENSSH PRIVATE KEY-----\nabc\ndef\n-----END OPENSSH PRIVATE KEY-----\nb\n-----BEGIN CERTIFICATE-----\nxyz\n";
-        let r = redact_private_keys(text);
+        let r = crate::redact::redact(text);
         assert!(!r.contains("abc"), "{r}");
-        assert!(r.contains("[private key redacted by tai]"));
+        assert!(r.contains("[REDACTED:private-key]"));
         assert!(r.contains("BEGIN CERTIFICATE"));
         assert!(r.ends_with("xyz\n"));
     }

@@ -380,8 +380,8 @@ async fn timeout_closes_the_channel_and_cancel_stops_the_command() {
         start.elapsed()
     );
     assert!(out.stdout.starts_with("tick-29613\n"), "{out:?}");
-    // Closing the channel stopped the remote command too (sshd ignores signal requests
-    // for root logins, so this relies on the closed channel: the next write gets SIGPIPE).
+    // The remote command ended too (sshd ignores signal requests for root logins: the
+    // host-side timeout(1) wrapper ends it).
     assert!(
         gone_soon("tick-29613").await,
         "the timed-out command still runs on the server; sshd log:\n{}",
@@ -430,6 +430,62 @@ async fn exit_signal_is_reported() {
         .unwrap();
     assert_eq!(out.stdout, "a\u{fffd}b");
     assert_eq!(out.stderr, "c\u{fffd}d");
+}
+
+/// A root session (sshd ignores the client's signal request there) running a silent busy loop
+/// with a background child: nothing writes, so a closed channel stops nothing; the host-side
+/// `timeout -k 2 N` wrapper must end both within seconds of the timeout.
+#[tokio::test]
+async fn silent_commands_and_their_children_end_on_the_host_and_stdin_is_closed() {
+    let f = Fixture::new(Sshd::start());
+    let (t, _) = connect_no_agent(&spec(&f.sshd), &f.config()).await.unwrap();
+    let marker = format!("tai-bound-{}", std::process::id());
+    let script = format!("sleep 300 & while :; do :; done # {marker}");
+    let start = Instant::now();
+    let out = t
+        .exec(&cmd(&["sh", "-c", &script]), &opts(2, 1024))
+        .await
+        .unwrap();
+    assert!(out.timed_out, "{out:?}");
+    assert!(start.elapsed() < Duration::from_secs(5), "{out:?}");
+    // The background `sleep 300` has the marker in its parent's line only: find it by the
+    // processes below sshd instead.
+    let gone = async {
+        for _ in 0..100 {
+            let below: Vec<String> = sshd::descendants(f.sshd.pid().unwrap())
+                .into_iter()
+                .filter_map(|p| std::fs::read(format!("/proc/{p}/cmdline")).ok())
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+                .filter(|c| !c.starts_with("sshd"))
+                .collect();
+            if below.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if start.elapsed() > Duration::from_secs(2 + 5) {
+                return Err(below);
+            }
+        }
+        Ok(())
+    };
+    if let Err(alive) = gone.await {
+        panic!("still running on the host 5 s after the timeout: {alive:?}");
+    }
+    assert!(gone_soon(&marker).await);
+    // stdin is /dev/null: `cat` with no file ends at once instead of waiting for the timeout.
+    let start = Instant::now();
+    let out = t.exec(&cmd(&["cat"]), &opts(30, 1024)).await.unwrap();
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    let out = t
+        .exec(&cmd(&["sh", "-c", "echo $LC_ALL"]), &opts(30, 1024))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "C\n");
 }
 
 /// Remote loops that print every 200 ms, recognisable by their command line.
