@@ -135,6 +135,10 @@ pub struct Rule {
     /// recursive option is given: exclusions for secret file names (`--exclude=*.key`).
     #[serde(default)]
     pub recursive_adds: Vec<String>,
+    /// Arguments tai always puts first (right after the program name) in the argv that runs
+    /// (`curl -q`: curl reads `~/.curlrc` unless `-q` is its first argument).
+    #[serde(default)]
+    pub run_adds: Vec<String>,
     #[serde(default)]
     pub description: String,
     #[serde(default)]
@@ -274,6 +278,7 @@ impl Rules {
         if found.recursive && !rule.recursive_adds.is_empty() {
             run.splice(1..1, rule.recursive_adds.iter().cloned());
         }
+        run.splice(1..1, rule.run_adds.iter().cloned());
         let mut found_paths = found.paths;
         found_paths.sort_by_key(|(at, _)| *at);
         let mut paths: Vec<String> = Vec::new();

@@ -129,6 +129,39 @@ fn check_readings(h: &str) -> Result<(), String> {
     }
 }
 
+/// The DNS names a probe word connects to, for resolving on the host and re-checking each
+/// address with [`check_ip`] (a name can resolve to a metadata address). `url`: a URL that
+/// passed [`check_url`]; otherwise a host word that passed [`check_host`]. Addresses and
+/// the names `check_*` already refuse are not returned.
+pub fn names_to_resolve(word: &str, url: bool) -> Vec<String> {
+    let host = if url {
+        let Some((_, rest)) = word.split_once("://") else {
+            return Vec::new();
+        };
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        match split_authority(&rest[..end]) {
+            Ok((h, _)) => vec![h],
+            Err(_) => Vec::new(),
+        }
+    } else {
+        let h = word.strip_prefix('@').unwrap_or(word);
+        let mut v = vec![h];
+        if let Some((host, _)) = h.rsplit_once(':') {
+            v.push(host);
+        }
+        v
+    };
+    let mut out = Vec::new();
+    for h in host {
+        if let Ok(Target::Name(n)) = parse_host(h) {
+            if !n.is_empty() && !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
 /// Check an address after resolution: cloud metadata services and link-local addresses,
 /// including IPv4 addresses embedded in IPv6 ones.
 pub fn check_ip(ip: IpAddr) -> Result<(), String> {
@@ -611,6 +644,45 @@ mod tests {
         ] {
             assert_eq!(check_curl_text(ok), Ok(()), "{ok}");
         }
+    }
+
+    /// The policy's network rules put these checks to use: tai adds `curl -q` (no ~/.curlrc)
+    /// and `dig -r` (no ~/.digrc) first, and refuses metadata in option values too.
+    #[test]
+    fn network_rules_use_these_checks() {
+        let policy = crate::policy::Policy::load(false).unwrap();
+        let argv = |l: &str| shell_words::split(l).unwrap();
+        let run = policy.approve(&argv("curl -sI http://localhost/")).unwrap();
+        assert_eq!(run.argv()[..3], ["curl", "-q", "-sI"]);
+        let run = policy
+            .approve(&argv("dig +short +time=2 example.com"))
+            .unwrap();
+        assert_eq!(run.argv()[..2], ["dig", "-r"]);
+        for bad in [
+            "curl -sI http://0xa9fea9fe/",
+            "curl -w %output{/tmp/x} http://localhost/",
+            "openssl s_client -connect ::ffff:a9fe:a9fe:80",
+            "dig @2852039166 example.com",
+            "ping -c 1 169.254.169.254.nip.io",
+        ] {
+            assert!(policy.approve(&argv(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_for_host_side_resolution() {
+        assert_eq!(
+            names_to_resolve("http://DB01.internal:8080/x", true),
+            ["db01.internal"]
+        );
+        assert!(names_to_resolve("http://10.0.0.5/", true).is_empty());
+        assert!(names_to_resolve("http://[::1]:80/", true).is_empty());
+        assert_eq!(names_to_resolve("example.com:443", false), ["example.com"]);
+        assert_eq!(
+            names_to_resolve("@ns1.example.com.", false),
+            ["ns1.example.com"]
+        );
+        assert!(names_to_resolve("2001:db8::1", false).is_empty());
     }
 
     #[test]

@@ -127,17 +127,19 @@ impl<'a> Eval<'a> {
             self.note_option(scopes, &full, &kind, value.as_deref(), found, pattern_given)?;
             return Ok(true);
         }
+        // Single-dash long options with a value (`nslookup -type=mx`) and dig's `+name=value`.
+        // (`-e=x` is getopt's `-e` with value `=x`, handled as a cluster below.)
+        if a.starts_with(['-', '+']) {
+            if let Some((n, v)) = a.split_once('=').filter(|(n, _)| n.len() > 2) {
+                if let Some(kind) = self.exact(scopes, n)? {
+                    let value = self.take_value(n, &kind, Some(v), args, i)?;
+                    self.note_option(scopes, n, &kind, value.as_deref(), found, pattern_given)?;
+                    return Ok(true);
+                }
+            }
+        }
         if !(a.starts_with('-') && a.len() > 1) {
             return Ok(false);
-        }
-        // Single-dash long options with a value: `nslookup -type=mx`. (`-e=x` is getopt's
-        // `-e` with value `=x`, handled as a cluster below.)
-        if let Some((n, v)) = a.split_once('=').filter(|(n, _)| n.len() > 2) {
-            if let Some(kind) = self.exact(scopes, n)? {
-                let value = self.take_value(n, &kind, Some(v), args, i)?;
-                self.note_option(scopes, n, &kind, value.as_deref(), found, pattern_given)?;
-                return Ok(true);
-            }
         }
         if !scopes.iter().all(|s| s.clusters) {
             // Whole-word options only, and this one is not listed.
