@@ -31,6 +31,7 @@ pub fn all() -> Vec<Arc<dyn Tool>> {
         Arc::new(Simple(BlockDevices)),
         Arc::new(Simple(Mounts)),
         Arc::new(ReadFile),
+        Arc::new(super::service_config::ServiceConfig),
         Arc::new(Simple(ListDir)),
         Arc::new(Simple(ListProcesses)),
         Arc::new(Simple(ProcessInfo)),

@@ -10,9 +10,10 @@ use crate::exit::{Code, HasExitCode};
 use crate::transport::TransportError;
 
 pub mod builtin;
-pub mod pipeline;
 pub mod exec;
+pub mod pipeline;
 pub mod schema;
+pub mod service_config;
 pub mod variants;
 
 pub use exec::{detect_facts, execute, execute_all, ExecContext, KnowledgeSource};

@@ -12,6 +12,7 @@ pub fn sample_args(tool: &str) -> Value {
         "resolve_host" => json!({"name": "localhost"}),
         "disk_usage" => json!({"path": "/etc", "depth": 1}),
         "read_file" => json!({"path": "/etc/os-release", "lines": 5}),
+        "service_config" => json!({"service": "sshd"}),
         "list_dir" => json!({"path": "/etc", "depth": 1}),
         "list_processes" => json!({"sort": "mem", "limit": 5}),
         "process_info" => json!({"pid": 1}),
