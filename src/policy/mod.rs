@@ -120,6 +120,8 @@ pub const POLICY_TOML: &str = concat!(
     include_str!("../../tools/policy/system.toml"),
     "\n",
     include_str!("../../tools/policy/system-readers.toml"),
+    "\n",
+    include_str!("../../tools/policy/system-packages.toml"),
 );
 
 /// The loaded policy: the compiled rules plus the `--sudo` setting. Cheap to clone.
