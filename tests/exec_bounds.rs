@@ -1,0 +1,232 @@
+//! Bounded execution, redaction before the cap and host-side path resolution, end to end:
+//! tool calls through the policy and the real SSH transport, logged in as root on a loopback
+//! `sshd` (where sshd ignores the client's signal requests, so only tai's `timeout -k 2 N`
+//! wrapper can end a command).
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::sshd::{descendants, Sshd};
+use tai::config::{Config, ExecLimits, Overrides};
+use tai::policy::Policy;
+use tai::tools::{execute, CallStatus, ExecContext, Registry, ToolCall, ToolOutcome};
+use tai::transport::{self, Target};
+use tokio_util::sync::CancellationToken;
+
+async fn ssh_context(home: &Path, sshd: &Sshd, limits: ExecLimits) -> ExecContext {
+    let o = Overrides {
+        tai_home: Some(home.join(".tai")),
+        identity_files: vec![sshd.client_key().to_path_buf()],
+        known_hosts: Some(home.join("known_hosts")),
+        ignore_ssh_config: true,
+        ..Default::default()
+    };
+    let cfg = Config::resolve_with(&o, &|_| None).unwrap();
+    let target = Target::parse(&sshd.target()).unwrap();
+    let transport = transport::connect(&target, &cfg).await.unwrap();
+    let policy = Arc::new(Policy::load(false).unwrap());
+    ExecContext::new(
+        transport,
+        policy,
+        Default::default(),
+        limits,
+        CancellationToken::new(),
+    )
+}
+
+fn limits(timeout_secs: u64, output_cap: usize) -> ExecLimits {
+    ExecLimits {
+        command_timeout: Duration::from_secs(timeout_secs),
+        output_cap,
+        ..ExecLimits::default()
+    }
+}
+
+async fn run_command(ctx: &ExecContext, line: &str) -> ToolOutcome {
+    let call = ToolCall {
+        id: "T1".into(),
+        tool: "run_command".into(),
+        args: json!({ "command": line }),
+    };
+    execute(ctx, &Registry::builtin(), &call).await.unwrap()
+}
+
+/// Command lines of the processes below sshd that are not sshd itself (session processes).
+fn started_by_tai(sshd: &Sshd) -> Vec<String> {
+    descendants(sshd.pid().unwrap())
+        .into_iter()
+        .filter_map(|p| std::fs::read(format!("/proc/{p}/cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| !c.is_empty() && !c.starts_with("sshd"))
+        .collect()
+}
+
+/// Wait until nothing tai started is alive; fail if something is 5 s after `reported`.
+async fn nothing_left(sshd: &Sshd, reported: Instant, what: &str) {
+    loop {
+        let alive = started_by_tai(sshd);
+        if alive.is_empty() {
+            return;
+        }
+        assert!(
+            reported.elapsed() < Duration::from_secs(5),
+            "{what}: still running on the host 5 s after tai reported: {alive:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_tai_starts_outlives_its_timeout_in_a_root_session() {
+    assert_eq!(
+        support::sshd::current_user(),
+        "root",
+        "this test logs in as root"
+    );
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let ctx = ssh_context(home.path(), &sshd, limits(2, 64 * 1024)).await;
+    let marker = format!("tai-bound-{}", std::process::id());
+    let awk = format!("awk 'BEGIN{{m=\"{marker}\"; while(1);}}'");
+    for line in [awk.as_str(), "vmstat 1 10", "ping -c 10 -i 1 127.0.0.1"] {
+        let start = Instant::now();
+        let out = run_command(&ctx, line).await;
+        let reported = Instant::now();
+        assert_ne!(out.status, CallStatus::Denied, "{line}: {}", out.output);
+        let rec = out.commands.last().unwrap();
+        if rec.note.as_deref().is_some_and(|n| n.contains("not found")) {
+            continue; // not installed on this machine (ping)
+        }
+        assert!(
+            rec.note.as_deref().is_some_and(|n| n.contains("timed out")),
+            "{line}: {}",
+            out.output
+        );
+        assert!(start.elapsed() < Duration::from_secs(2 + 3 + 1), "{line}");
+        nothing_left(&sshd, reported, line).await;
+    }
+    // Nothing with the marker anywhere on the machine either.
+    assert!(!std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&marker))
+    }));
+    ctx.transport.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_is_closed_so_readers_of_it_return_at_once() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let ctx = ssh_context(home.path(), &sshd, limits(20, 64 * 1024)).await;
+    for line in ["cat", "sort", "wc -l"] {
+        let start = Instant::now();
+        let out = run_command(&ctx, line).await;
+        assert_eq!(out.status, CallStatus::Ok, "{line}: {}", out.output);
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{line} waited for stdin: {:?}",
+            start.elapsed()
+        );
+    }
+    ctx.transport.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_whose_begin_line_falls_in_the_dropped_middle_leaves_no_body() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let ctx = ssh_context(home.path(), &sshd, limits(30, 4096)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.log");
+    let body = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz";
+    let mut data = "Dec  2 03:00:01 web01 app[811]: ordinary line, nothing to see\n".repeat(80_000);
+    data.push_str("-----BEGIN OPENSSH PRIVATE KEY-----\n");
+    data.push_str(&format!("{body}\n").repeat(4_000));
+    data.push_str("-----END OPENSSH PRIVATE KEY-----\n");
+    data.push_str(&"DB_PASSWORD=hunter2hunter2 after the key\n".repeat(20));
+    assert!(data.len() > 5_000_000);
+    std::fs::write(&path, &data).unwrap();
+    let out = run_command(&ctx, &format!("cat {}", path.display())).await;
+    assert_eq!(out.status, CallStatus::Ok, "{}", out.output);
+    let rec = out.commands.last().unwrap();
+    assert!(rec.truncated > 0, "the cap dropped the middle");
+    assert!(!out.output.contains(&body[..24]), "key body in output");
+    assert!(!out.output.contains("hunter2"), "{}", out.output);
+    assert!(
+        out.output.contains("[REDACTED:private-key]"),
+        "{}",
+        out.output
+    );
+    assert!(out.output.contains("after the key"));
+    ctx.transport.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_are_resolved_on_the_host_for_every_command_and_cost_one_round_trip() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let ctx = ssh_context(home.path(), &sshd, limits(20, 64 * 1024)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("real.log"), "a\nb\n").unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", d.join("app.log")).unwrap();
+    std::os::unix::fs::symlink("/etc", d.join("conf")).unwrap();
+    // A link, `..` after a link, and a relative path from the remote home (/root), in any
+    // position: every one of them is resolved, not only the first.
+    let rel = format!("..{}/app.log", d.display());
+    for line in [
+        format!("grep -c root {}/app.log", d.display()),
+        format!(
+            "grep -c root {0}/real.log {0}/real.log {0}/app.log",
+            d.display()
+        ),
+        format!("cat {}/conf/../etc/shadow", d.display()),
+        format!("wc -l {}/conf/shadow", d.display()),
+        format!("head -n 1 {rel}"),
+    ] {
+        let out = run_command(&ctx, &line).await;
+        assert_eq!(out.status, CallStatus::Denied, "{line}: {}", out.output);
+        assert!(
+            out.output.contains("resolves to /etc/shadow") || out.output.contains("denied"),
+            "{line}: {}",
+            out.output
+        );
+        assert!(out.commands.iter().all(|c| c.exit_code.is_none()), "{line}");
+    }
+    let out = run_command(&ctx, &format!("wc -l {rel}")).await;
+    assert!(
+        out.output.contains("resolves to /etc/shadow"),
+        "{}",
+        out.output
+    );
+    // Fine paths run, with the resolution noted when it moved.
+    std::os::unix::fs::symlink(d.join("real.log"), d.join("ok.log")).unwrap();
+    let out = run_command(&ctx, &format!("tail -n 1 {}/ok.log", d.display())).await;
+    assert_eq!(out.status, CallStatus::Ok, "{}", out.output);
+    assert_eq!(out.commands.len(), 1);
+    assert_eq!(out.commands[0].stdout, "b\n");
+
+    // Cost: one extra round trip for a command with paths, none without.
+    let real = format!("cat {}/real.log", d.display());
+    let mut with_paths = Duration::ZERO;
+    let mut without = Duration::ZERO;
+    const N: u32 = 20;
+    for _ in 0..N {
+        let t = Instant::now();
+        assert_eq!(run_command(&ctx, &real).await.status, CallStatus::Ok);
+        with_paths += t.elapsed();
+        let t = Instant::now();
+        assert_eq!(run_command(&ctx, "uptime").await.status, CallStatus::Ok);
+        without += t.elapsed();
+    }
+    eprintln!(
+        "exec_bounds: loopback sshd, mean per tool call over {N}: with one path {:?}, \
+         without paths {:?} (the difference is the batched readlink round trip)",
+        with_paths / N,
+        without / N
+    );
+    ctx.transport.close().await;
+}
