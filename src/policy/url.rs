@@ -87,6 +87,12 @@ pub fn check_curl_text(v: &str) -> Result<(), String> {
             "`{v}` contains `%output{{...}}`, which makes curl write a file; tai never writes files"
         ));
     }
+    // A `Host:` header makes a local reverse proxy forward to that host.
+    if let Some((name, value)) = v.split_once(':') {
+        if name.trim().eq_ignore_ascii_case("host") {
+            check_host(value.trim()).map_err(|e| format!("header `{v}`: {e}"))?;
+        }
+    }
     if v.chars().any(|c| c.is_control()) {
         return Err(format!(
             "`{v}` contains a control character (a header must be one line)"
@@ -633,12 +639,16 @@ mod tests {
             "%output{/etc/cron.d/x}%{http_code}",
             "%OUTPUT{>>/tmp/x}",
             "X-A: 1\r\nX-B: 2",
+            "Host: 169.254.169.254",
+            "host:metadata.google.internal",
+            "HOST: [fd00:ec2::254]:80",
         ] {
             assert!(check_curl_text(bad).is_err(), "{bad:?} was allowed");
         }
         for ok in [
             "%{http_code}\\n",
             "Host: example.com",
+            "Host: example.com:8080",
             "Accept: */*",
             "tai/1.0",
         ] {
