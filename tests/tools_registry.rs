@@ -242,8 +242,23 @@ fn bad_arguments_are_refused_with_a_message() {
         ),
         (
             "run_command",
-            json!({"command": "ls | sh"}),
+            json!({"command": "ls; sh"}),
             "shell operator",
+        ),
+        (
+            "run_command",
+            json!({"command": "ls | sh"}),
+            "not a supported stage",
+        ),
+        (
+            "service_config",
+            json!({"service": "nginx", "path": "nginx.conf"}),
+            "absolute",
+        ),
+        (
+            "service_config",
+            json!({"service": "mysql"}),
+            "unknown variant",
         ),
         ("cert_info", json!({"path": "cert.pem"}), "absolute"),
     ];
