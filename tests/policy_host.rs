@@ -338,6 +338,16 @@ async fn tricky_allowed_lines_leak_nothing_and_change_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_in_innocent_files_do_not_leak_however_the_lines_are_reshaped() {
+    let _serial = serial().await;
+    let host = host().await;
+    let c = Canaries::plant();
+    // Refusing such a read is fine too (e.g. after sniffing the file on the host).
+    batch(&host, &c, RESHAPED_KEYS).await;
+    host.ctx.transport.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_tai_starts_outlives_its_timeout_and_stdin_is_closed() {
     let _serial = serial().await;
     let host = host().await;

@@ -172,6 +172,26 @@ impl Canaries {
             &format!("head line\n{big_key}{filler}"),
             0o644,
         );
+        // A key inside a log and a certificate bundle (cert + key) with innocent names: only
+        // redaction stands between them and the output, whatever the reader does to the lines.
+        write(
+            &l.join("sub/rotated.log"),
+            &format!("rotated the deploy key:\n{key}done\n"),
+            0o644,
+        );
+        let pem_key = key.replace("OPENSSH PRIVATE KEY", "PRIVATE KEY").replacen(
+            "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+            "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+            1,
+        );
+        write(
+            &l.join("bundle.pem"),
+            &format!(
+                "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUJ0aGVsbG8gd29ybGQgdGhpcyBpcyBhIGNlcnQ\n\
+                 -----END CERTIFICATE-----\n{pem_key}"
+            ),
+            0o644,
+        );
         symlink(&ssl_canary, l.join("cert.log")).unwrap();
         symlink("/etc", l.join("link-etc")).unwrap();
         symlink("/etc/ssl/private", l.join("link-sslpriv")).unwrap();
@@ -179,7 +199,8 @@ impl Canaries {
         symlink("/proc/1/environ", l.join("env.log")).unwrap();
         symlink(&home, l.join("link-home")).unwrap();
 
-        let mut secrets = vec![key_marker.clone()];
+        // The marker, also reversed (`rev`, `tac`-like readers).
+        let mut secrets = vec![key_marker.clone(), key_marker.chars().rev().collect()];
         secrets.extend(real_secrets());
         Canaries {
             proc_marker,

@@ -196,3 +196,34 @@ pub const PIPES: &[&str] = &[
     "ps aux || touch {T}/or.out",
     "ps aux; touch {T}/semi.out",
 ];
+
+/// Property 5 again: a private key in a file with an innocent name (a log, a cert bundle) whose
+/// lines the reader reshapes so that the BEGIN line is gone, moved after the body, or prefixed.
+/// No byte of the key body may reach the output, whatever the command does to the lines.
+pub const RESHAPED_KEYS: &[&str] = &[
+    "cat {L}/bundle.pem",
+    "grep -rn . {L}/sub",
+    "grep -H . {L}/sub/rotated.log",
+    "grep -n PRIVATE -A 40 {L}/sub/rotated.log",
+    "grep -v BEGIN {L}/sub/rotated.log",
+    "grep -v BEGIN {L}/bundle.pem",
+    "grep -o '[A-Za-z0-9+/]*' {L}/bundle.pem",
+    "tail -n +3 {L}/sub/rotated.log",
+    "tail -n 5 {L}/bundle.pem",
+    "tail -c 300 {L}/bundle.pem",
+    "head -n 6 {L}/bundle.pem",
+    "sed 1,2d {L}/sub/rotated.log",
+    "sed -n '5,$p' {L}/bundle.pem",
+    "sed 's/^-/ -/' {L}/bundle.pem",
+    "awk 'NR>2' {L}/sub/rotated.log",
+    "awk '{print NR\": \"$0}' {L}/bundle.pem",
+    "cut -c2- {L}/bundle.pem",
+    "sort {L}/sub/rotated.log",
+    "sort -r {L}/bundle.pem",
+    "uniq {L}/bundle.pem",
+    "tac {L}/bundle.pem",
+    "rev {L}/bundle.pem",
+    "cat {L}/bundle.pem | grep -v BEGIN",
+    "cat {L}/bundle.pem | sort",
+    "cat {L}/bundle.pem | cut -c3-",
+];
