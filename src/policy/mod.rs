@@ -366,6 +366,15 @@ impl Policy {
         self.rules.path_arguments(argv)
     }
 
+    /// The DNS names an allowed argv connects to (curl URL hosts, ping/traceroute hosts,
+    /// openssl `-connect`, dig `@server`), without repeats; empty when the argv is denied or
+    /// names only addresses. The host resolves them in one batch and
+    /// [`url::check_resolved_addresses`] judges the answer: a name is only as safe as the
+    /// address it points to.
+    pub fn probe_names(&self, argv: &[String]) -> Vec<String> {
+        self.rules.probe_names(argv)
+    }
+
     /// Decide on `argv` again as if each given path were its host-resolved absolute form
     /// (`(given, resolved)` pairs): the path rules and the recursive guard see the resolved
     /// paths too, so a symlink, or `..` after a symlink, cannot reach what a direct read may
@@ -481,6 +490,18 @@ mod tests {
             "echo 'unterminated",
         ] {
             assert!(split_command_line(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_header_and_the_file_rules_load_on_their_own() {
+        let text = concat!(
+            include_str!("../../tools/policy.toml"),
+            "\n",
+            include_str!("../../tools/policy/files.toml"),
+        );
+        if let Err(e) = load_rules(text) {
+            panic!("{e}");
         }
     }
 

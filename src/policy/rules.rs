@@ -131,8 +131,12 @@ pub struct Rule {
     /// Options that make the command read directories recursively.
     #[serde(default)]
     pub recursive_options: Vec<String>,
-    /// Arguments tai adds (right after the program name) to the argv that runs when a
-    /// recursive option is given: exclusions for secret file names (`--exclude=*.key`).
+    /// The program always reads its operands recursively (`rgrep`).
+    #[serde(default)]
+    pub recursive: bool,
+    /// Arguments tai adds to the argv that runs when the read is recursive: exclusions for
+    /// secret file names (`--exclude=*.key`). They go after the caller's options (before a
+    /// `--`, else at the end), because grep's last matching --include/--exclude wins.
     #[serde(default)]
     pub recursive_adds: Vec<String>,
     /// Arguments tai always puts first (right after the program name) in the argv that runs
@@ -276,7 +280,8 @@ impl Rules {
         self.check_recursive(&program, &found, resolved)?;
         let mut run = argv.to_vec();
         if found.recursive && !rule.recursive_adds.is_empty() {
-            run.splice(1..1, rule.recursive_adds.iter().cloned());
+            let at = found.end_of_options.map_or(run.len(), |i| i + 1);
+            run.splice(at..at, rule.recursive_adds.iter().cloned());
         }
         run.splice(1..1, rule.run_adds.iter().cloned());
         let mut found_paths = found.paths;
@@ -287,10 +292,17 @@ impl Rules {
                 paths.push(p);
             }
         }
+        let mut probe_names: Vec<String> = Vec::new();
+        for n in found.probe_names {
+            if !probe_names.contains(&n) {
+                probe_names.push(n);
+            }
+        }
         Ok(Verdict {
             rule: rule.id.clone(),
             run,
             paths,
+            probe_names,
         })
     }
 
@@ -298,6 +310,13 @@ impl Rules {
     /// `path`/`dir`, `@FILE`), in order, without repeats; empty when the argv is denied.
     pub fn path_arguments(&self, argv: &[String]) -> Vec<String> {
         self.decide(argv, None).map(|v| v.paths).unwrap_or_default()
+    }
+
+    /// The DNS names an allowed argv connects to (URL hosts, probe hosts, `@server`).
+    pub fn probe_names(&self, argv: &[String]) -> Vec<String> {
+        self.decide(argv, None)
+            .map(|v| v.probe_names)
+            .unwrap_or_default()
     }
 
     fn program_name(&self, argv0: &str) -> Result<String, Refusal> {
@@ -408,6 +427,8 @@ pub struct Verdict {
     pub rule: String,
     pub run: Vec<String>,
     pub paths: Vec<String>,
+    /// DNS names the command connects to, without repeats.
+    pub probe_names: Vec<String>,
 }
 
 fn validate_rule(r: &Rule, id: &str) -> Result<(), String> {

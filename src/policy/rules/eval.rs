@@ -6,14 +6,20 @@
 //! `@FILE`) is checked against the path rules and recorded for host-side resolution.
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::super::url;
 use super::kinds::{self, Arity, Kind, OptKind};
 use super::{Refusal, Rule, Rules};
 
 /// What evaluating one command found out along the way.
 #[derive(Debug, Default)]
 pub(super) struct Found {
-    /// A recursive option was given.
+    /// The read is recursive (a recursive option, or a program that always is).
     pub recursive: bool,
+    /// Index (in the arguments after the program name) of the `--` that ended the options.
+    pub end_of_options: Option<usize>,
+    /// DNS names a probe connects to (values of kind url/host/hostport), resolved on the host
+    /// before the command runs.
+    pub probe_names: Vec<String>,
     /// Every option name used (full names, after abbreviation).
     pub seen: BTreeSet<String>,
     /// Every path-bearing word with the index of its argument, in the order checked.
@@ -47,7 +53,10 @@ impl<'a> Eval<'a> {
     }
 
     pub fn run(&self, args: &[String]) -> Result<Found, Refusal> {
-        let mut found = Found::default();
+        let mut found = Found {
+            recursive: self.top.recursive,
+            ..Found::default()
+        };
         let mut scopes: Vec<&Rule> = vec![self.top];
         let mut positionals: Vec<Vec<Positional>> = vec![Vec::new()];
         let mut pattern_given = false;
@@ -62,6 +71,7 @@ impl<'a> Eval<'a> {
             // an option word like any other (and refused unless listed).
             if !after_dd && a == "--" && scopes.iter().all(|s| s.clusters) {
                 after_dd = true;
+                found.end_of_options = Some(i - 1);
                 continue;
             }
             if !after_dd && !a.starts_with('-') {
@@ -371,6 +381,13 @@ impl<'a> Eval<'a> {
     ) -> Result<(), Refusal> {
         kinds::check_plain(kind, v)
             .map_err(|why| self.refuse(format!("{what} value `{v}` {why}")))?;
+        match kind {
+            Kind::Url => found.probe_names.extend(url::names_to_resolve(v, true)),
+            Kind::Host | Kind::HostPort => {
+                found.probe_names.extend(url::names_to_resolve(v, false))
+            }
+            _ => {}
+        }
         if kind.is_path() {
             if v.is_empty() {
                 return Err(self.refuse(format!("{what} is an empty path")));

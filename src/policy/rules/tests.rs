@@ -254,7 +254,9 @@ fn path_arguments_are_every_path_word_in_order_without_repeats() {
 #[test]
 fn recursion_is_guarded_and_gets_exclusions() {
     let v = verdict("tool -r /logs/app").unwrap();
-    assert_eq!(v.run, ["tool", "--exclude=*.key", "-r", "/logs/app"]);
+    assert_eq!(v.run, ["tool", "-r", "/logs/app", "--exclude=*.key"]);
+    let v = verdict("tool -r -- /logs/app").unwrap();
+    assert_eq!(v.run, ["tool", "-r", "--exclude=*.key", "--", "/logs/app"]);
     assert_eq!(
         verdict("tool /logs/app").unwrap().run,
         ["tool", "/logs/app"]
