@@ -11,7 +11,7 @@
 //! Every rule matches within one line, so the stream result does not depend on chunking.
 use std::sync::OnceLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
 struct Rule {
     kind: &'static str,
@@ -117,11 +117,27 @@ fn rules() -> &'static [Rule] {
     })
 }
 
+/// All rules in one automaton: one pass over a text finds which rules can match at all.
+fn rule_set() -> &'static RegexSet {
+    static SET: OnceLock<RegexSet> = OnceLock::new();
+    SET.get_or_init(|| {
+        RegexSet::new(rules().iter().map(|r| r.re.as_str())).expect("redaction set compiles")
+    })
+}
+
 /// Replace every secret in `text`.
 pub fn redact(text: &str) -> String {
+    let hits = rule_set().matches(text);
+    if !hits.matched_any() {
+        return text.to_string();
+    }
     let mut out = std::borrow::Cow::Borrowed(text);
-    for rule in rules() {
-        if rule.re.is_match(&out) {
+    for (i, rule) in rules().iter().enumerate() {
+        // Rules run in order on the text so far; a rule that did not match the original
+        // text is still tried if an earlier replacement ran (replacements never add secrets,
+        // but this keeps the result identical to running every rule).
+        if (hits.matched(i) || matches!(out, std::borrow::Cow::Owned(_))) && rule.re.is_match(&out)
+        {
             out = std::borrow::Cow::Owned(rule.re.replace_all(&out, rule.with).into_owned());
         }
     }
