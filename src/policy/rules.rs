@@ -96,15 +96,14 @@ pub struct Rule {
     /// Subcommand words (subcommands only).
     #[serde(default)]
     pub names: Vec<String>,
-    /// Allowed options and the kind of their value (`flag` = takes none).
+    /// Allowed options and the kind of their value (`flag` = takes none). The table is
+    /// complete: an option that is neither here nor in `deny_options` is refused (there is
+    /// no "any option" switch; `any_options` does not parse).
     #[serde(default)]
     pub options: BTreeMap<String, String>,
     /// Options refused with a reason; a key ending in `*` matches by prefix.
     #[serde(default)]
     pub deny_options: BTreeMap<String, String>,
-    /// Accept any option not explicitly denied (programs with no writing or executing options).
-    #[serde(default)]
-    pub any_options: bool,
     /// Parse `-abc` as `-a -b -c` (getopt style). Off for programs with single-dash long
     /// options (`find -name`, `ip -br`, `openssl x509 -noout`).
     #[serde(default = "yes")]

@@ -168,6 +168,20 @@ pub fn names_to_resolve(word: &str, url: bool) -> Vec<String> {
     out
 }
 
+/// Check what the host resolved for a probe's names: the output of `getent ahosts NAME...`
+/// (each line starts with an address). Every address is checked with [`check_ip`]; a line
+/// that does not start with an address fails closed.
+pub fn check_resolved_addresses(getent_ahosts: &str) -> Result<(), String> {
+    for line in getent_ahosts.lines().filter(|l| !l.trim().is_empty()) {
+        let first = line.split_whitespace().next().unwrap_or("");
+        let ip: IpAddr = first
+            .parse()
+            .map_err(|_| format!("unexpected resolver output `{line}`"))?;
+        check_ip(ip)?;
+    }
+    Ok(())
+}
+
 /// Check an address after resolution: cloud metadata services and link-local addresses,
 /// including IPv4 addresses embedded in IPv6 ones.
 pub fn check_ip(ip: IpAddr) -> Result<(), String> {
@@ -693,6 +707,21 @@ mod tests {
             ["ns1.example.com"]
         );
         assert!(names_to_resolve("2001:db8::1", false).is_empty());
+    }
+
+    #[test]
+    fn getent_output_is_checked_address_by_address() {
+        let good = "10.0.0.5       STREAM db01.internal\n10.0.0.5       DGRAM  \n::1  RAW \n";
+        assert_eq!(check_resolved_addresses(good), Ok(()));
+        assert_eq!(check_resolved_addresses(""), Ok(()));
+        for bad in [
+            "10.0.0.5 STREAM a\n169.254.169.254 STREAM evil.example\n",
+            "fd00:ec2::254 STREAM x\n",
+            "::ffff:169.254.169.254 STREAM x\n",
+            "[REDACTED:x] STREAM y\n",
+        ] {
+            assert!(check_resolved_addresses(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::registry::{Registry, Step};
 use super::{CallStatus, CommandRecord, HostFacts, ToolCall, ToolError, ToolOutcome};
 use crate::config::ExecLimits;
-use crate::policy::{quote, Decision, Policy, PolicyError};
+use crate::policy::{quote, url, Decision, Policy, PolicyError};
 use crate::transport::{ExecOptions, Transport, TransportError};
 
 /// The knowledge layer as tools see it (implemented by `knowledge`, issue 6).
@@ -244,6 +244,67 @@ pub async fn resolve_on_host(
         .collect()))
 }
 
+/// Resolve every DNS name a network probe connects to (curl URL hosts, ping/traceroute hosts,
+/// openssl `-connect`, dig `@server`: [`Policy::probe_names`]) on the host in one
+/// `getent ahosts` (itself approved by the policy), and refuse the command when any name
+/// resolves to a cloud metadata or link-local address ([`url::check_resolved_addresses`]):
+/// the policy refuses those addresses in every spelling, and a name is only as safe as what
+/// it points to. No names, no round trip. A name that does not resolve is left to the probe
+/// (getent exit 2); any other failure refuses the command: fail closed.
+pub async fn resolve_names_on_host(
+    ctx: &ExecContext,
+    argv: &[String],
+) -> Result<Result<(), Refused>, ToolError> {
+    let names = ctx.policy.probe_names(argv);
+    if names.is_empty() {
+        return Ok(Ok(()));
+    }
+    let command = quote::command_line(argv);
+    let refuse = |why: String| {
+        Ok(Err(Box::new(CommandRecord::denied(
+            command.clone(),
+            "host-name-resolution",
+            &format!(
+                "{why}; tai resolves the names a probe connects to on the host before it runs \
+                 it, and runs nothing it could not check"
+            ),
+        ))))
+    };
+    let mut resolver = vec!["getent".to_string(), "ahosts".into()];
+    resolver.extend(names.iter().cloned());
+    let approved = match ctx.policy.approve(&resolver) {
+        Ok(a) => a,
+        Err(e) => return refuse(format!("the name resolver was refused ({e})")),
+    };
+    let out = match ctx.transport.exec(&approved, &ctx.exec_options()).await {
+        Ok(out) => out,
+        Err(e) if e.is_fatal() => return Err(ToolError::Fatal(e)),
+        Err(e) => return refuse(format!("`getent ahosts` could not run on the host ({e})")),
+    };
+    if out.cancelled {
+        return refuse("cancelled by the user while resolving its host names".into());
+    }
+    if !matches!(out.exit_code, Some(0) | Some(2)) || out.timed_out || out.truncated() {
+        return refuse(format!(
+            "`getent ahosts {}` failed on the host (exit {:?}{})",
+            names.join(" "),
+            out.exit_code,
+            if out.timed_out { ", timed out" } else { "" }
+        ));
+    }
+    if let Err(e) = url::check_resolved_addresses(&out.stdout) {
+        return Ok(Err(Box::new(CommandRecord::denied(
+            command,
+            "host-name-resolution",
+            &format!(
+                "{} resolves on the host to a refused address: {e}",
+                names.join(", ")
+            ),
+        ))));
+    }
+    Ok(Ok(()))
+}
+
 /// Run one step (primary argv, then fallbacks when the program is missing) through policy and
 /// transport, appending what happened to `run`. `post` shapes stdout (e.g. keep the last N
 /// lines). Returns `Ok(false)` when later steps should not run (denied or out of budget).
@@ -297,6 +358,10 @@ pub async fn run_step(
                 return Ok(false);
             }
         };
+        if let Err(record) = resolve_names_on_host(ctx, argv).await? {
+            run.commands.push(*record);
+            return Ok(false);
+        }
         let started = Instant::now();
         let out = match ctx.transport.exec(&approved, &ctx.exec_options()).await {
             Ok(out) => out,

@@ -148,6 +148,24 @@ impl<'a> Eval<'a> {
                 }
             }
         }
+        // Programs with `+X` options (lsof, dig) read every `+` word as an option: `+X` with
+        // the rest of the word as its value (lsof `+c15`, `+r1`), never as an operand.
+        if a.len() > 1 && a.starts_with('+') && Self::has_plus_options(scopes) {
+            let name: String = a.chars().take(2).collect();
+            if let Some(refusal) = self.denial(scopes, &name) {
+                return Err(refusal);
+            }
+            let Some(kind) = self.listed(scopes, &name)? else {
+                return Err(self.refuse(format!(
+                    "option `{a}` is not on the read-only allowlist for this command"
+                )));
+            };
+            let rest = &a[name.len()..];
+            let value =
+                self.take_value(&name, &kind, (!rest.is_empty()).then_some(rest), args, i)?;
+            self.note_option(scopes, &name, &kind, value.as_deref(), found, pattern_given)?;
+            return Ok(true);
+        }
         if !(a.starts_with('-') && a.len() > 1) {
             return Ok(false);
         }
@@ -179,6 +197,16 @@ impl<'a> Eval<'a> {
             break;
         }
         Ok(true)
+    }
+
+    /// Does any scope list or refuse a `+X` option?
+    fn has_plus_options(scopes: &[&Rule]) -> bool {
+        scopes.iter().any(|s| {
+            s.options
+                .keys()
+                .chain(s.deny_options.keys())
+                .any(|k| k.len() > 1 && k.starts_with('+'))
+        })
     }
 
     /// The denial for `name` (exact, or a `prefix*` key), innermost scope first.
@@ -224,7 +252,7 @@ impl<'a> Eval<'a> {
         if let Some(k) = self.listed(scopes, name)? {
             return Ok(k);
         }
-        self.unknown(scopes, name)
+        self.unknown(name)
     }
 
     /// A `--long` option: exact, or getopt_long's unique-prefix abbreviation of a listed one.
@@ -269,16 +297,10 @@ impl<'a> Eval<'a> {
                 )));
             }
         }
-        self.unknown(scopes, name).map(|k| (name.to_string(), k))
+        self.unknown(name).map(|k| (name.to_string(), k))
     }
 
-    fn unknown(&self, scopes: &[&Rule], name: &str) -> Result<OptKind, Refusal> {
-        if scopes.last().is_some_and(|s| s.any_options) {
-            return Ok(OptKind {
-                kind: Kind::Text,
-                arity: Arity::Attached,
-            });
-        }
+    fn unknown(&self, name: &str) -> Result<OptKind, Refusal> {
         Err(self.refuse(format!(
             "option `{name}` is not on the read-only allowlist for this command"
         )))

@@ -49,12 +49,6 @@ subcommands = [
   { names = ["list"] },
 ]
 
-[[command]]
-id = "loose"
-programs = ["loose"]
-any_options = true
-positional = ["any"]
-deny_options = { "--files0-from" = "reads a file list" }
 "#;
 
 fn rules() -> Rules {
@@ -133,14 +127,6 @@ fn subcommands_and_scoped_requirements() {
     assert!(r.reason.contains("takes no arguments"), "{}", r.reason);
 }
 
-#[test]
-fn loose_programs_still_refuse_abbreviations_of_denied_options() {
-    assert!(eval("loose --anything=1 -xyz word").is_ok());
-    for line in ["loose --files0-from=/x", "loose --files=/x", "loose --fi"] {
-        assert!(eval(line).is_err(), "{line}");
-    }
-}
-
 fn verdict(line: &str) -> Result<Verdict, Refusal> {
     rules().decide(&shell_words::split(line).unwrap(), None)
 }
@@ -148,6 +134,14 @@ fn verdict(line: &str) -> Result<Verdict, Refusal> {
 fn refused(line: &str, why: &str) {
     let r = eval(line).expect_err(line);
     assert!(r.reason.contains(why), "{line}: {}", r.reason);
+}
+
+#[test]
+fn there_is_no_any_options_switch() {
+    let text = MINI.replace("id = \"finder\"", "id = \"finder\"\nany_options = true");
+    assert_ne!(text, MINI);
+    let err = toml::from_str::<PolicyFile>(&text).unwrap_err().to_string();
+    assert!(err.contains("any_options"), "{err}");
 }
 
 #[test]
