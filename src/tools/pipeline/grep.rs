@@ -36,6 +36,7 @@ impl Grep {
             opt('a', "text", Arity::Flag),
             opt('h', "no-filename", Arity::Flag),
             opt('s', "no-messages", Arity::Flag),
+            opt('#', "line-buffered", Arity::Flag),
             opt('m', "max-count", Arity::Value),
             opt('e', "regexp", Arity::Value),
             opt('A', "after-context", Arity::Value),
@@ -114,7 +115,10 @@ impl Grep {
     fn matches(&self, line: &str) -> Vec<(usize, usize)> {
         let mut found = Vec::new();
         let mut pos = 0;
-        while pos <= line.len() {
+        // Bounded work: a -w pattern refused at many starts of one long line gives up after
+        // 64 refusals (each search may scan to the end of the line).
+        let mut refused = 0;
+        while pos <= line.len() && refused < 64 {
             let Some(m) = self.re.find_at(line, pos) else {
                 break;
             };
@@ -126,6 +130,8 @@ impl Grep {
                 if !self.only {
                     break;
                 }
+            } else {
+                refused += 1;
             }
             // Continue after this match, or one character later for empty/refused matches.
             pos = if ok && m.end() > m.start() {

@@ -97,6 +97,10 @@ fn grep_options() {
     assert_eq!(run("x | grep -- -v", "a -v\nb\n"), "a -v\n");
     assert_eq!(run("x | grep --count --ignore-case ERROR", text), "2\n");
     assert_eq!(run("x | egrep 'one|two'", text), "Error one\nok two\n");
+    assert_eq!(
+        run("x | grep --line-buffered --color=never two", text),
+        "ok two\n"
+    );
 }
 
 #[test]
@@ -218,6 +222,8 @@ fn uniq_head_tail_wc_cut() {
     assert_eq!(run("x | uniq -u", text), "b\nA\n");
     assert_eq!(run("x | uniq -ic", "a\nA\n"), "      2 a\n");
     assert_eq!(run("x | uniq -f1", "1 x\n2 x\n3 y\n"), "1 x\n3 y\n");
+    // A huge field count ends at the end of each line (no billion-step loop).
+    assert_eq!(run("x | uniq -c -f 4000000000", "a\nb\n"), "      2 a\n");
     let ten: String = (1..=12).map(|i| format!("{i}\n")).collect();
     assert_eq!(
         run("x | head", &ten),
@@ -344,4 +350,13 @@ fn output_stays_bounded() {
     let out = run("x | grep -no .", &long);
     assert!(out.len() < long.len() + 16 + 4096 + 100, "{}", out.len());
     assert!(out.ends_with("output was cut at ") || out.contains("output was cut at"));
+}
+
+#[test]
+fn word_matching_work_is_bounded() {
+    // Every start refused by -w, each search scanning to the end of a 256 KiB line.
+    let line = format!("x{}\n", "a".repeat(256 * 1024));
+    let started = std::time::Instant::now();
+    assert_eq!(run("x | grep -cw 'a.*'", &line), "0\n");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }

@@ -228,7 +228,11 @@ impl Uniq {
 
     fn key<'a>(&self, line: &'a str) -> &'a str {
         let mut s = line;
+        // Stops at the end of the line, however large -f is.
         for _ in 0..self.skip_fields {
+            if s.is_empty() {
+                break;
+            }
             s = s.trim_start_matches([' ', '\t']);
             s = s.trim_start_matches(|c| c != ' ' && c != '\t');
         }
