@@ -142,12 +142,13 @@ async fn a_key_whose_begin_line_falls_in_the_dropped_middle_leaves_no_body() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.log");
     let body = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz";
-    let mut data = "Dec  2 03:00:01 web01 app[811]: ordinary line, nothing to see\n".repeat(80_000);
+    let mut data =
+        "Dec  2 03:00:01 web01 app[811]: ordinary line, nothing to see\n".repeat(160_000);
     data.push_str("-----BEGIN OPENSSH PRIVATE KEY-----\n");
     data.push_str(&format!("{body}\n").repeat(4_000));
     data.push_str("-----END OPENSSH PRIVATE KEY-----\n");
     data.push_str(&"DB_PASSWORD=hunter2hunter2 after the key\n".repeat(20));
-    assert!(data.len() > 5_000_000);
+    assert!(data.len() > 10_000_000);
     std::fs::write(&path, &data).unwrap();
     let out = run_command(&ctx, &format!("cat {}", path.display())).await;
     assert_eq!(out.status, CallStatus::Ok, "{}", out.output);
@@ -165,7 +166,7 @@ async fn a_key_whose_begin_line_falls_in_the_dropped_middle_leaves_no_body() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paths_are_resolved_on_the_host_for_every_command_and_cost_one_round_trip() {
+async fn paths_are_resolved_on_the_host_for_every_command() {
     let sshd = Sshd::start();
     let home = tempfile::tempdir().unwrap();
     let ctx = ssh_context(home.path(), &sshd, limits(20, 64 * 1024)).await;
@@ -209,24 +210,85 @@ async fn paths_are_resolved_on_the_host_for_every_command_and_cost_one_round_tri
     assert_eq!(out.commands.len(), 1);
     assert_eq!(out.commands[0].stdout, "b\n");
 
-    // Cost: one extra round trip for a command with paths, none without.
-    let real = format!("cat {}/real.log", d.display());
-    let mut with_paths = Duration::ZERO;
-    let mut without = Duration::ZERO;
+    ctx.transport.close().await;
+}
+
+/// Cost on a loopback host whose shell starts quietly (no ~/.bashrc), so the numbers are
+/// tai's: one extra round trip per command with paths, none without; and the wrapper's
+/// host-side cost (two extra execs: env, timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cost_of_resolution_and_wrapper() {
+    let sshd = Sshd::builder().quiet_shell().start();
+    let home = tempfile::tempdir().unwrap();
+    let ctx = ssh_context(home.path(), &sshd, limits(20, 64 * 1024)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let real = format!("{}/real.log", dir.path().display());
+    std::fs::write(&real, "a\nb\n").unwrap();
+    let registry = Registry::builtin();
+    let tool = |line: String| ToolCall {
+        id: "T1".into(),
+        tool: "run_command".into(),
+        args: json!({ "command": line }),
+    };
+    let exec = |argv: &[&str]| {
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        ctx.policy.approve(&argv).unwrap()
+    };
+    let (uptime, resolver) = (
+        exec(&["uptime"]),
+        exec(&["readlink", "-m", "-z", "--", &real]),
+    );
+    let opts = tai::transport::ExecOptions::from_limits(&ctx.limits, CancellationToken::new());
+    let mut t = [Duration::ZERO; 4];
     const N: u32 = 20;
     for _ in 0..N {
-        let t = Instant::now();
-        assert_eq!(run_command(&ctx, &real).await.status, CallStatus::Ok);
-        with_paths += t.elapsed();
-        let t = Instant::now();
-        assert_eq!(run_command(&ctx, "uptime").await.status, CallStatus::Ok);
-        without += t.elapsed();
+        let s = Instant::now();
+        assert!(ctx.transport.exec(&uptime, &opts).await.unwrap().success());
+        t[0] += s.elapsed();
+        let s = Instant::now();
+        assert!(ctx
+            .transport
+            .exec(&resolver, &opts)
+            .await
+            .unwrap()
+            .success());
+        t[1] += s.elapsed();
+        let s = Instant::now();
+        let out = execute(&ctx, &registry, &tool(format!("cat {real}")))
+            .await
+            .unwrap();
+        assert_eq!(out.status, CallStatus::Ok);
+        t[2] += s.elapsed();
+        let s = Instant::now();
+        let out = execute(&ctx, &registry, &tool("uptime".into()))
+            .await
+            .unwrap();
+        assert_eq!(out.status, CallStatus::Ok);
+        t[3] += s.elapsed();
     }
+    let spawn = |argv: &[&str]| {
+        let s = Instant::now();
+        for _ in 0..N {
+            let st = std::process::Command::new(argv[0])
+                .args(&argv[1..])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        s.elapsed() / N
+    };
+    let bare = spawn(&["uptime"]);
+    let wrapped = spawn(&["env", "LC_ALL=C", "timeout", "-k", "2", "20", "uptime"]);
+    eprintln!("exec_bounds: host-side spawn of uptime {bare:?}, under the wrapper {wrapped:?}");
     eprintln!(
-        "exec_bounds: loopback sshd, mean per tool call over {N}: with one path {:?}, \
-         without paths {:?} (the difference is the batched readlink round trip)",
-        with_paths / N,
-        without / N
+        "exec_bounds: loopback sshd, mean over {N}: one wrapped command {:?}, the batched \
+         readlink round trip {:?}; tool call with one path {:?}, without paths {:?}",
+        t[0] / N,
+        t[1] / N,
+        t[2] / N,
+        t[3] / N
     );
     ctx.transport.close().await;
 }
