@@ -272,9 +272,10 @@ pub fn split_command_line(line: &str) -> Result<Vec<String>, String> {
                 ';' | '|' | '&' | '>' | '<' => {
                     return Err(format!(
                         "shell operator `{c}` is not supported: tai runs one command, without a shell \
-                         (no pipes, lists, redirections or background jobs). Run each command as its \
-                         own call; to filter output use the command's own options (grep -m, head -n, \
-                         journalctl -g) or quote the character if it is part of an argument"
+                         (no lists, redirections or background jobs). Run each command as its own \
+                         call; to filter output end the line with `| grep/sort/uniq/head/tail/wc/cut/awk` \
+                         stages (tai applies them itself) or use the command's own options (grep -m, \
+                         head -n, journalctl -g), or quote the character if it is part of an argument"
                     ))
                 }
                 '`' => return Err(no_subst()),
