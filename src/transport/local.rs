@@ -197,6 +197,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_command_builtin_runs_in_a_shell() {
+        let out = LocalTransport
+            .exec(&cmd(&["command", "-v", "sh"]), &opts(5000, 1024))
+            .await
+            .unwrap();
+        assert_eq!(out.exit_code, Some(0), "{out:?}");
+        assert!(out.stdout.trim_end().ends_with("/sh"), "{out:?}");
+        let out = LocalTransport
+            .exec(
+                &cmd(&["command", "-v", "no-such-program-xyz; touch /tmp/x"]),
+                &opts(5000, 1024),
+            )
+            .await
+            .unwrap();
+        assert_ne!(out.exit_code, Some(0));
+        assert!(out.stdout.is_empty());
+    }
+
+    #[tokio::test]
     async fn stdin_is_closed() {
         let out = LocalTransport
             .exec(&cmd(&["cat"]), &opts(5000, 1024))

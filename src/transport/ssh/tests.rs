@@ -486,6 +486,12 @@ async fn silent_commands_and_their_children_end_on_the_host_and_stdin_is_closed(
         .await
         .unwrap();
     assert_eq!(out.stdout, "C\n");
+    // The shell builtin `command` runs as its own quoted line.
+    let out = t
+        .exec(&cmd(&["command", "-v", "sh"]), &opts(30, 1024))
+        .await
+        .unwrap();
+    assert!(out.stdout.trim_end().ends_with("/sh"), "{out:?}");
 }
 
 /// Remote loops that print every 200 ms, recognisable by their command line.
