@@ -1,7 +1,8 @@
 //! Network probes run for real through the `local` transport: the DNS names a probe connects
 //! to are resolved on the host before it runs (a name is only as safe as the address behind
-//! it), the argv that runs starts with tai's own arguments (`curl -q`: no ~/.curlrc), and a
-//! metadata address in any spelling runs nothing at all.
+//! it; curl is pinned to the checked addresses with `--resolve`), the argv that runs starts
+//! with tai's own arguments (`curl -q`: no ~/.curlrc), and a metadata address in any
+//! spelling runs nothing at all.
 use std::sync::Arc;
 
 use serde_json::json;
@@ -70,6 +71,12 @@ async fn a_probe_by_name_runs_after_its_name_is_checked_on_the_host() {
     assert_ne!(out.status, CallStatus::Denied, "{}", out.output);
     let rec = out.commands.last().unwrap();
     assert!(rec.command.starts_with("curl -q "), "{}", rec.command);
+    // Pinned to what the host resolved and tai checked: no second DNS answer.
+    assert!(
+        rec.command.contains("--resolve localhost:9:"),
+        "{}",
+        rec.command
+    );
     assert!(rec.exit_code.is_some(), "curl itself ran: {rec:?}");
 }
 

@@ -376,6 +376,31 @@ impl Policy {
         self.rules.probe_names(argv)
     }
 
+    /// `approved` with every URL host it connects to pinned to the addresses the host
+    /// resolved for it and tai checked (curl `--resolve NAME:PORT:ADDR,...`, right after tai's
+    /// own first arguments), so curl connects to exactly what was checked and a second DNS
+    /// answer (rebinding) cannot differ. Commands of other rules come back unchanged.
+    pub fn pin_resolved(
+        &self,
+        approved: &ApprovedCommand,
+        resolved: &[(String, Vec<std::net::IpAddr>)],
+    ) -> ApprovedCommand {
+        let pins = url::curl_pins(&approved.inner, resolved);
+        let Some(rule) = self.rules.command_rule("curl") else {
+            return approved.clone();
+        };
+        if approved.rule != rule.id || pins.is_empty() {
+            return approved.clone();
+        }
+        let Ok(v) = self.rules.decide(&approved.inner, None) else {
+            return approved.clone();
+        };
+        let mut exec = v.run;
+        let at = (1 + rule.run_adds.len()).min(exec.len());
+        exec.splice(at..at, pins);
+        ApprovedCommand::new(approved.inner.clone(), exec, v.rule, self.sudo)
+    }
+
     /// Decide on `argv` again as if each given path were its host-resolved absolute form
     /// (`(given, resolved)` pairs): the path rules and the recursive guard see the resolved
     /// paths too, so a symlink, or `..` after a symlink, cannot reach what a direct read may

@@ -2,6 +2,7 @@
 //! limits, cancellation, the session-wide output budget, the knowledge source), and
 //! [`execute`] / [`execute_all`], which take every command through the policy before the
 //! transport sees it.
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::registry::{Registry, Step};
 use super::{CallStatus, CommandRecord, HostFacts, ToolCall, ToolError, ToolOutcome};
 use crate::config::ExecLimits;
-use crate::policy::{quote, url, Decision, Policy, PolicyError};
+use crate::policy::{quote, url, ApprovedCommand, Decision, Policy, PolicyError};
 use crate::transport::{ExecOptions, Transport, TransportError};
 
 /// The knowledge layer as tools see it (implemented by `knowledge`, issue 6).
@@ -245,64 +246,89 @@ pub async fn resolve_on_host(
 }
 
 /// Resolve every DNS name a network probe connects to (curl URL hosts, ping/traceroute hosts,
-/// openssl `-connect`, dig `@server`: [`Policy::probe_names`]) on the host in one
+/// openssl `-connect`, dig `@server`: [`Policy::probe_names`]) on the host with
 /// `getent ahosts` (itself approved by the policy), and refuse the command when any name
 /// resolves to a cloud metadata or link-local address ([`url::check_resolved_addresses`]):
 /// the policy refuses those addresses in every spelling, and a name is only as safe as what
-/// it points to. No names, no round trip. A name that does not resolve is left to the probe
-/// (getent exit 2); any other failure refuses the command: fail closed.
+/// it points to. curl is then pinned to the checked addresses ([`Policy::pin_resolved`]), so
+/// a second DNS answer cannot differ; its names are resolved one `getent` each (at most 4
+/// URLs), other probes' in one batch. No names, no round trip. A name that does not resolve
+/// is left to the probe (getent exit 2); any other failure refuses the command: fail closed.
 pub async fn resolve_names_on_host(
     ctx: &ExecContext,
     argv: &[String],
-) -> Result<Result<(), Refused>, ToolError> {
+    approved: ApprovedCommand,
+) -> Result<Result<ApprovedCommand, Refused>, ToolError> {
     let names = ctx.policy.probe_names(argv);
     if names.is_empty() {
-        return Ok(Ok(()));
+        return Ok(Ok(approved));
     }
     let command = quote::command_line(argv);
     let refuse = |why: String| {
-        Ok(Err(Box::new(CommandRecord::denied(
+        Box::new(CommandRecord::denied(
             command.clone(),
             "host-name-resolution",
             &format!(
                 "{why}; tai resolves the names a probe connects to on the host before it runs \
                  it, and runs nothing it could not check"
             ),
-        ))))
+        ))
     };
-    let mut resolver = vec!["getent".to_string(), "ahosts".into()];
-    resolver.extend(names.iter().cloned());
-    let approved = match ctx.policy.approve(&resolver) {
-        Ok(a) => a,
-        Err(e) => return refuse(format!("the name resolver was refused ({e})")),
+    let batches: Vec<Vec<String>> = if approved.rule() == "curl" {
+        names.iter().map(|n| vec![n.clone()]).collect()
+    } else {
+        vec![names.clone()]
     };
-    let out = match ctx.transport.exec(&approved, &ctx.exec_options()).await {
-        Ok(out) => out,
-        Err(e) if e.is_fatal() => return Err(ToolError::Fatal(e)),
-        Err(e) => return refuse(format!("`getent ahosts` could not run on the host ({e})")),
-    };
-    if out.cancelled {
-        return refuse("cancelled by the user while resolving its host names".into());
+    let mut resolved: Vec<(String, Vec<IpAddr>)> = Vec::new();
+    for batch in batches {
+        let mut resolver = vec!["getent".to_string(), "ahosts".into()];
+        resolver.extend(batch.iter().cloned());
+        let getent = match ctx.policy.approve(&resolver) {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(refuse(format!("the name resolver was refused ({e})")))),
+        };
+        let out = match ctx.transport.exec(&getent, &ctx.exec_options()).await {
+            Ok(out) => out,
+            Err(e) if e.is_fatal() => return Err(ToolError::Fatal(e)),
+            Err(e) => {
+                return Ok(Err(refuse(format!(
+                    "`getent ahosts` could not run on the host ({e})"
+                ))))
+            }
+        };
+        if out.cancelled {
+            return Ok(Err(refuse(
+                "cancelled by the user while resolving its host names".into(),
+            )));
+        }
+        if !matches!(out.exit_code, Some(0) | Some(2)) || out.timed_out || out.truncated() {
+            return Ok(Err(refuse(format!(
+                "`getent ahosts {}` failed on the host (exit {:?}{})",
+                batch.join(" "),
+                out.exit_code,
+                if out.timed_out { ", timed out" } else { "" }
+            ))));
+        }
+        if let Err(e) = url::check_resolved_addresses(&out.stdout) {
+            return Ok(Err(Box::new(CommandRecord::denied(
+                command,
+                "host-name-resolution",
+                &format!(
+                    "{} resolves on the host to a refused address: {e}",
+                    batch.join(", ")
+                ),
+            ))));
+        }
+        if let [name] = batch.as_slice() {
+            let addrs = out
+                .stdout
+                .lines()
+                .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+                .collect();
+            resolved.push((name.clone(), addrs));
+        }
     }
-    if !matches!(out.exit_code, Some(0) | Some(2)) || out.timed_out || out.truncated() {
-        return refuse(format!(
-            "`getent ahosts {}` failed on the host (exit {:?}{})",
-            names.join(" "),
-            out.exit_code,
-            if out.timed_out { ", timed out" } else { "" }
-        ));
-    }
-    if let Err(e) = url::check_resolved_addresses(&out.stdout) {
-        return Ok(Err(Box::new(CommandRecord::denied(
-            command,
-            "host-name-resolution",
-            &format!(
-                "{} resolves on the host to a refused address: {e}",
-                names.join(", ")
-            ),
-        ))));
-    }
-    Ok(Ok(()))
+    Ok(Ok(ctx.policy.pin_resolved(&approved, &resolved)))
 }
 
 /// Run one step (primary argv, then fallbacks when the program is missing) through policy and
@@ -358,10 +384,13 @@ pub async fn run_step(
                 return Ok(false);
             }
         };
-        if let Err(record) = resolve_names_on_host(ctx, argv).await? {
-            run.commands.push(*record);
-            return Ok(false);
-        }
+        let approved = match resolve_names_on_host(ctx, argv, approved).await? {
+            Ok(approved) => approved,
+            Err(record) => {
+                run.commands.push(*record);
+                return Ok(false);
+            }
+        };
         let started = Instant::now();
         let out = match ctx.transport.exec(&approved, &ctx.exec_options()).await {
             Ok(out) => out,
