@@ -304,3 +304,112 @@ fn double_dash_ends_options_only_for_getopt_programs() {
     refused("finder -- -delete", "not on the read-only allowlist");
     refused("finder /x -delete", "deletes");
 }
+
+/// The real policy: recursion roots, exclusions and resolved paths.
+mod real {
+    use super::*;
+
+    fn real() -> Rules {
+        crate::policy::load_rules(crate::policy::POLICY_TOML).unwrap()
+    }
+
+    fn argv(s: &str) -> Vec<String> {
+        shell_words::split(s).unwrap()
+    }
+
+    #[test]
+    fn recursive_grep_runs_with_exclusions_only_under_allowed_roots() {
+        let r = real();
+        let v = r.decide(&argv("grep -rn listen /etc/nginx"), None).unwrap();
+        assert_eq!(v.run[..4], argv("grep -rn listen /etc/nginx")[..]);
+        assert!(
+            v.run.contains(&"--exclude=*.key".to_string()),
+            "{:?}",
+            v.run
+        );
+        assert!(v.run.contains(&"--exclude-dir=private".to_string()));
+        // A caller's --include cannot override tai's exclusions: they come last.
+        let v = r
+            .decide(&argv("grep -r --include=*.key x /etc/nginx"), None)
+            .unwrap();
+        let inc = v.run.iter().position(|a| a == "--include=*.key").unwrap();
+        let exc = v.run.iter().position(|a| a == "--exclude=*.key").unwrap();
+        assert!(inc < exc, "{:?}", v.run);
+        // Not recursive: nothing added.
+        let v = r
+            .decide(&argv("grep x /etc/nginx/nginx.conf"), None)
+            .unwrap();
+        assert_eq!(v.run, argv("grep x /etc/nginx/nginx.conf"));
+        for line in [
+            "grep -r x /etc",
+            "grep -r x /root",
+            "grep -r x /",
+            "grep -R x /var/log",
+            "grep -r x /etc/nginx/ssl",
+            "grep --color -r x /etc",
+            "zcat -r /etc",
+            "rgrep x /home",
+        ] {
+            assert!(r.decide(&argv(line), None).is_err(), "{line}");
+        }
+    }
+
+    #[test]
+    fn recheck_follows_the_host_resolution() {
+        let r = real();
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let m = map(&[("/var/log/link-to-etc", "/etc")]);
+        let e = r
+            .decide(&argv("grep -r x /var/log/link-to-etc"), Some(&m))
+            .unwrap_err();
+        assert!(
+            e.reason.contains("/var/log/link-to-etc (resolves to /etc)"),
+            "{}",
+            e.reason
+        );
+        let m = map(&[("/var/run/../etc/shadow", "/etc/shadow")]);
+        assert!(r
+            .decide(&argv("cat /var/run/../etc/shadow"), Some(&m))
+            .is_err());
+        let m = map(&[("app.log", "/root/.ssh/id_rsa")]);
+        let e = r.decide(&argv("tail -n 5 app.log"), Some(&m)).unwrap_err();
+        assert!(
+            e.reason.contains("app.log resolves to /root/.ssh/id_rsa"),
+            "{}",
+            e.reason
+        );
+        // /proc/PID/cwd may be listed, its target re-checked like any directory.
+        let m = map(&[("/proc/1/cwd", "/root")]);
+        assert!(r.decide(&argv("ls -l /proc/1/cwd"), Some(&m)).is_ok());
+        assert!(r.decide(&argv("cat /proc/1/exe"), None).is_err());
+        let m = map(&[("/var/log/syslog", "/var/log/syslog")]);
+        assert!(r
+            .decide(&argv("grep -i oom /var/log/syslog"), Some(&m))
+            .is_ok());
+    }
+
+    #[test]
+    fn path_arguments_cover_operands_option_values_and_at_files() {
+        let r = real();
+        assert_eq!(
+            r.path_arguments(&argv(
+                "grep -f /etc/pats --file=/etc/p2 x /var/log/a /var/log/a"
+            )),
+            // With -f the patterns come from files, so `x` is a file too.
+            ["/etc/pats", "/etc/p2", "x", "/var/log/a"]
+        );
+        assert_eq!(
+            r.path_arguments(&argv("grep -e x -- -odd /var/log/b")),
+            ["-odd", "/var/log/b"]
+        );
+        assert_eq!(
+            r.path_arguments(&argv("tac -s @sep.txt /var/log/c")),
+            ["sep.txt", "/var/log/c"]
+        );
+    }
+}
