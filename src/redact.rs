@@ -155,6 +155,10 @@ pub fn findings(text: &str) -> Vec<&'static str> {
     kinds
 }
 
+/// Most bytes dropped after a key's BEGIN line while waiting for its END line (no real key
+/// comes close; a PGP block with photo ids is tens of KiB).
+pub const MAX_KEY_BYTES: u64 = 1024 * 1024;
+
 /// Longest partial line kept while waiting for its newline; a longer line is redacted and
 /// passed on in pieces, cut at whitespace where possible and never inside a key marker.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -249,8 +253,29 @@ impl StreamRedactor {
                         self.in_key = false;
                     }
                     None => {
-                        self.key_bytes += rest.len() as u64;
-                        return;
+                        // A block without an END line hides at most MAX_KEY_BYTES of what
+                        // follows (a hostile log line cannot hide the rest of a log), then
+                        // output resumes at the next line.
+                        let room = MAX_KEY_BYTES.saturating_sub(self.key_bytes) as usize;
+                        let resume = (rest.len() > room)
+                            .then(|| rest.as_bytes()[room..].iter().position(|&b| b == b'\n'))
+                            .flatten()
+                            .map(|p| room + p + 1);
+                        let Some(cut) = resume else {
+                            self.key_bytes += rest.len() as u64;
+                            return;
+                        };
+                        self.key_bytes += cut as u64;
+                        rest = &rest[cut..];
+                        self.in_key = false;
+                        out.extend_from_slice(
+                            format!(
+                                "\n[REDACTED:private-key: no END line in the {} bytes after its \
+                                 BEGIN line; output resumes]\n",
+                                self.key_bytes
+                            )
+                            .as_bytes(),
+                        );
                     }
                 }
             } else {

@@ -293,6 +293,26 @@ fn a_key_without_end_withholds_the_rest_and_says_so() {
     assert!(out.contains("no END line"), "{out}");
 }
 
+#[test]
+fn a_begin_line_without_end_hides_at_most_a_mebibyte() {
+    let mut input = b"before\n-----BEGIN RSA PRIVATE KEY-----\nMIIEsecretbody\n".to_vec();
+    for i in 0..40_000 {
+        input.extend_from_slice(
+            format!("log line {i} that the BEGIN line tried to hide\n").as_bytes(),
+        );
+    }
+    input.extend_from_slice(b"the last line\n");
+    let out = stream(&input, &[65536], MAX_LINE);
+    assert!(!out.contains("MIIEsecretbody"));
+    assert!(
+        out.contains("output resumes"),
+        "{}",
+        &out[..200.min(out.len())]
+    );
+    assert!(out.ends_with("the last line\n"));
+    assert!(out.len() > input.len() - MAX_KEY_BYTES as usize - 1000);
+}
+
 mod prop {
     use super::*;
     use proptest::prelude::*;
