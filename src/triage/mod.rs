@@ -276,7 +276,10 @@ pub fn prompt_section(findings: &[Finding]) -> String {
 /// The journal patterns the detectors recognise, as one `journalctl --grep` (PCRE2,
 /// case-insensitive): the lines a baseline plan filtered by priority or keyword can miss
 /// (nginx and other services log to stderr at info level; sshd logs refused keys at info).
-pub const JOURNAL_SIGNATURES: &str = "address already in use|scheduled restart job|start request repeated|failed to start|failed with result|out of memory|oom-kill|invoked oom-killer|no space left on device|read-only file system|remounting filesystem read-only|i/o error|ext4-fs error|xfs .*(error|shut)|authentication refused|failed password|invalid user|authentication failure|name resolution|temporary failure resolving|could not resolve|eai_again|no servers could be reached|certificate has expired|not yet valid|clock skew|can't synchronise|system clock wrong|timed out waiting for reply|segfault at|dumped core|general protection|while connecting to upstream";
+/// Built from every detector's own declaration.
+pub fn journal_signatures() -> &'static str {
+    detectors::journal_signatures()
+}
 
 /// The triage sweep: cheap read-only calls that feed every detector, run beside the category's
 /// baseline plan when there is no model to follow leads (the journal search is bounded to the
@@ -290,7 +293,7 @@ pub fn sweep_calls(
     let calls = [
         (
             "read_journal",
-            json!({ "grep": JOURNAL_SIGNATURES, "since": "2 days ago", "lines": 300 }),
+            json!({ "grep": journal_signatures(), "since": "2 days ago", "lines": 300 }),
         ),
         ("list_services", json!({ "state": "failed" })),
         ("disk_usage", json!({})),

@@ -1,0 +1,97 @@
+//! Time detector: clock not synchronised, NTP unreachable, clock skew.
+use super::{Corpus, Detector, Finding, New, Severity};
+
+/// The `clock` detector: the journal lines it recognises and the function that reads them.
+pub(super) const CLOCK: Detector = Detector {
+    journal: &[
+        r"clock skew",
+        r"can't synchronise",
+        r"system clock wrong",
+        r"timed out waiting for reply",
+        r"no suitable source for synchronisation",
+        r"no servers reachable",
+    ],
+    run: clock,
+};
+
+/// Clock not synchronised, NTP unreachable, clock skew.
+fn clock(c: &Corpus, out: &mut Vec<Finding>) {
+    let unsynced = re!(
+        r"(?:System clock synchronized|NTP synchronized):\s*no\b|Leap status\s*:\s*Not synchronised|^unsynchronised\b"
+    );
+    let impossible = re!(
+        r"NTP service:\s*inactive|Network time on:\s*no|Can't synchronise: no (?:selectable sources|majority)|No suitable source for synchronisation|Timed out waiting for reply from \S+|no servers reachable|506 Cannot talk to daemon|No association ID's returned"
+    );
+    let wrong_by = re!(r"System clock wrong by (-?[\d.]+) seconds");
+    let tracking = re!(r"System time\s*:\s*([\d.]+) seconds (?:fast|slow) of NTP time");
+    let skew_msg = re!(r"(?i)clock skew too great|clock skew detected|Clock skew detected");
+    let synced = re!(r"System clock synchronized:\s*yes|Leap status\s*:\s*Normal");
+    for b in &c.blocks {
+        let mut lines: Vec<String> = Vec::new();
+        let mut is_unsynced = false;
+        let mut cannot = false;
+        let mut skew: f64 = 0.0;
+        let mut skew_seen = false;
+        let mut ok = false;
+        for line in b.lines() {
+            if synced.is_match(line) {
+                ok = true;
+            }
+            if unsynced.is_match(line) {
+                is_unsynced = true;
+                lines.push(line.to_string());
+            } else if impossible.is_match(line) {
+                cannot = true;
+                lines.push(line.to_string());
+            } else if let Some(m) = wrong_by.captures(line).or_else(|| tracking.captures(line)) {
+                let s: f64 = m[1].parse::<f64>().unwrap_or(0.0).abs();
+                if s >= 1.0 {
+                    skew = skew.max(s);
+                    lines.push(line.to_string());
+                }
+            } else if skew_msg.is_match(line) {
+                skew_seen = true;
+                lines.push(line.to_string());
+            }
+        }
+        if lines.is_empty() || (ok && !is_unsynced && skew < 1.0 && !skew_seen && !cannot) {
+            continue;
+        }
+        if ok && !is_unsynced && skew < 1.0 && !skew_seen {
+            // synchronised now; transient timeouts to one server are not a finding
+            continue;
+        }
+        let crit = skew >= 60.0 || (is_unsynced && cannot);
+        let mut summary = if is_unsynced {
+            "The system clock is not synchronised (NTP)".to_string()
+        } else if skew >= 1.0 || skew_seen {
+            "The system clock is off (clock skew)".to_string()
+        } else {
+            "NTP cannot reach a time source".to_string()
+        };
+        if skew >= 1.0 {
+            summary.push_str(&format!(": off by {skew:.1} s"));
+        }
+        if cannot && is_unsynced {
+            summary.push_str("; no time source is reachable or the NTP service is inactive");
+        }
+        out.push(
+            New {
+                kind: "clock_unsynchronised",
+                category: "time",
+                severity: if crit { Severity::Critical } else { Severity::Warning },
+                rank: 70,
+                subject: "clock".into(),
+                summary,
+                block: b,
+                evidence: lines,
+                actions: vec![
+                    "See the sync state: `timedatectl status`, `chronyc tracking`, `chronyc sources -v`".into(),
+                    "Make sure an NTP client runs (chronyd or systemd-timesyncd) and can reach its servers on UDP 123".into(),
+                    "Once a source is reachable, step the clock (`chronyc makestep`) and watch it stay in sync".into(),
+                ],
+            }
+            .build(),
+        );
+    }
+}
