@@ -481,8 +481,13 @@ impl<'a> Eval<'a> {
                 kinds.remove(0);
             }
             if list.len() < scope.min_positional {
+                // A subcommand's description says what the missing arguments are.
+                let what = match scope.description.as_str() {
+                    d if depth > 0 && !d.is_empty() => format!(": {d}"),
+                    _ => String::new(),
+                };
                 return Err(self.refuse(format!(
-                    "needs at least {} argument(s)",
+                    "needs at least {} argument(s){what}",
                     scope.min_positional
                 )));
             }
