@@ -200,7 +200,8 @@ fn host_calls(rounds: usize) {
         run_ok(Command::new("sh").arg("-c").arg(line), "sh -c");
         start.elapsed()
     };
-    let cases: Vec<(&str, Box<dyn Fn() -> Duration>)> = vec![
+    type Case<'a> = (&'static str, Box<dyn Fn() -> Duration + 'a>);
+    let cases: Vec<Case> = vec![
         (
             "run_command `cat /etc/hostname` (resolve + wrapped exec)",
             Box::new(|| tool(PLAIN)),

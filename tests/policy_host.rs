@@ -301,7 +301,7 @@ async fn attacks_are_refused_on_the_host() {
         ("network", NETWORK),
         ("writers and never-ending forms", WRITERS_AND_ENDLESS),
         ("pipes", PIPES),
-        ("many paths", &[&many_paths]),
+        ("many paths", &[many_paths]),
     ] {
         let ran = batch(&host, &c, lines).await;
         let bad: Vec<String> = ran
