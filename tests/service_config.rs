@@ -218,3 +218,75 @@ fn unknown_services_and_relative_paths_are_argument_errors() {
     let steps = tool.render(&json!({"service": "apache"}), &facts).unwrap();
     assert_eq!(steps[0].argv, ["cat", "--", "/etc/apache2/apache2.conf"]);
 }
+
+/// A RHEL-like Apache tree: `ServerRoot`, a directory `Include`, `IncludeOptional` globs, a
+/// glob that matches nothing, and an include nested deeper than the limit.
+#[tokio::test]
+async fn apache_tree_through_the_local_transport() {
+    let ctx = local_context().await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let r = root.display();
+    write(
+        root,
+        "conf/httpd.conf",
+        &format!("ServerRoot \"{r}\"\nListen 80\nInclude conf.modules.d/*.conf\nInclude extra/\nIncludeOptional conf.d/*.conf\nIncludeOptional nothing.d/*.conf\nInclude deep/0.conf\n"),
+    );
+    write(
+        root,
+        "conf.modules.d/00-base.conf",
+        "LoadModule a_module modules/mod_a.so\n",
+    );
+    write(root, "extra/one.conf", "# one\n");
+    write(root, "extra/sub/two.conf", "# two\n");
+    write(
+        root,
+        "conf.d/ssl.conf",
+        "SSLCertificateKeyFile /etc/pki/tls/private/localhost.key\n",
+    );
+    for i in 0..12 {
+        write(
+            root,
+            &format!("deep/{i}.conf"),
+            &format!("Include deep/{}.conf\n", i + 1),
+        );
+    }
+    let out = call(
+        &ctx,
+        json!({"service": "apache", "path": format!("{r}/conf/httpd.conf")}),
+    )
+    .await;
+    let text = &out.output;
+    assert_eq!(out.status, CallStatus::Ok, "{text}");
+    let mut at = 0;
+    for f in [
+        "conf/httpd.conf",
+        "conf.modules.d/00-base.conf",
+        "extra/one.conf",
+        "extra/sub/two.conf",
+        "conf.d/ssl.conf",
+        "deep/0.conf",
+        "deep/7.conf",
+    ] {
+        let header = format!("# file: {r}/{f}");
+        let i = text[at..]
+            .find(header.as_str())
+            .unwrap_or_else(|| panic!("{header} missing or out of order:\n{text}"));
+        at += i + header.len();
+    }
+    assert!(
+        !text.contains(&format!("# file: {r}/deep/8.conf")),
+        "{text}"
+    );
+    assert!(text.contains("deeper than 8 levels"), "{text}");
+    assert!(
+        !text.contains("nothing.d/*.conf: no file matches"),
+        "optional: {text}"
+    );
+    assert!(
+        !out.commands
+            .iter()
+            .any(|c| c.command.contains("localhost.key")),
+        "only includes are followed: {text}"
+    );
+}

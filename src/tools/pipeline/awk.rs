@@ -14,7 +14,8 @@ use super::{no_files, opt, parse_opts, Arity, Out};
 const SUPPORTED: &str = "awk after `|` supports only [-F SEP] '[COND] {print ITEMS}': ITEMS are \
     $N, $NF, $(NF-N), $0, NR, NF, numbers and \"strings\" (comma = space, juxtaposition = \
     concatenation); COND is /re/, !/re/, X ~ /re/, X !~ /re/, or X OP Y with OP one of == != \
-    < <= > >=, joined by &&. For anything else run awk on the file as the first command";
+    < <= > >=, joined by &&. To count, add `| sort | uniq -c`; for anything else run awk on \
+    the file as the first command";
 
 #[derive(Debug, Clone)]
 enum Operand {
