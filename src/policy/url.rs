@@ -34,7 +34,9 @@ pub fn check_url(v: &str) -> Result<(), String> {
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "http" && scheme != "https" {
         return Err(format!(
-            "URL scheme `{scheme}` is not allowed; only http:// and https:// probes are"
+            "URL scheme `{scheme}` is not allowed; only http:// and https:// probes are (to see \
+             whether a TCP port answers, use `curl -sv --max-time 5 http://HOST:PORT/` or \
+             `openssl s_client -connect HOST:PORT -brief`; `ss -tlnp` shows local listeners)"
         ));
     }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
