@@ -57,6 +57,13 @@ impl<'a> Eval<'a> {
             recursive: self.top.recursive,
             ..Found::default()
         };
+        // Programs that expand `@FILE` in every argument (binutils' expandargv: strings), also
+        // option values and words after `--`: a rule refusing `@*` refuses any such word.
+        if let Some(why) = self.top.deny_options.get("@*") {
+            if let Some(a) = args.iter().find(|a| a.starts_with('@')) {
+                return Err(self.refuse(format!("`{a}`: {why}")));
+            }
+        }
         let mut scopes: Vec<&Rule> = vec![self.top];
         let mut positionals: Vec<Vec<Positional>> = vec![Vec::new()];
         let mut pattern_given = false;
