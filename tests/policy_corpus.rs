@@ -16,7 +16,7 @@ const MIN_ATTACKS: usize = 1300;
 /// Of those, refused by the policy itself rather than by the command-line syntax gate.
 const MIN_BY_POLICY: usize = 1000;
 /// Everyday lines the corpus must keep, and the share of them that must be allowed.
-const MIN_EVERYDAY: usize = 450;
+const MIN_EVERYDAY: usize = 590;
 const MIN_ALLOWED_SHARE: f64 = 0.98;
 
 fn lines(text: &str) -> Vec<&str> {
