@@ -259,7 +259,7 @@ impl<'a> Eval<'a> {
         if let Some(k) = self.listed(scopes, name)? {
             return Ok(k);
         }
-        self.unknown(name)
+        self.unknown(scopes, name)
     }
 
     /// A `--long` option: exact, or getopt_long's unique-prefix abbreviation of a listed one.
@@ -304,12 +304,26 @@ impl<'a> Eval<'a> {
                 )));
             }
         }
-        self.unknown(name).map(|k| (name.to_string(), k))
+        self.unknown(scopes, name).map(|k| (name.to_string(), k))
     }
 
-    fn unknown(&self, name: &str) -> Result<OptKind, Refusal> {
+    /// Refuse an option the rule does not list, naming what it does accept.
+    fn unknown(&self, scopes: &[&Rule], name: &str) -> Result<OptKind, Refusal> {
+        const SHOWN: usize = 30;
+        let known: BTreeSet<&str> = scopes
+            .iter()
+            .flat_map(|s| s.options.keys())
+            .map(String::as_str)
+            .collect();
+        let hint = if known.is_empty() {
+            "; this command takes no options".to_string()
+        } else {
+            let list: Vec<&str> = known.iter().take(SHOWN).copied().collect();
+            let more = if known.len() > SHOWN { ", ..." } else { "" };
+            format!("; allowed: {}{more}", list.join(" "))
+        };
         Err(self.refuse(format!(
-            "option `{name}` is not on the read-only allowlist for this command"
+            "option `{name}` is not on the read-only allowlist for this command{hint}"
         )))
     }
 
