@@ -12,7 +12,7 @@ use tai::policy::{quote, split_command_line, Decision, Policy};
 use tai::tools::pipeline::split_pipeline;
 
 /// Attack lines the corpus must keep (it only grows).
-const MIN_ATTACKS: usize = 1300;
+const MIN_ATTACKS: usize = 1450;
 /// Of those, refused by the policy itself rather than by the command-line syntax gate.
 const MIN_BY_POLICY: usize = 1000;
 /// Everyday lines the corpus must keep, and the share of them that must be allowed.
