@@ -92,7 +92,7 @@ impl ToolRunner for Instant0 {
     }
     async fn collect(
         &self,
-        _c: &str,
+        _c: tai::plan::Category,
         _n: &mut u32,
         _x: &CancellationToken,
     ) -> Result<Vec<ToolOutcome>, ToolError> {

@@ -546,7 +546,7 @@ async fn collect_puts_the_baseline_into_the_first_message() {
     let opts = SessionOptions::from_config(&cfg, sshd.target());
     let mut sess = Session::start(&cfg, &target, opts).await.unwrap();
     let baseline = sess
-        .collect(Some("disk"), &CancellationToken::new())
+        .collect(Some(tai::plan::Category::Disk), &CancellationToken::new())
         .await
         .unwrap();
     assert!(!baseline.is_empty());

@@ -105,7 +105,7 @@ impl ToolRunner for Recording {
     }
     async fn collect(
         &self,
-        _c: &str,
+        _c: tai::plan::Category,
         _n: &mut u32,
         _x: &CancellationToken,
     ) -> Result<Vec<ToolOutcome>, ToolError> {
@@ -491,4 +491,54 @@ async fn prose_without_sections_is_nudged_once_to_use_tools() {
     );
     assert_eq!(runner.calls.lock().unwrap().len(), 1);
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+}
+
+/// A front end of its own (as the TUI or an MCP server would be): it builds its runner and
+/// starts the session through `Session::start_with`, the call `tai run` and the REPL use.
+#[tokio::test]
+async fn a_test_front_end_starts_its_session_through_start_with() {
+    let s = ModelServer::start().await;
+    s.script(
+        OA_PATH,
+        vec![
+            Scripted::ok(oa_tool_calls(
+                M,
+                &[("call_a", "service_status", json!({"unit": "nginx"}))],
+            )),
+            Scripted::ok(oa_text(M, FINAL)),
+        ],
+    )
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let o = tai::config::Overrides {
+        tai_home: Some(home.path().join(".tai")),
+        base_url: Some(s.v1_url()),
+        model: Some(M.into()),
+        no_persist: true,
+        ..Default::default()
+    };
+    let cfg = tai::config::Config::resolve_with(&o, &|_| None).expect("config");
+    let runner = Recording::new();
+    let opts = SessionOptions::from_config(&cfg, "web01");
+    let mut sess = Session::start_with(&cfg, runner.clone(), opts)
+        .await
+        .expect("session starts");
+    let r = sess
+        .turn("nginx is down", &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(r.root_cause.contains("nginx is stopped"), "{r:?}");
+    assert_eq!(runner.calls.lock().unwrap().len(), 1);
+    // Nothing was collected before the first turn: no word about detectors.
+    let first = &s.requests(OA_PATH).await[0];
+    let user = first["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "user")
+        .and_then(|m| m["content"].as_str())
+        .unwrap()
+        .to_string();
+    assert!(user.contains("nginx is down"), "{user}");
+    assert!(!user.to_lowercase().contains("detector"), "{user}");
 }

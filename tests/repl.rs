@@ -109,6 +109,70 @@ fn piped_follow_up_without_a_model_says_how_to_fix_it() {
     assert!(stdout.contains("0 tokens used"), "{stdout}");
 }
 
+/// The first user message the replayed model received in a piped session fed `stdin`.
+async fn first_user_message(stdin: &'static str) -> String {
+    use support::model::{oa_text, ModelServer, Scripted, OA_PATH};
+    let s = ModelServer::start().await;
+    s.script(OA_PATH, vec![Scripted::ok(oa_text(MODEL, FINAL)); 3])
+        .await;
+    let home = tempfile::tempdir().unwrap();
+    let base = s.v1_url();
+    let dir = home.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        run_piped(
+            &dir,
+            &[
+                "local",
+                "--no-persist",
+                "--base-url",
+                &base,
+                "--model",
+                MODEL,
+            ],
+            stdin,
+        )
+    })
+    .await
+    .unwrap();
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("nearly full"),
+        "the report is shown: {stdout}\n{stderr}"
+    );
+    let requests = s.requests(OA_PATH).await;
+    let first = requests.first().expect("the turn reached the model");
+    first["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|m| m["role"] == "user")
+        .and_then(|m| m["content"].as_str())
+        .expect("a user message")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_turn_without_collect_says_nothing_about_detectors() {
+    // Nothing was collected: no detector ran, so the model must not be told "none fired".
+    let msg = first_user_message("why is the disk full?\n/quit\n").await;
+    assert!(msg.contains("why is the disk full?"), "{msg}");
+    assert!(!msg.to_lowercase().contains("detector"), "{msg}");
+    assert!(!msg.contains("Deterministic findings"), "{msg}");
+    assert!(!msg.contains("Baseline collected"), "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_turn_after_collect_carries_the_baseline_and_the_findings() {
+    let msg = first_user_message("/collect disk\nwhy is the disk full?\n/quit\n").await;
+    assert!(
+        msg.contains("Baseline collected by tai (plan for category disk)"),
+        "{msg}"
+    );
+    assert!(msg.contains("Deterministic findings"), "{msg}");
+}
+
 #[test]
 fn issue_on_the_command_line_without_a_model_collects_its_category() {
     let home = tempfile::tempdir().unwrap();

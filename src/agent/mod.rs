@@ -47,17 +47,19 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::exit::{Code, HasExitCode};
 use crate::llm::{textproto, LlmError, ModelCall, ModelClient, ToolDef, ToolMode};
+use crate::plan::Category;
 use crate::report::{self, Report, Tokens, ToolCallRecord};
 use crate::tools::{CallStatus, CommandRecord, HostFacts, ToolCall, ToolError, ToolOutcome};
 
 pub mod budget;
+pub mod no_model;
 pub mod progress;
 pub mod prompts;
 pub mod runner;
 
 pub use progress::Progress;
 pub use prompts::Prompts;
-pub use runner::{ContextSource, ToolRunner};
+pub use runner::{ContextSource, Host, HostRunner, SessionTools, ToolRunner};
 
 use budget::{call_key, cap_for_model, estimate_tokens};
 
@@ -101,9 +103,14 @@ impl From<ToolError> for AgentError {
 pub type FindingsFn = Arc<dyn Fn(&[ToolOutcome]) -> Option<String> + Send + Sync>;
 
 impl SessionOptions {
-    /// Runbook sections and prior sessions relevant to the issue go into the first message.
+    /// Use the knowledge store: runbook sections and prior sessions relevant to the issue go
+    /// into the first message (unless a context source is already set), the runbooks' log
+    /// messages guide Tier-1 retrieval, and [`Session::save_to_history`] records the session.
     pub fn with_knowledge(mut self, knowledge: Arc<crate::knowledge::Knowledge>) -> Self {
-        self.context = Some(Arc::new(runner::KnowledgeContext(knowledge)));
+        if self.context.is_none() {
+            self.context = Some(Arc::new(runner::KnowledgeContext(knowledge.clone())));
+        }
+        self.knowledge = Some(knowledge);
         self
     }
 }
@@ -119,11 +126,13 @@ pub struct SessionOptions {
     /// Characters of one call's output the model sees (head and tail kept).
     pub call_output_chars: usize,
     /// Issue category override (`--category`); otherwise classified from the issue text.
-    pub category: Option<String>,
+    pub category: Option<Category>,
     pub prompts: Prompts,
     pub progress: Progress,
     pub findings: Option<FindingsFn>,
     pub context: Option<Arc<dyn ContextSource>>,
+    /// The knowledge store ([`SessionOptions::with_knowledge`]).
+    pub knowledge: Option<Arc<crate::knowledge::Knowledge>>,
     /// Tier-1 retrieval: an output over its cap is sent as the chunks most relevant to the
     /// question instead of head and tail. Off with `--no-rag`.
     pub rag: bool,
@@ -148,14 +157,15 @@ impl SessionOptions {
             progress: Progress::off(),
             findings: None,
             context: None,
+            knowledge: None,
             rag: true,
         }
     }
 
     /// Options from the resolved configuration: steps, prompts from TAI_HOME, progress on
     /// stderr, and the deterministic findings (`triage`) of collected output for the first
-    /// message. Retrieved runbook context is added by [`SessionOptions::with_knowledge`]
-    /// ([`Session::start`] does it).
+    /// message. The knowledge store is added by [`SessionOptions::with_knowledge`]
+    /// ([`Session::start_with`] does it for a [`HostRunner`]'s store).
     pub fn from_config(config: &Config, host: impl Into<String>) -> SessionOptions {
         let mut o = SessionOptions::new(host, config.model.max_steps);
         o.prompts = Prompts::load(&config.tai_home);
@@ -208,7 +218,7 @@ pub struct Session {
     turn_tokens: Tokens,
     facts: HostFacts,
     issue: Option<String>,
-    category: Option<String>,
+    category: Option<Category>,
     /// Baseline outcomes not yet shown to the model.
     pending_baseline: Vec<ToolOutcome>,
     transcript: Vec<Entry>,
@@ -277,6 +287,7 @@ impl Session {
     ) -> Session {
         let facts = runner.facts();
         let specs = runner.specs();
+        let knowledge = opts.knowledge.clone();
         Session {
             opts,
             model,
@@ -297,18 +308,12 @@ impl Session {
             pending_baseline: Vec::new(),
             transcript: Vec::new(),
             compactions: 0,
-            knowledge: None,
+            knowledge,
             question: String::new(),
             question_patterns: Vec::new(),
             retrieval_sent: AtomicU64::new(0),
             retrieval_full: AtomicU64::new(0),
         }
-    }
-
-    /// Keep `knowledge` for session memory ([`Session::save_to_history`]).
-    pub fn with_session_memory(mut self, knowledge: Arc<crate::knowledge::Knowledge>) -> Self {
-        self.knowledge = Some(knowledge);
-        self
     }
 
     /// Record the session's outcome in session memory (redacted by the knowledge layer; a
@@ -362,36 +367,21 @@ impl Session {
         }
     }
 
-    /// Connect to `target`, detect its facts, probe the model (concurrently), and return a
-    /// session ready for [`Session::turn`].
-    pub async fn start(
+    /// Start a session over `runner`: the model client from the configuration, its tool mode
+    /// and context length probed (a short probe; an unreachable server is reported by the first
+    /// turn, so `/collect` still works without one; none under `--no-llm`), and `num_ctx` set on
+    /// Ollama's native route. Every front end (`tai run`, the REPL, tests) starts here.
+    pub async fn start_with(
         config: &Config,
-        target: &crate::transport::Target,
+        runner: Arc<dyn ToolRunner>,
         mut opts: SessionOptions,
     ) -> Result<Session, AgentError> {
         let mut model = ModelClient::new(crate::llm::ClientOptions::from_settings(&config.model))?;
-        // The knowledge store (a temporary one under --no-persist): first-turn context and the
-        // search tools. tai works without it.
-        let knowledge = match crate::knowledge::Knowledge::open(config) {
-            Ok(k) => Some(Arc::new(k)),
-            Err(e) => {
-                opts.progress
-                    .note(&format!("warning: runbooks and history unavailable: {e}"));
-                None
-            }
+        let mode = if config.no_llm {
+            ToolMode::Native
+        } else {
+            Session::probe_mode(&model, &mut opts).await?
         };
-        if let (Some(k), None) = (&knowledge, &opts.context) {
-            opts = opts.with_knowledge(k.clone());
-        }
-        let tools_knowledge = knowledge
-            .clone()
-            .map(|k| k as Arc<dyn crate::tools::KnowledgeSource>);
-        let (runner, mode) = tokio::join!(
-            runner::connect(config, target, tools_knowledge),
-            Session::probe_mode(&model, &mut opts)
-        );
-        let runner = runner?;
-        let mode = mode?;
         if model.options().endpoint == crate::llm::Endpoint::OllamaNative
             && model.options().num_ctx.is_none()
         {
@@ -402,11 +392,25 @@ impl Session {
             opts.progress
                 .note(&format!("recording model exchanges to {}", path.display()));
         }
-        let session = Session::new(opts, model, runner, mode);
-        Ok(match knowledge {
-            Some(k) => session.with_session_memory(k),
-            None => session,
-        })
+        Ok(Session::new(opts, model, runner, mode))
+    }
+
+    /// Connect to `target` ([`HostRunner::connect`]: policy, registry, knowledge store, host
+    /// facts) and [`Session::start_with`] over it, with the knowledge store in `opts`.
+    pub async fn start(
+        config: &Config,
+        target: &crate::transport::Target,
+        mut opts: SessionOptions,
+    ) -> Result<Session, AgentError> {
+        let runner = HostRunner::connect(config, target).await?;
+        match (runner.knowledge(), &runner.tools().knowledge_problem) {
+            (Some(k), _) => opts = opts.with_knowledge(k),
+            (None, Some(why)) => opts
+                .progress
+                .note(&format!("warning: runbooks and history unavailable: {why}")),
+            (None, None) => {}
+        }
+        Session::start_with(config, Arc::new(runner), opts).await
     }
 
     /// End the session: close the connection.
@@ -435,8 +439,8 @@ impl Session {
     pub fn facts(&self) -> &HostFacts {
         &self.facts
     }
-    pub fn category(&self) -> Option<&str> {
-        self.category.as_deref()
+    pub fn category(&self) -> Option<Category> {
+        self.category
     }
     /// How many tool outputs were compacted to fit the context.
     pub fn compactions(&self) -> usize {
@@ -457,16 +461,15 @@ impl Session {
     /// `general`). The results go into the next message to the model.
     pub async fn collect(
         &mut self,
-        category: Option<&str>,
+        category: Option<Category>,
         cancel: &CancellationToken,
     ) -> Result<Vec<ToolOutcome>, AgentError> {
         let cat = category
-            .map(str::to_string)
-            .or_else(|| self.category.clone())
-            .or_else(|| self.opts.category.clone())
-            .unwrap_or_else(|| "general".to_string());
+            .or(self.category)
+            .or(self.opts.category)
+            .unwrap_or(Category::General);
         if self.category.is_none() {
-            self.category = Some(cat.clone());
+            self.category = Some(cat);
         }
         self.opts
             .progress
@@ -475,7 +478,7 @@ impl Session {
         let runner = self.runner.clone();
         // No race against `cancel` here: the runner stops its commands when it fires and
         // returns what finished, so an interrupted /collect keeps its partial results.
-        let outcomes = runner.collect(&cat, &mut next, cancel).await?;
+        let outcomes = runner.collect(cat, &mut next, cancel).await?;
         self.next_id = next;
         for o in &outcomes {
             self.opts.progress.tool_end(o);
@@ -561,7 +564,7 @@ impl Session {
         let per_call = (self.opts.call_output_chars / 2).max(500);
         let mut s = format!(
             "\nBaseline collected by tai (plan for category {}):\n",
-            self.category.as_deref().unwrap_or("general")
+            self.category.unwrap_or(Category::General)
         );
         for o in &self.pending_baseline {
             s.push_str(&format!(
@@ -650,10 +653,9 @@ impl Session {
             let issue = user_text.trim().to_string();
             let category = self
                 .category
-                .clone()
-                .or_else(|| self.opts.category.clone())
-                .unwrap_or_else(|| classify(&issue));
-            self.category = Some(category.clone());
+                .or(self.opts.category)
+                .unwrap_or_else(|| crate::plan::classify(&issue));
+            self.category = Some(category);
             self.issue = Some(issue.clone());
             let mut system = self.opts.prompts.system.clone();
             if self.mode == ToolMode::Text {
@@ -687,7 +689,7 @@ impl Session {
                     ("host", &self.opts.host),
                     ("facts", &host_facts_text(&self.facts)),
                     ("issue", &issue),
-                    ("category", &category),
+                    ("category", category.as_str()),
                     ("baseline", &baseline),
                     ("findings", &findings),
                     ("knowledge", &knowledge),
@@ -1195,7 +1197,7 @@ impl Session {
         Report {
             host: self.opts.host.clone(),
             issue: self.issue.clone().unwrap_or_default(),
-            category: self.category.clone().unwrap_or_else(|| "general".into()),
+            category: self.category.unwrap_or(Category::General).to_string(),
             tool_calls: self.outcomes.iter().map(ToolCallRecord::from).collect(),
             tokens: self.tokens,
             mode: "llm".into(),
@@ -1340,9 +1342,4 @@ fn message_tokens(m: &Message) -> u64 {
                 + 4
         }
     }
-}
-
-/// The issue category, by `plan::classify`.
-fn classify(issue: &str) -> String {
-    crate::plan::classify(issue).to_string()
 }

@@ -82,19 +82,20 @@ pub async fn run(config: &Config, args: CollectArgs) -> Result<Code> {
         Some(c) => c.parse::<Category>().map_err(CliError::Usage)?,
         None => plan::classify(&args.issue.join(" ")),
     };
-    let (ctx, host) = super::host::open(&args.host, config).await?;
+    let opened = super::host::open(&args.host, config).await?;
+    let (ctx, host) = (&opened.ctx, opened.name.as_str());
     let registry = Registry::builtin();
     let mut next_id = 1;
     eprintln!(
         "collecting the {category} baseline from {host} ({} calls)",
         plan::baseline_calls(category, &mut next_id.clone()).len()
     );
-    let outcomes = plan::collect(&ctx, &registry, category, &mut next_id).await?;
+    let outcomes = plan::collect(ctx, &registry, category, &mut next_id).await?;
     ctx.transport.close().await;
     let mut out = std::io::stdout().lock();
     if config.json {
         let report = CollectReport {
-            host: &host,
+            host,
             category,
             results: rows(&outcomes),
         };

@@ -3,18 +3,20 @@
 //!
 //! [`run_model`] is the model path. [`run_no_llm`] is the path without a model (`--no-llm`, and
 //! the automatic fallback when the model endpoint cannot be reached, said on stderr and in the
-//! report's warnings): connect, detect the host facts, classify the issue, run the category's
-//! baseline plan with the triage sweep beside it, run the deterministic detectors, report.
-//! Both share [`emit`].
+//! report's warnings): `agent::no_model::investigate` runs the baseline plan, the triage sweep
+//! and the detectors. Both share [`emit`].
 use std::io::Write;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 use super::args::RunArgs;
-use crate::agent::{AgentError, Session, SessionOptions};
+use super::host::CtrlC;
+use crate::agent::{AgentError, HostRunner, Progress, Session, SessionOptions};
 use crate::config::Config;
 use crate::exit::Code;
+use crate::plan::Category;
 use crate::render::Palette;
 use crate::report::Report;
 use crate::transport::Target;
@@ -28,31 +30,25 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<Code> {
         )
         .into());
     }
-    if let Some(cat) = &args.category {
-        cat.parse::<crate::plan::Category>()
-            .map_err(super::CliError::Usage)?;
-    }
-    if config.no_llm {
-        return run_no_llm(config, &args, None).await;
-    }
+    let category = match &args.category {
+        Some(c) => Some(c.parse::<Category>().map_err(super::CliError::Usage)?),
+        None => None,
+    };
     let target = Target::parse(&args.host)?;
+    if config.no_llm {
+        return run_no_llm(config, &target, &issue, category, None).await;
+    }
     let cancel = CancellationToken::new();
-    let guard = cancel.clone();
-    let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ninterrupted: stopping the running commands");
-            guard.cancel();
-        }
-    });
-    let result = run_model(config, &target, &issue, args.category.as_deref(), &cancel).await;
-    ctrl_c.abort();
+    let interrupt = CtrlC::cancels(cancel.clone(), "interrupted: stopping the running commands");
+    let result = run_model(config, &target, &issue, category, &cancel).await;
+    drop(interrupt);
     let report = match result {
         Err(AgentError::Llm(e)) if model_unreachable(&e) => {
             let reason = e.to_string().lines().next().unwrap_or_default().to_string();
             eprintln!(
                 "warning: {reason}\n  the model cannot be reached: running the baseline plan and deterministic triage instead"
             );
-            return run_no_llm(config, &args, Some(reason)).await;
+            return run_no_llm(config, &target, &issue, category, Some(reason)).await;
         }
         r => r?,
     };
@@ -60,18 +56,25 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<Code> {
     Ok(Code::Success)
 }
 
-/// The model path: a session, one turn, its report. Model errors come back as
-/// `AgentError::Llm` so a caller can fall back to deterministic triage.
+/// The model path: a session over a [`HostRunner`] ([`Session::start_with`], as every front end
+/// starts one), one turn, its report. Model errors come back as `AgentError::Llm` so a caller
+/// can fall back to deterministic triage.
 pub async fn run_model(
     config: &Config,
     target: &Target,
     issue: &str,
-    category: Option<&str>,
+    category: Option<Category>,
     cancel: &CancellationToken,
 ) -> Result<Report, AgentError> {
+    let runner = HostRunner::connect(config, target).await?;
     let mut opts = SessionOptions::from_config(config, target.display_name());
-    opts.category = category.map(str::to_string);
-    let mut session = Session::start(config, target, opts).await?;
+    opts.category = category;
+    match (runner.knowledge(), &runner.tools().knowledge_problem) {
+        (Some(k), _) => opts = opts.with_knowledge(k),
+        (None, Some(why)) => eprintln!("warning: runbooks and history unavailable: {why}"),
+        (None, None) => {}
+    }
+    let mut session = Session::start_with(config, Arc::new(runner), opts).await?;
     let report = session.turn(issue, cancel).await;
     if let Ok(r) = &report {
         if let Some(Err(e)) = session.save_to_history(r).await {
@@ -110,71 +113,25 @@ fn model_unreachable(e: &crate::llm::LlmError) -> bool {
     )
 }
 
-/// The no-model path of `tai run`: connect, host facts, classify, baseline plan plus the
-/// triage sweep (concurrently), deterministic detectors, report (`mode = "triage"`).
-/// `model_unreachable` is the reason when it runs because no model answered; it goes into the
-/// report's warnings.
+/// The no-model path of `tai run` (`mode = "triage"`): connect, then
+/// `agent::no_model::investigate`. `model_unreachable` is the reason when it runs because no
+/// model answered; it goes into the report's warnings.
 pub async fn run_no_llm(
     config: &Config,
-    args: &RunArgs,
+    target: &Target,
+    issue: &str,
+    category: Option<Category>,
     model_unreachable: Option<String>,
 ) -> Result<Code> {
-    use crate::plan::{self, Category};
-    use crate::tools::{self, Registry, ToolOutcome};
-    use crate::triage;
-
-    let started = std::time::Instant::now();
-    let issue = args.issue.join(" ");
-    let category = match &args.category {
-        Some(c) => c.parse::<Category>().map_err(super::CliError::Usage)?,
-        None => plan::classify(&issue),
-    };
-    let (ctx, host) = super::host::open(&args.host, config).await?;
-    let registry = Registry::builtin();
-    let mut next_id = 1;
-    let mut calls = plan::baseline_calls(category, &mut next_id);
-    let planned = calls.len();
-    calls.extend(triage::sweep_calls(&calls, &mut next_id));
-    let facts = &ctx.facts;
-    eprintln!(
-        "{host}: {}{}; issue classified as {category}: running {planned} baseline and {} triage calls",
-        if facts.hostname.is_empty() {
-            "connected"
-        } else {
-            facts.hostname.as_str()
-        },
-        if facts.os_pretty.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", facts.os_pretty)
-        },
-        calls.len() - planned,
-    );
-    let results = tools::execute_all(&ctx, &registry, &calls).await;
-    ctx.transport.close().await;
-    let outcomes: Vec<ToolOutcome> = results
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("collecting from {host}"))?;
-    let findings = triage::analyze(&outcomes);
-    eprintln!(
-        "{} calls in {:.1} s; {} finding(s)",
-        outcomes.len(),
-        started.elapsed().as_secs_f64(),
-        findings.len()
-    );
-    let runbook = match triage::strongest(category.as_str(), &findings).first() {
-        Some(top) => runbook_steps(config, top).await,
-        None => None,
-    };
-    let mut report = triage::report_with_actions(
-        &host,
-        &issue,
-        category.as_str(),
-        &outcomes,
-        &findings,
-        runbook,
-    );
+    use crate::agent::no_model;
+    let cancel = CancellationToken::new();
+    let _interrupt = CtrlC::cancels(cancel.clone(), "interrupted: stopping running commands");
+    let runner = no_model::connect(config, target).await?;
+    let progress = Progress::stderr(config.color);
+    let result = no_model::investigate(config, &runner, issue, category, &progress, &cancel).await;
+    crate::agent::ToolRunner::close(&runner).await;
+    let mut report =
+        result.with_context(|| format!("collecting from {}", target.display_name()))?;
     if let Some(reason) = model_unreachable {
         report.warnings.push(format!(
             "no model was used ({reason}); this report comes from deterministic triage"
@@ -182,42 +139,4 @@ pub async fn run_no_llm(
     }
     emit(config, &report)?;
     Ok(Code::Success)
-}
-
-/// Recommended Actions from the runbook section that matches the strongest finding:
-/// `(citation, steps)`. BM25 only (no embedding server is asked: this is the no-model path);
-/// a store that cannot be opened or a section without steps leaves the finding's own advice.
-async fn runbook_steps(
-    config: &Config,
-    top: &crate::triage::Finding,
-) -> Option<(String, Vec<String>)> {
-    use crate::knowledge::{Knowledge, OpenOptions};
-    let opened = Knowledge::open_with(OpenOptions {
-        dir: (!config.no_persist).then(|| Knowledge::store_dir(&config.tai_home)),
-        embed: None,
-        rag_debug: config.rag_debug,
-    });
-    let knowledge = match opened {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("note: runbooks not used: {e}");
-            return None;
-        }
-    };
-    let hits = match knowledge
-        .search(&crate::triage::runbook_query(top), 10)
-        .await
-    {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("note: runbook search failed: {e}");
-            return None;
-        }
-    };
-    let hits: Vec<(String, String, String)> = hits
-        .into_iter()
-        .filter(|h| h.bm25.is_some())
-        .map(|h| (h.citation, h.section, h.text))
-        .collect();
-    crate::triage::pick_runbook_section(top, &hits)
 }

@@ -45,13 +45,14 @@ pub async fn run(config: &Config, cmd: ToolsCommand) -> Result<Code> {
                 ))
             })?;
             drop(out);
-            let (ctx, _host) = super::host::open(&host, config).await?;
+            let opened = super::host::open(&host, config).await?;
+            let ctx = &opened.ctx;
             let call = ToolCall {
                 id: "T1".into(),
                 tool: name,
                 args,
             };
-            let outcome = execute(&ctx, &registry, &call).await?;
+            let outcome = execute(ctx, &registry, &call).await?;
             let mut out = std::io::stdout().lock();
             if config.json {
                 serde_json::to_writer_pretty(&mut out, &outcome)?;

@@ -107,11 +107,10 @@ pub async fn run(
         &io.err_palette
             .dim(&format!("connecting to {}…", target.display_name())),
     )?;
-    let tools = engine::Tools::load(&config)?;
-    let host = engine::connect(&config, &tools, &target).await?;
+    let runner = crate::agent::HostRunner::connect(&config, &target).await?;
+    let host = runner.host();
     io.say(&view::facts_line(&host.name, &host.facts, &io.palette))?;
-    let runner = std::sync::Arc::new(engine::ReplRunner::new(tools.clone(), host));
-    let mut session = Session::new(config, tools, runner).await;
+    let mut session = Session::new(config, std::sync::Arc::new(runner)).await;
     if let Some(issue) = issue.filter(|i| !i.trim().is_empty()) {
         session.first_turn(&issue, &mut io).await?;
     }
@@ -133,7 +132,7 @@ async fn finish(session: &mut Session, io: &mut Io) -> Result<(), ReplError> {
     let Some(summary) = session.summary() else {
         return Ok(());
     };
-    match session.tools.knowledge.clone() {
+    match session.runner.knowledge() {
         // Ctrl-C skips saving (an embedding server that hangs must not trap the user).
         Some(k) => {
             let cancel = tokio_util::sync::CancellationToken::new();
@@ -147,7 +146,12 @@ async fn finish(session: &mut Session, io: &mut Io) -> Result<(), ReplError> {
         }
         None => io.problem(&format!(
             "the session summary was not saved: {}",
-            session.tools.knowledge_problem.clone().unwrap_or_default()
+            session
+                .runner
+                .tools()
+                .knowledge_problem
+                .clone()
+                .unwrap_or_default()
         )),
     }
 }
@@ -185,7 +189,7 @@ fn build_editor(session: &Session, color: bool) -> Result<Reedline, ReplError> {
     };
     let vocab = completer::Vocabulary {
         categories: engine::category_names(),
-        tools: session.tools.names(),
+        tools: session.runner.tools().names(),
         hosts,
     };
     // Lines are redacted (tokens, passwords, keys) before they are kept.

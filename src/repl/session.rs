@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::commands::{help_for, help_text, Command, Input, ShowWhat};
-use super::engine::{self, ReplRunner, Tools};
+use super::engine;
 use super::view::{self, Labelled};
 use super::ReplError;
-use crate::agent::AgentError;
+use crate::agent::{AgentError, HostRunner, ToolRunner};
 use crate::config::Config;
 use crate::plan::Category;
 use crate::render::Palette;
@@ -89,9 +89,9 @@ pub enum TurnEnd {
 /// The state of one session.
 pub struct Session {
     pub config: Config,
-    pub tools: Tools,
-    /// The tool runner over the current host (shared with the agent session).
-    pub runner: Arc<ReplRunner>,
+    /// The tool runner over the current host (shared with the agent session); its
+    /// [`crate::agent::SessionTools`] hold the policy, registry and knowledge store.
+    pub runner: Arc<HostRunner>,
     /// The conversation with the model; `None` when it could not be set up (the reason is in
     /// `agent_problem`), in which case `/collect` still works.
     pub agent: Option<crate::agent::Session>,
@@ -119,14 +119,13 @@ pub struct Session {
 const CANCEL_GRACE: Duration = Duration::from_secs(10);
 
 impl Session {
-    pub async fn new(config: Config, tools: Tools, runner: Arc<ReplRunner>) -> Self {
+    pub async fn new(config: Config, runner: Arc<HostRunner>) -> Self {
         let (agent, agent_problem) = match engine::start_agent(&config, runner.clone()).await {
             Ok(a) => (Some(a), None),
             Err(e) => (None, Some(agent_error_message(&config, &e))),
         };
         Session {
             config,
-            tools,
             runner,
             agent,
             agent_problem,
@@ -326,16 +325,15 @@ impl Session {
         let start = Instant::now();
         let (result, cancelled) = match self.agent.as_mut() {
             Some(agent) => {
-                let work = agent.collect(Some(category.as_str()), &cancel);
+                let work = agent.collect(Some(category), &cancel);
                 let (r, c) = cancellable(work, &cancel, io).await;
                 (r.map(|r| r.map_err(ReplError::from)), c)
             }
             None => {
                 // No model session: run the plan directly; the outcomes are kept here.
-                use crate::agent::ToolRunner;
                 let mut next_id = self.collected.len() as u32 + 1;
                 let runner = self.runner.clone();
-                let work = runner.collect(category.as_str(), &mut next_id, &cancel);
+                let work = runner.collect(category, &mut next_id, &cancel);
                 let (r, c) = cancellable(work, &cancel, io).await;
                 (r.map(|r| r.map_err(ReplError::from)), c)
             }
@@ -539,8 +537,9 @@ impl Session {
     }
 
     fn show_runbooks(&mut self, io: &mut Io) -> Result<(), ReplError> {
-        let Some(k) = &self.tools.knowledge else {
-            let why = self.tools.knowledge_problem.clone().unwrap_or_default();
+        let tools = self.runner.tools();
+        let Some(k) = &tools.knowledge else {
+            let why = tools.knowledge_problem.clone().unwrap_or_default();
             return io.problem(&format!(
                 "/runbooks: the knowledge store is not available: {why}"
             ));
@@ -560,8 +559,13 @@ impl Session {
     }
 
     async fn show_history(&mut self, io: &mut Io) -> Result<(), ReplError> {
-        let Some(k) = self.tools.knowledge.clone() else {
-            let why = self.tools.knowledge_problem.clone().unwrap_or_default();
+        let Some(k) = self.runner.knowledge() else {
+            let why = self
+                .runner
+                .tools()
+                .knowledge_problem
+                .clone()
+                .unwrap_or_default();
             return io.problem(&format!(
                 "/history: the knowledge store is not available: {why}"
             ));
@@ -646,12 +650,12 @@ impl Session {
         io.note(&io.err_palette.dim(&format!("connecting to {spec}…")))?;
         let cancel = CancellationToken::new();
         let config = self.config.clone();
-        let tools = self.tools.clone();
-        let connected =
-            match cancellable(engine::connect(&config, &tools, &target), &cancel, io).await {
-                (Some(r), false) => r,
-                _ => return io.note(&format!("/host cancelled; still on {current}")),
-            };
+        let runner = self.runner.clone();
+        let connected = match cancellable(runner.connect_host(&config, &target), &cancel, io).await
+        {
+            (Some(r), false) => r,
+            _ => return io.note(&format!("/host cancelled; still on {current}")),
+        };
         match connected {
             Ok(h) => {
                 let line = view::facts_line(&h.name, &h.facts, &io.palette);
