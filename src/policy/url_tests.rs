@@ -210,7 +210,7 @@ fn network_rules_use_these_checks() {
     let policy = crate::policy::Policy::load(false).unwrap();
     let argv = |l: &str| shell_words::split(l).unwrap();
     let run = policy.approve(&argv("curl -sI http://localhost/")).unwrap();
-    assert_eq!(run.argv()[..3], ["curl", "-q", "-sI"]);
+    assert_eq!(run.argv()[..5], ["curl", "-q", "--noproxy", "*", "-sI"]);
     let run = policy
         .approve(&argv("dig +short +time=2 example.com"))
         .unwrap();
