@@ -128,11 +128,11 @@ fn rule_set() -> &'static RegexSet {
 /// Replace every secret in `text`.
 pub fn redact(text: &str) -> String {
     let hits = rule_set().matches(text);
-    if !hits.matched_any() {
-        return text.to_string();
-    }
     let mut out = std::borrow::Cow::Borrowed(text);
     for (i, rule) in rules().iter().enumerate() {
+        if !hits.matched_any() {
+            break;
+        }
         // Rules run in order on the text so far; a rule that did not match the original
         // text is still tried if an earlier replacement ran (replacements never add secrets,
         // but this keeps the result identical to running every rule).
@@ -141,7 +141,72 @@ pub fn redact(text: &str) -> String {
             out = std::borrow::Cow::Owned(rule.re.replace_all(&out, rule.with).into_owned());
         }
     }
-    out.into_owned()
+    redact_blobs(&out).unwrap_or_else(|| out.into_owned())
+}
+
+/// Runs of the base64 alphabet long enough to be key material.
+fn blob_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"[A-Za-z0-9+/]{24,}=*").expect("blob pattern compiles"))
+}
+
+/// Whether a base64-alphabet run looks like key material (or another random secret) rather
+/// than a word, a path or a hex id: upper case, lower case and digits mixed, and not a path
+/// whose `/`-separated parts read like names.
+fn is_random_blob(tok: &str) -> bool {
+    let count = |f: fn(&u8) -> bool| tok.as_bytes().iter().filter(|b| f(b)).count();
+    if count(u8::is_ascii_uppercase) < 2
+        || count(u8::is_ascii_lowercase) < 2
+        || count(u8::is_ascii_digit) < 2
+    {
+        return false;
+    }
+    let path_like = tok.matches('/').count() >= 2
+        && tok
+            .split('/')
+            .all(|seg| seg.bytes().filter(u8::is_ascii_uppercase).count() <= 2);
+    !path_like
+}
+
+/// Public material that keeps its shape: an SSH public key after its type word, a key
+/// fingerprint after `SHA256:`.
+fn is_public_context(before: &str, tok: &str) -> bool {
+    let word = before.trim_end_matches(' ');
+    (before.ends_with("SHA256:") && tok.trim_end_matches('=').len() == 43)
+        || (before.ends_with(' ')
+            && tok.starts_with("AAAA")
+            && [
+                "ssh-rsa",
+                "ssh-dss",
+                "ssh-ed25519",
+                "ecdsa-sha2-nistp256",
+                "ecdsa-sha2-nistp384",
+                "ecdsa-sha2-nistp521",
+                "sk-ssh-ed25519@openssh.com",
+                "sk-ecdsa-sha2-nistp256@openssh.com",
+            ]
+            .iter()
+            .any(|t| word.ends_with(t)))
+}
+
+/// Replace random-looking base64 runs: key bodies whose BEGIN/END lines were cut away on the
+/// host (`grep -v BEGIN`, `tail -n +2`, `sort`, `rev`, `cut -c2-`, line-number prefixes).
+/// A heuristic on top of the key-block state machine: text sliced into pieces shorter than
+/// 24 characters is not caught here. `None` when nothing changed.
+fn redact_blobs(text: &str) -> Option<String> {
+    let re = blob_re();
+    let mut changed = false;
+    let out = re.replace_all(text, |c: &regex::Captures| {
+        let m = c.get(0).expect("whole match");
+        let tok = m.as_str();
+        if is_random_blob(tok) && !is_public_context(&text[..m.start()], tok) {
+            changed = true;
+            "[REDACTED:base64]".to_string()
+        } else {
+            tok.to_string()
+        }
+    });
+    changed.then(|| out.into_owned())
 }
 
 /// The kinds of secret found in `text` (for tests and `--rag-debug`).
@@ -151,6 +216,9 @@ pub fn findings(text: &str) -> Vec<&'static str> {
         .filter(|r| r.re.is_match(text))
         .map(|r| r.kind)
         .collect();
+    if redact_blobs(text).is_some() {
+        kinds.push("base64");
+    }
     kinds.dedup();
     kinds
 }

@@ -198,6 +198,43 @@ fn ordinary_text_is_untouched() {
     }
 }
 
+#[test]
+fn key_bodies_without_their_begin_line_are_still_caught() {
+    let body = [
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+        "QyNTUxOQAAACDx7Gq3cQ0bF9kYwR2p+Lm/8hT1nVzXoA4uJ5iKe6sWdAAAAJgPq1RrD6tU",
+        "TAIKEY721754debf018a3e000000TAIKEY721754debf018a3e000000TAIKEY72",
+    ];
+    for b in body {
+        let rev: String = b.chars().rev().collect();
+        for shaped in [
+            b.to_string(),
+            format!("5: {b}"),
+            format!("/var/log/app/rotated.log:{b}"),
+            format!("12-{}", &b[2..]),
+            rev,
+            format!("{b} done"),
+        ] {
+            let out = redact(&shaped);
+            assert!(!out.contains(&b[4..30]), "{shaped} -> {out}");
+            assert!(!redact_bytes(shaped.as_bytes()).contains(&b[4..30]));
+        }
+    }
+    // Public material and everyday long words keep their shape.
+    for s in [
+        "Accepted publickey for root from 10.0.0.5 port 50122 ssh2: ED25519 SHA256:nnWCdI3bdydulPA8zjLqyAVDYXpa0ytEXplov9CzelQ",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHn8vZr2q0kX4bq9Yl3sT7m1pQ6dW0eJ5uV8cR2aL9fN ops@web01",
+        "/var/lib/docker/overlay2/0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4/merged",
+        "/usr/share/zoneinfo/America/Argentina/ComodRivadavia",
+        "/home/User/Documents/Projects2024/MyApp2/build",
+        "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "Invocation ID 6f0c5e1d2b3a49f8a7e6d5c4b3a29181 started",
+        "org.springframework.boot.autoconfigure.SpringBootApplication",
+    ] {
+        assert_eq!(redact(s), s);
+    }
+}
+
 /// Stream `input` in the given chunk sizes.
 fn stream(input: &[u8], chunks: &[usize], max_line: usize) -> String {
     let mut r = StreamRedactor::with_max_line(max_line);
