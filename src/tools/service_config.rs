@@ -372,7 +372,11 @@ impl Walk<'_> {
                 break;
             }
             match work {
-                Work::Root(r) => self.base = r,
+                Work::Root(r) if r.starts_with('/') => self.base = r,
+                Work::Root(r) => self.notes.push(format!(
+                    "ServerRoot {r} is not absolute; relative includes stay relative to {}",
+                    self.base
+                )),
                 Work::Include { depth, .. } | Work::Dir { depth, .. } if depth > MAX_DEPTH => {
                     self.notes.push(format!(
                         "includes nested deeper than {MAX_DEPTH} levels were not followed"
@@ -384,6 +388,12 @@ impl Walk<'_> {
                     depth,
                 } => {
                     let full = join(&self.base, &pattern);
+                    if !full.starts_with('/') {
+                        self.notes.push(format!(
+                            "{pattern}: relative include with no absolute base directory; not followed"
+                        ));
+                        continue;
+                    }
                     if !is_glob(&full) {
                         if self.service == ConfigService::Apache && full.ends_with('/') {
                             stack.push(Work::Dir { path: full, depth });
@@ -396,8 +406,12 @@ impl Walk<'_> {
                         }
                         continue;
                     }
-                    let dir = dirname(&full);
-                    let name = full[dir.len()..].trim_start_matches('/').to_string();
+                    let trimmed = full.trim_end_matches('/');
+                    let (dir, name) = match trimmed.rsplit_once('/') {
+                        Some(("", n)) => ("/".to_string(), n.to_string()),
+                        Some((d, n)) => (d.to_string(), n.to_string()),
+                        None => continue,
+                    };
                     if is_glob(&dir) {
                         self.notes.push(format!(
                             "{full}: wildcards are expanded in the file name only; list the directories with list_dir"

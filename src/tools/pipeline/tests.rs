@@ -360,3 +360,138 @@ fn word_matching_work_is_bounded() {
     assert_eq!(run("x | grep -cw 'a.*'", &line), "0\n");
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    const WORDS: &[&str] = &[
+        "|",
+        "||",
+        "grep",
+        "egrep",
+        "sort",
+        "uniq",
+        "head",
+        "tail",
+        "wc",
+        "cut",
+        "awk",
+        "sh",
+        "-n",
+        "-20",
+        "-é",
+        "é",
+        "-c",
+        "-v",
+        "-E",
+        "-w",
+        "-o",
+        "-x",
+        "-i",
+        "-m",
+        "-A",
+        "-B",
+        "-C",
+        "-k",
+        "-t",
+        "-d",
+        "-f",
+        "-s",
+        "-u",
+        "-r",
+        "-h",
+        "-F",
+        "-l",
+        "--",
+        "-",
+        "+2",
+        "-2",
+        "1",
+        "2,3",
+        "1-",
+        "-3",
+        "0",
+        "k2,2nr",
+        ":",
+        "' '",
+        "'{print $1}'",
+        "'NR>1 {print $NF, $2}'",
+        "'$1 ~ /a|b/'",
+        "'/x/'",
+        "'{print $(NF-1) \"é\" $0}'",
+        "'a\\(b\\)*'",
+        "'[[:alpha:]]+'",
+        "'[]x-]'",
+        "'a{2,}'",
+        "'\\<w\\>'",
+        "\"x|y\"",
+        "'",
+        "\"",
+        "\\",
+        "-e",
+        "'-v'",
+        "'(a'",
+        "'*'",
+        "'[é-z]'",
+        "--color=never",
+        "--output-delimiter=é",
+        "-d'é'",
+        "-tx",
+    ];
+
+    fn line() -> impl Strategy<Value = String> {
+        (
+            prop::collection::vec(prop::sample::select(WORDS), 0..12),
+            prop::sample::select(&["ps", "cat /var/log/syslog", "ss -tan"][..]),
+        )
+            .prop_map(|(w, first)| format!("{first} | {}", w.join(" ")))
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop::sample::select(
+                &[
+                    "a",
+                    "b",
+                    "é",
+                    " ",
+                    "\t",
+                    "\n",
+                    ":",
+                    "1",
+                    "10",
+                    "-2",
+                    "x y z",
+                    "2K",
+                    "1.5M",
+                    "|",
+                    "--",
+                    "ESTAB",
+                    "[",
+                    "\u{1F600}",
+                ][..],
+            ),
+            0..60,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// No line makes the splitter or a stage panic, and a stage never outgrows its bound.
+        #[test]
+        fn stages_never_panic(line in line(), input in text()) {
+            if let Ok((argv, stages)) = split_pipeline(&line) {
+                prop_assert!(!argv.is_empty());
+                let mut text = input.clone();
+                for s in &stages {
+                    let lines = lines(&text).count();
+                    let limit = text.len() + 16 * lines + 4096 + 64;
+                    text = s.apply(&text);
+                    prop_assert!(text.len() <= limit, "{line}: {} > {limit}", text.len());
+                }
+            }
+        }
+    }
+}

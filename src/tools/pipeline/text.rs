@@ -19,11 +19,10 @@ impl Take {
         let mut args = args.to_vec();
         // The historical `-20` form.
         if let Some(first) = args.first() {
-            if first.len() > 1
-                && first[1..].bytes().all(|b| b.is_ascii_digit())
-                && first.starts_with('-')
-            {
-                args[0] = format!("-n{}", &first[1..]);
+            if let Some(digits) = first.strip_prefix('-') {
+                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                    args[0] = format!("-n{digits}");
+                }
             }
         }
         let table = [
