@@ -239,6 +239,8 @@ async fn apache_tree_through_the_local_transport() {
     );
     write(root, "extra/one.conf", "# one\n");
     write(root, "extra/sub/two.conf", "# two\n");
+    // A directory symlink back to its parent: bounded by the depth limit, never a loop.
+    symlink("..", root.join("extra/sub/up")).unwrap();
     write(
         root,
         "conf.d/ssl.conf",
@@ -279,6 +281,12 @@ async fn apache_tree_through_the_local_transport() {
         "{text}"
     );
     assert!(text.contains("deeper than 8 levels"), "{text}");
+    let reads = out
+        .commands
+        .iter()
+        .filter(|c| c.command.starts_with("cat"))
+        .count();
+    assert!(reads <= 64, "{reads} reads");
     assert!(
         !text.contains("nothing.d/*.conf: no file matches"),
         "optional: {text}"

@@ -490,7 +490,11 @@ impl Walk<'_> {
                             .is_some_and(|r| r.stderr.contains("Is a directory"));
                         if dir && self.service == ConfigService::Apache {
                             self.files -= 1;
-                            stack.push(Work::Dir { path, depth });
+                            // One level deeper: a symlink back to a parent cannot loop.
+                            stack.push(Work::Dir {
+                                path,
+                                depth: depth + 1,
+                            });
                         } else if !optional {
                             self.notes.push(format!("{path}: could not be read"));
                         }
