@@ -148,7 +148,7 @@ async fn missing_model_and_dead_server_fall_back_to_bm25() {
     assert!(hits[0].vector.is_none());
     let note = k.last_note().unwrap();
     assert!(note.contains("ollama pull no-such-embedder"), "{note}");
-    // Remembered for the process: no second request for the same model.
+    // Remembered by the client for the cool-down: no second request for the same model.
     let n = embed_calls(&server).await.0;
     k.search("inode", 3).await.unwrap();
     assert_eq!(embed_calls(&server).await.0, n);
@@ -192,4 +192,39 @@ fn cli_uses_the_configured_embedding_endpoint() {
         .output()
         .unwrap());
     assert!(out.lines().next().unwrap().contains("vector -"), "{out}");
+}
+
+#[tokio::test]
+async fn a_failure_is_remembered_per_client_and_retried_after_the_cooldown() {
+    use std::time::Duration;
+    use tai::knowledge::embed::Embedder;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let server = embed_server("nomic-embed-text").await;
+    // One 503 (a model still loading), then answers.
+    Mock::given(method("POST"))
+        .and(path("/api/embed"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("loading model"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let e =
+        Embedder::new(&server.uri(), "nomic-embed-text").with_cooldown(Duration::from_millis(300));
+    let err = e.embed_query("disk full").await.unwrap_err();
+    assert!(err.contains("503"), "{err}");
+    // Within the cool-down: the remembered reason, no request.
+    assert_eq!(e.embed_query("disk full").await.unwrap_err(), err);
+    assert_eq!(e.clone().embed_query("disk full").await.unwrap_err(), err);
+    assert_eq!(embed_calls(&server).await.0, 1);
+    // Another client (another store) is not turned off by this one's failure.
+    let other = Embedder::new(&server.uri(), "nomic-embed-text");
+    assert!(other.embed_query("disk full").await.is_ok());
+    assert_eq!(embed_calls(&server).await.0, 2);
+    // After the cool-down the server is tried again and used.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(e.embed_query("disk full").await.is_ok());
+    assert!(e.known_unavailable().is_none());
+    assert_eq!(embed_calls(&server).await.0, 3);
 }

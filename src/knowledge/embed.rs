@@ -1,10 +1,10 @@
 //! Embeddings from an Ollama server's `POST /api/embed` (`{"model", "input": [..]}` →
 //! `{"embeddings": [[..]]}`), batched. Availability is probed with a short timeout and the
-//! answer is remembered for the life of the process, so a missing server costs one fast
-//! failure, not one per search.
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+//! answer is remembered by the client (and its clones) for a cool-down, so a missing server
+//! costs one fast failure per cool-down, not one per search, and a server that comes back
+//! (or a 503 while a model loads) is used again after it.
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
@@ -18,22 +18,24 @@ pub const BATCH: usize = 32;
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// A query embedding (one short text) must be quick, or search goes on with BM25.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
-/// A batch before the server has answered once in this process (model load included).
+/// A batch before the server has answered this client (model load included).
 const FIRST_BATCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// A batch once the server is known to answer.
 const BATCH_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Process-wide memory of which `(endpoint, model)` pairs answered.
-fn availability() -> &'static Mutex<HashMap<String, Result<(), String>>> {
-    static CELL: OnceLock<Mutex<HashMap<String, Result<(), String>>>> = OnceLock::new();
-    CELL.get_or_init(|| Mutex::new(HashMap::new()))
-}
+/// How long a failure is remembered before the server is tried again.
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(60);
 
-/// Forget remembered probe results (tests that start and stop servers).
-pub fn reset_availability() {
-    if let Ok(mut m) = availability().lock() {
-        m.clear();
-    }
+/// What this client knows about its server.
+#[derive(Debug, Default)]
+enum Availability {
+    #[default]
+    Unknown,
+    Answered,
+    Failed {
+        reason: String,
+        at: Instant,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +49,9 @@ pub struct Embedder {
     root: String,
     model: String,
     client: reqwest::Client,
+    /// Shared by clones: one client's failure spares its clones the same timeout.
+    state: Arc<Mutex<Availability>>,
+    cooldown: Duration,
 }
 
 impl Embedder {
@@ -60,7 +65,15 @@ impl Embedder {
             root: crate::llm::probe::server_root(base_url),
             model: model.to_string(),
             client,
+            state: Arc::default(),
+            cooldown: DEFAULT_COOLDOWN,
         }
+    }
+
+    /// The same client with another cool-down after a failure.
+    pub fn with_cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = cooldown;
+        self
     }
 
     pub fn model(&self) -> &str {
@@ -71,29 +84,31 @@ impl Embedder {
         format!("{}/api/embed", self.root)
     }
 
-    fn key(&self) -> String {
-        format!("{}\u{0}{}", self.root, self.model)
-    }
-
-    /// `Some(reason)` when an earlier call in this process found the server unusable.
+    /// `Some(reason)` when this client found the server unusable less than a cool-down ago.
     pub fn known_unavailable(&self) -> Option<String> {
-        let m = availability().lock().ok()?;
-        match m.get(&self.key()) {
-            Some(Err(reason)) => Some(reason.clone()),
+        match &*self.state.lock().ok()? {
+            Availability::Failed { reason, at } if at.elapsed() < self.cooldown => {
+                Some(reason.clone())
+            }
             _ => None,
         }
     }
 
     fn known_available(&self) -> bool {
-        availability()
+        self.state
             .lock()
-            .map(|m| matches!(m.get(&self.key()), Some(Ok(()))))
-            .unwrap_or(false)
+            .is_ok_and(|s| matches!(*s, Availability::Answered))
     }
 
     fn remember(&self, r: Result<(), String>) {
-        if let Ok(mut m) = availability().lock() {
-            m.insert(self.key(), r);
+        if let Ok(mut s) = self.state.lock() {
+            *s = match r {
+                Ok(()) => Availability::Answered,
+                Err(reason) => Availability::Failed {
+                    reason,
+                    at: Instant::now(),
+                },
+            };
         }
     }
 

@@ -234,8 +234,8 @@ impl Knowledge {
         }
     }
 
-    /// Embed a query, or say why not (remembered per process, so this is fast when the
-    /// server is down).
+    /// Embed a query, or say why not (a failure is remembered by the embedder for a cool-down,
+    /// so this is fast while the server is down).
     async fn query_vector(&self, query: &str) -> Option<(String, Vec<f32>)> {
         let emb = self.embedder.as_ref()?;
         match emb.embed_query(query).await {
