@@ -45,12 +45,10 @@ fn the_policy_names_what_a_probe_connects_to() {
         names("curl -sI http://DB01.internal:8080/health http://db01.internal/"),
         ["db01.internal"]
     );
-    assert_eq!(names("ping -c 1 web01"), ["web01"]);
-    assert_eq!(
-        names("openssl s_client -connect api.example.com:443 -brief"),
-        ["api.example.com"]
-    );
-    assert!(names("dig @ns1.example.com example.com").contains(&"ns1.example.com".to_string()));
+    // Only HTTP probes can fetch credentials; DNS tools must run while DNS is broken.
+    assert!(names("ping -c 1 web01").is_empty());
+    assert!(names("dig @ns1.example.com example.com").is_empty());
+    assert!(names("openssl s_client -connect api.example.com:443 -brief").is_empty());
     assert!(names("curl -sI http://10.0.0.5/").is_empty());
     assert!(
         names("curl -sI http://169.254.169.254/").is_empty(),

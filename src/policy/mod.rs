@@ -367,9 +367,9 @@ impl Policy {
         self.rules.path_arguments(argv)
     }
 
-    /// The DNS names an allowed argv connects to (curl URL hosts, ping/traceroute hosts,
-    /// openssl `-connect`, dig `@server`), without repeats; empty when the argv is denied or
-    /// names only addresses. The host resolves them in one batch and
+    /// The DNS names an allowed argv's URLs connect to (curl), without repeats; empty when the
+    /// argv is denied or names only addresses. (Other probes' hosts are checked lexically
+    /// only: ping, dig or openssl cannot fetch credentials from a metadata service.) The host resolves them in one batch and
     /// [`url::check_resolved_addresses`] judges the answer: a name is only as safe as the
     /// address it points to.
     pub fn probe_names(&self, argv: &[String]) -> Vec<String> {

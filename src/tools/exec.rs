@@ -245,15 +245,14 @@ pub async fn resolve_on_host(
         .collect()))
 }
 
-/// Resolve every DNS name a network probe connects to (curl URL hosts, ping/traceroute hosts,
-/// openssl `-connect`, dig `@server`: [`Policy::probe_names`]) on the host with
-/// `getent ahosts` (itself approved by the policy), and refuse the command when any name
-/// resolves to a cloud metadata or link-local address ([`url::check_resolved_addresses`]):
-/// the policy refuses those addresses in every spelling, and a name is only as safe as what
-/// it points to. curl is then pinned to the checked addresses ([`Policy::pin_resolved`]), so
-/// a second DNS answer cannot differ; its names are resolved one `getent` each (at most 4
-/// URLs), other probes' in one batch. No names, no round trip. A name that does not resolve
-/// is left to the probe (getent exit 2); any other failure refuses the command: fail closed.
+/// Resolve every DNS name an HTTP probe connects to (curl URL hosts: [`Policy::probe_names`])
+/// on the host with `getent ahosts`, one name per call (at most 4 URLs; each call itself
+/// approved by the policy), and refuse the command when a name resolves to a cloud metadata
+/// or link-local address ([`url::check_resolved_addresses`]): the policy refuses those
+/// addresses in every spelling, and a name is only as safe as what it points to. curl is
+/// then pinned to the checked addresses ([`Policy::pin_resolved`]), so a second DNS answer
+/// (rebinding) cannot differ. No names, no round trip. A name that does not resolve is left
+/// to the probe (getent exit 2); any other failure refuses the command: fail closed.
 pub async fn resolve_names_on_host(
     ctx: &ExecContext,
     argv: &[String],
@@ -274,11 +273,7 @@ pub async fn resolve_names_on_host(
             ),
         ))
     };
-    let batches: Vec<Vec<String>> = if approved.rule() == "curl" {
-        names.iter().map(|n| vec![n.clone()]).collect()
-    } else {
-        vec![names.clone()]
-    };
+    let batches: Vec<Vec<String>> = names.iter().map(|n| vec![n.clone()]).collect();
     let mut resolved: Vec<(String, Vec<IpAddr>)> = Vec::new();
     for batch in batches {
         let mut resolver = vec!["getent".to_string(), "ahosts".into()];

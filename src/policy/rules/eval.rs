@@ -424,12 +424,12 @@ impl<'a> Eval<'a> {
     ) -> Result<(), Refusal> {
         kinds::check_plain(kind, v)
             .map_err(|why| self.refuse(format!("{what} value `{v}` {why}")))?;
-        match kind {
-            Kind::Url => found.probe_names.extend(url::names_to_resolve(v, true)),
-            Kind::Host | Kind::HostPort => {
-                found.probe_names.extend(url::names_to_resolve(v, false))
-            }
-            _ => {}
+        // Only an HTTP probe can fetch anything from a metadata service (credentials sit behind
+        // GET paths), so a URL's name is also resolved on the host and checked before curl
+        // runs. Other probes (ping, dig @server, openssl -connect) are checked lexically only:
+        // a DNS tool must still run when DNS is what is broken.
+        if *kind == Kind::Url {
+            found.probe_names.extend(url::names_to_resolve(v, true));
         }
         if kind.is_path() {
             if v.is_empty() {
