@@ -13,6 +13,7 @@
 //! server). Each property of issue 11 has a test here: options, paths, recursion, bounded
 //! execution, redaction, network, writers, pipelines; plus the whole attack corpus
 //! (`tests/corpus/deny.txt`) and the everyday corpus (`tests/corpus/allow.txt`) on the host.
+//! `TAI_HOST_TEST_VERBOSE=1` prints what happened to every line.
 #[path = "policy_host/canaries.rs"]
 mod canaries;
 #[path = "policy_host/lines.rs"]
@@ -225,6 +226,12 @@ async fn batch_lines(host: &Host, c: &Canaries, lines: &[String]) -> Vec<Ran> {
     let before = c.manifest(&lines);
     let ran = host.run(&lines).await;
     let done = Instant::now();
+    if std::env::var_os("TAI_HOST_TEST_VERBOSE").is_some() {
+        for r in &ran {
+            let how = if r.refused() { "REFUSED" } else { "RAN" };
+            eprintln!("{how} {}", r.summary().replace('\n', "\n    "));
+        }
+    }
     let mut problems = Vec::new();
     for r in &ran {
         let seen = r.visible();

@@ -32,12 +32,40 @@ fn unique() -> String {
     h.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// An OpenSSH-style private key whose body lines all carry `marker`; `lines` body lines.
+/// 16 random characters of the base64 alphabet (no `+`/`/`): the key body's secret, unrelated
+/// to [`unique`] so that no path or command line ever contains a piece of it.
+fn secret_word() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let h = Sha256::digest(format!(
+        "key-{}-{:?}",
+        unique(),
+        std::thread::current().id()
+    ));
+    h.iter()
+        .take(16)
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// Every `n`-character window of `word` read cyclically (the body lines repeat it), and of
+/// `word` reversed: any of them in an output is a piece of the key body.
+fn windows(word: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in [word.to_string(), word.chars().rev().collect::<String>()] {
+        let twice = w.repeat(2);
+        for i in 0..w.len() {
+            out.push(twice[i..i + n].to_string());
+        }
+    }
+    out
+}
+
+/// An OpenSSH-style private key whose body lines are `marker` repeated; `lines` body lines.
 fn marked_key(marker: &str, lines: usize) -> String {
     let mut s = String::from("-----BEGIN OPENSSH PRIVATE KEY-----\n");
     s.push_str("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n");
-    for i in 0..lines {
-        let line = format!("{marker}{i:06}").repeat(4);
+    for _ in 0..lines {
+        let line = marker.repeat(4);
         s.push_str(&line[..64]);
         s.push('\n');
     }
@@ -92,7 +120,7 @@ fn real_secrets() -> Vec<String> {
 impl Canaries {
     pub fn plant() -> Canaries {
         let id = unique();
-        let key_marker = format!("TAIKEY{id}");
+        let key_marker = secret_word();
         let proc_marker = format!("TAIPROC{id}");
         let home = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()));
         let tree = tempfile::Builder::new()
@@ -199,8 +227,9 @@ impl Canaries {
         symlink("/proc/1/environ", l.join("env.log")).unwrap();
         symlink(&home, l.join("link-home")).unwrap();
 
-        // The marker, also reversed (`rev`, `tac`-like readers).
-        let mut secrets = vec![key_marker.clone(), key_marker.chars().rev().collect()];
+        // Any 8 characters of the key body, also reversed (`rev`): a reader that cuts the body
+        // into short windows (`cut -c1-8`, `tail -c`, `substr`) must not get them out either.
+        let mut secrets = windows(&key_marker, 8);
         secrets.extend(real_secrets());
         Canaries {
             proc_marker,
