@@ -53,6 +53,11 @@ fn policy_check_exit_codes_and_reasons() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(stdout(&out).contains("runs: ps aux\n"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("then: | grep nginx  (applied by tai"),
+        "{}",
+        stdout(&out)
+    );
     let out = tai(home.path())
         .args(["policy", "check", "journalctl -u nginx -n 50"])
         .output()

@@ -9,7 +9,7 @@ use super::args::PolicyCommand;
 use crate::config::Config;
 use crate::exit::Code;
 use crate::policy::{quote, Decision, Policy};
-use crate::tools::pipeline::split_pipeline;
+use crate::tools::pipeline::{describe, split_pipeline};
 
 #[derive(Serialize)]
 struct CheckReport<'a> {
@@ -20,6 +20,9 @@ struct CheckReport<'a> {
     /// The argv that would run (with `sudo -n --` under --sudo).
     #[serde(skip_serializing_if = "Option::is_none")]
     runs: Option<String>,
+    /// `| STAGE`s tai would apply itself to the output (never run on the host).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    stages: String,
 }
 
 pub fn run(config: &Config, cmd: PolicyCommand) -> Result<Code> {
@@ -28,9 +31,11 @@ pub fn run(config: &Config, cmd: PolicyCommand) -> Result<Code> {
     // One quoted command line (`tai policy check "ps aux | grep x"`) is split the way
     // `run_command` splits the model's lines, shell syntax refused with the same message; the
     // command before the first `|` is judged (the stages after it never run on the host).
+    let mut stages = String::new();
     let (command, decision) = match command.as_slice() {
         [line] if line.contains(char::is_whitespace) => match split_pipeline(line) {
-            Ok((argv, _stages)) => {
+            Ok((argv, s)) => {
+                stages = describe(&s).trim_start().to_string();
                 let d = policy.check(&argv);
                 (argv, d)
             }
@@ -58,6 +63,7 @@ pub fn run(config: &Config, cmd: PolicyCommand) -> Result<Code> {
             argv: &command,
             decision: &decision,
             runs,
+            stages,
         };
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
@@ -68,6 +74,9 @@ pub fn run(config: &Config, cmd: PolicyCommand) -> Result<Code> {
                 writeln!(out, "  rule: {rule}")?;
                 if let Some(r) = &runs {
                     writeln!(out, "  runs: {r}")?;
+                }
+                if !stages.is_empty() {
+                    writeln!(out, "  then: {stages}  (applied by tai to the output)")?;
                 }
             }
             Decision::Deny { rule, reason } => {
