@@ -101,3 +101,22 @@ async fn metadata_in_any_spelling_runs_nothing() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_name_that_does_not_resolve_on_the_host_runs_nothing() {
+    let ctx = context().await;
+    let out = execute(
+        &ctx,
+        &Registry::builtin(),
+        &run_command("curl -sS -m 2 http://no-such-host.invalid/"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status, CallStatus::Denied, "{}", out.output);
+    assert!(
+        out.output.contains("does not resolve on the host"),
+        "{}",
+        out.output
+    );
+    assert!(out.commands.iter().all(|c| c.exit_code.is_none()));
+}

@@ -251,8 +251,9 @@ pub async fn resolve_on_host(
 /// or link-local address ([`url::check_resolved_addresses`]): the policy refuses those
 /// addresses in every spelling, and a name is only as safe as what it points to. curl is
 /// then pinned to the checked addresses ([`Policy::pin_resolved`]), so a second DNS answer
-/// (rebinding) cannot differ. No names, no round trip. A name that does not resolve is left
-/// to the probe (getent exit 2); any other failure refuses the command: fail closed.
+/// (rebinding) cannot differ. No names, no round trip. Fail closed: a name that does not
+/// resolve, or any failure to resolve it, refuses the command (curl would otherwise resolve
+/// it itself, unchecked).
 pub async fn resolve_names_on_host(
     ctx: &ExecContext,
     argv: &[String],
@@ -273,11 +274,9 @@ pub async fn resolve_names_on_host(
             ),
         ))
     };
-    let batches: Vec<Vec<String>> = names.iter().map(|n| vec![n.clone()]).collect();
     let mut resolved: Vec<(String, Vec<IpAddr>)> = Vec::new();
-    for batch in batches {
-        let mut resolver = vec!["getent".to_string(), "ahosts".into()];
-        resolver.extend(batch.iter().cloned());
+    for name in names {
+        let resolver = vec!["getent".to_string(), "ahosts".into(), name.clone()];
         let getent = match ctx.policy.approve(&resolver) {
             Ok(a) => a,
             Err(e) => return Ok(Err(refuse(format!("the name resolver was refused ({e})")))),
@@ -296,32 +295,39 @@ pub async fn resolve_names_on_host(
                 "cancelled by the user while resolving its host names".into(),
             )));
         }
-        if !matches!(out.exit_code, Some(0) | Some(2)) || out.timed_out || out.truncated() {
-            return Ok(Err(refuse(format!(
-                "`getent ahosts {}` failed on the host (exit {:?}{})",
-                batch.join(" "),
-                out.exit_code,
-                if out.timed_out { ", timed out" } else { "" }
-            ))));
+        if out.exit_code != Some(0) || out.timed_out || out.truncated() {
+            let why = if out.exit_code == Some(2) {
+                format!(
+                    "`{name}` does not resolve on the host (check it with `getent hosts {name}` \
+                     or `dig {name}`, or probe an address)"
+                )
+            } else {
+                format!(
+                    "`getent ahosts {name}` failed on the host (exit {:?}{})",
+                    out.exit_code,
+                    if out.timed_out { ", timed out" } else { "" }
+                )
+            };
+            return Ok(Err(refuse(why)));
         }
         if let Err(e) = url::check_resolved_addresses(&out.stdout) {
             return Ok(Err(Box::new(CommandRecord::denied(
                 command,
                 "host-name-resolution",
-                &format!(
-                    "{} resolves on the host to a refused address: {e}",
-                    batch.join(", ")
-                ),
+                &format!("{name} resolves on the host to a refused address: {e}"),
             ))));
         }
-        if let [name] = batch.as_slice() {
-            let addrs = out
-                .stdout
-                .lines()
-                .filter_map(|l| l.split_whitespace().next()?.parse().ok())
-                .collect();
-            resolved.push((name.clone(), addrs));
+        let addrs: Vec<IpAddr> = out
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect();
+        if addrs.is_empty() {
+            return Ok(Err(refuse(format!(
+                "`{name}` resolved to no address on the host"
+            ))));
         }
+        resolved.push((name, addrs));
     }
     Ok(Ok(ctx.policy.pin_resolved(&approved, &resolved)))
 }
