@@ -31,9 +31,75 @@ fn key_begin() -> &'static Regex {
     RE.get_or_init(|| Regex::new(KEY_BEGIN).expect("key pattern compiles"))
 }
 
+/// Inside a key block, any END line ends it, also one cut short on the host (`cut -c1-12`
+/// gives `-----END PRI`).
 fn key_end() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(KEY_END).expect("key pattern compiles"))
+    RE.get_or_init(|| Regex::new(r"-----END[A-Z0-9 ]*-*").expect("key pattern compiles"))
+}
+
+/// A BEGIN line cut short before its closing dashes (`cut -c1-12`, `head -c`): `t` is what is
+/// left of the type.
+fn key_begin_cut() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"-----BEGIN(?P<t>(?: [A-Z0-9 ]*)?)-{0,4}(?:\r?\n|\z)")
+            .expect("key pattern compiles")
+    })
+}
+
+/// Whether a cut-short BEGIN type may be a private key: it is, unless it can only be the
+/// start of a public type (a certificate, a public key, parameters, a signature).
+fn cut_type_may_be_private(t: &str) -> bool {
+    const PRIVATE: &[&str] = &[
+        "PRIVATE KEY",
+        "RSA PRIVATE KEY",
+        "EC PRIVATE KEY",
+        "DSA PRIVATE KEY",
+        "OPENSSH PRIVATE KEY",
+        "ENCRYPTED PRIVATE KEY",
+        "PGP PRIVATE KEY BLOCK",
+        "ANY PRIVATE KEY",
+    ];
+    const PUBLIC: &[&str] = &[
+        "CERTIFICATE",
+        "CERTIFICATE REQUEST",
+        "NEW CERTIFICATE REQUEST",
+        "TRUSTED CERTIFICATE",
+        "X509 CRL",
+        "PUBLIC KEY",
+        "RSA PUBLIC KEY",
+        "DH PARAMETERS",
+        "EC PARAMETERS",
+        "PKCS7",
+        "CMS",
+        "PGP PUBLIC KEY BLOCK",
+        "PGP SIGNATURE",
+        "PGP SIGNED MESSAGE",
+        "SSH2 PUBLIC KEY",
+    ];
+    let t = t.trim();
+    PRIVATE.iter().any(|p| p.starts_with(t)) || !PUBLIC.iter().any(|p| p.starts_with(t))
+}
+
+/// The first key block start in `text`: a whole private BEGIN marker, or a cut-short BEGIN
+/// line that may be one. Returns where the marker starts and ends.
+fn find_key_begin(text: &str) -> Option<(usize, usize)> {
+    let full = key_begin().find(text).map(|m| (m.start(), m.end()));
+    let cut = key_begin_cut()
+        .captures_iter(text)
+        .filter(|c| cut_type_may_be_private(c.name("t").map_or("", |t| t.as_str())))
+        .map(|c| {
+            let m = c.get(0).expect("whole match");
+            // Keep the line's newline: it belongs to the output after the marker.
+            let end = m.start() + m.as_str().trim_end_matches(['\n', '\r']).len();
+            (m.start(), end)
+        })
+        .next();
+    match (full, cut) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
 }
 
 fn rules() -> &'static [Rule] {
@@ -347,13 +413,13 @@ impl StreamRedactor {
                     }
                 }
             } else {
-                match key_begin().find(rest) {
-                    Some(m) => {
-                        out.extend_from_slice(redact(&rest[..m.start()]).as_bytes());
+                match find_key_begin(rest) {
+                    Some((start, end)) => {
+                        out.extend_from_slice(redact(&rest[..start]).as_bytes());
                         out.extend_from_slice(KEY_MARK.as_bytes());
                         self.in_key = true;
                         self.key_bytes = 0;
-                        rest = &rest[m.end()..];
+                        rest = &rest[end..];
                     }
                     None => {
                         out.extend_from_slice(redact(rest).as_bytes());

@@ -235,6 +235,43 @@ fn key_bodies_without_their_begin_line_are_still_caught() {
     }
 }
 
+#[test]
+fn begin_and_end_lines_cut_short_on_the_host_still_delimit_the_key() {
+    // `cut -c1-12` of a certificate followed by a key.
+    let sliced = "-----BEGIN C\nMIIBszCCAVmg\nAwIBAgIUQ2x1\n-----END CER\n-----BEGIN P\nMIIEvQIBADAN\nxSFW8cOdAz49\n-----END PRI\nafter\n";
+    let out = redact_bytes(sliced.as_bytes());
+    assert!(
+        !out.contains("xSFW8cOdAz49") && !out.contains("MIIEvQIBADAN"),
+        "{out}"
+    );
+    assert!(
+        out.contains("MIIBszCCAVmg"),
+        "certificates stay readable: {out}"
+    );
+    assert!(out.ends_with("after\n"), "{out}");
+    for t in [
+        "",
+        " ",
+        " R",
+        " RSA PRIV",
+        " OPENSSH",
+        " EC PRIVATE K",
+        " FOO",
+    ] {
+        let text = format!("x\n-----BEGIN{t}\nMIIEsecret1234\n-----END\ny\n");
+        let out = redact_bytes(text.as_bytes());
+        assert!(!out.contains("MIIEsecret1234"), "{t:?}: {out}");
+        assert!(out.ends_with("y\n"), "{out}");
+    }
+    for t in [" CERT", " PUBLIC K", " X509"] {
+        let text = format!("-----BEGIN{t}\nMIIEpublic1234\n");
+        assert!(
+            redact_bytes(text.as_bytes()).contains("MIIEpublic1234"),
+            "{t}"
+        );
+    }
+}
+
 /// Stream `input` in the given chunk sizes.
 fn stream(input: &[u8], chunks: &[usize], max_line: usize) -> String {
     let mut r = StreamRedactor::with_max_line(max_line);
