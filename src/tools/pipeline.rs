@@ -21,7 +21,8 @@
 //! [`describe`]`(&stages)` the ` | sort | uniq -c` suffix for the command record.
 //!
 //! Supported stages: `grep` ([`grep`]), `sort` ([`sort`]), `uniq`, `head`, `tail`, `wc`,
-//! `cut`, and a small `awk` subset ([`awk`]). Output bound: a stage writes at most its input
+//! `cut` ([`text`]), `tr` and `column -t` ([`tr`]), `tac`, `cat` (and `less`/`more`: the text
+//! unchanged), and a small `awk` subset ([`awk`]). Output bound: a stage writes at most its input
 //! plus a small overhead (line prefixes such as `uniq -c` counts), then stops with a note.
 use super::{CallStatus, CommandRecord};
 use crate::policy::{quote, split_command_line};
@@ -30,6 +31,7 @@ pub mod awk;
 pub mod grep;
 pub mod sort;
 pub mod text;
+pub mod tr;
 
 use text::{Cut, Take, Uniq, Wc};
 
@@ -51,9 +53,16 @@ enum Kind {
     Tail(Take),
     Wc(Wc),
     Cut(Cut),
+    Tr(tr::Tr),
+    Column(tr::Column),
+    /// `cat`, `less`, `more` without arguments: the text unchanged.
+    Same,
+    /// `tac`: the lines in reverse order.
+    Tac,
 }
 
-const SUPPORTED: &str = "grep, sort, uniq, head, tail, wc, cut and simple awk '{print $N}'";
+const SUPPORTED: &str =
+    "grep, sort, uniq, head, tail, wc, cut, tr, column -t, tac, cat and simple awk '{print $N}'";
 
 /// Split a command line into the host command and the stages tai applies (see module docs).
 pub fn split_pipeline(line: &str) -> Result<(Vec<String>, Vec<Stage>), String> {
@@ -184,6 +193,17 @@ impl Stage {
             "tail" => Kind::Tail(Take::parse("tail", args)?),
             "wc" => Kind::Wc(Wc::parse(args)?),
             "cut" => Kind::Cut(Cut::parse(args)?),
+            "tr" => Kind::Tr(tr::Tr::parse(args)?),
+            "column" => Kind::Column(tr::Column::parse(args)?),
+            "tac" | "cat" | "less" | "more" if !args.is_empty() => {
+                return Err(format!(
+                    "`{}` after `|` takes no options or files here: tai shows the whole output \
+                     anyway",
+                    words[0]
+                ))
+            }
+            "cat" | "less" | "more" => Kind::Same,
+            "tac" => Kind::Tac,
             other => {
                 return Err(format!(
                     "`{other}` is not a supported stage after `|`: tai applies only {SUPPORTED} \
@@ -207,6 +227,17 @@ impl Stage {
             Kind::Tail(t) => t.tail(input, &mut out),
             Kind::Wc(w) => w.apply(input, &mut out),
             Kind::Cut(c) => c.apply(input, &mut out),
+            Kind::Tr(t) => t.apply(input, &mut out),
+            Kind::Column(c) => c.apply(input, &mut out),
+            Kind::Same => out.raw(input),
+            Kind::Tac => {
+                let all: Vec<&str> = lines(input).collect();
+                for l in all.into_iter().rev() {
+                    if !out.line(&[l]) {
+                        break;
+                    }
+                }
+            }
         }
         out.finish()
     }
@@ -250,6 +281,19 @@ impl Out {
         }
         self.buf.push('\n');
         true
+    }
+
+    /// Append text as is, up to the bound.
+    pub(crate) fn raw(&mut self, s: &str) {
+        let room = self.limit.saturating_sub(self.buf.len());
+        if s.len() > room {
+            self.cut = true;
+        }
+        let mut n = s.len().min(room);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        self.buf.push_str(&s[..n]);
     }
 
     fn finish(mut self) -> String {

@@ -267,6 +267,40 @@ fn uniq_head_tail_wc_cut() {
 }
 
 #[test]
+fn tr_column_tac_cat() {
+    let ss = "ESTAB  0   0  10.0.0.1:22   10.0.0.2:5555\nLISTEN 0 128 0.0.0.0:80 0.0.0.0:*\n";
+    assert_eq!(
+        run("x | tr -s ' ' | cut -d' ' -f4", ss),
+        "10.0.0.1:22\n0.0.0.0:80\n"
+    );
+    assert_eq!(run("x | tr a-z A-Z", "ab-c\n"), "AB-C\n");
+    assert_eq!(run("x | tr '[:lower:]' '[:upper:]'", "ab1\n"), "AB1\n");
+    assert_eq!(run("x | tr -d '\\r'", "a\r\nb\r\n"), "a\nb\n");
+    assert_eq!(run("x | tr ':' '\\n'", "a:b\n"), "a\nb\n");
+    assert_eq!(run("x | tr -cd '[:digit:]\\n'", "a1b2\nc3\n"), "12\n3\n");
+    assert_eq!(
+        run("x | tr -cs 'A-Za-z' '\\n'", "one, two  three\n"),
+        "one\ntwo\nthree\n"
+    );
+    assert_eq!(run("x | tr -s '\\n'", "a\n\n\nb\n"), "a\nb\n");
+    assert_eq!(run("x | tr abc x", "aabbcd\n"), "xxxxxd\n");
+    assert!(err("x | tr -d").contains("SET1"));
+    assert!(err("x | tr a b /etc/passwd").contains("SET1"));
+    assert!(err("x | tr z-a x").contains("reverse"));
+    assert_eq!(
+        run("x | column -t", "a bb ccc\ndddd e f\n"),
+        "a     bb  ccc\ndddd  e   f\n"
+    );
+    assert_eq!(run("x | column -t -s:", "a:b\nccc:d\n"), "a    b\nccc  d\n");
+    assert!(err("x | column").contains("-t"));
+    assert_eq!(run("x | tac", "1\n2\n3\n"), "3\n2\n1\n");
+    assert_eq!(run("x | cat", "a\nb"), "a\nb");
+    assert_eq!(run("x | less", "a\n"), "a\n");
+    assert!(err("x | cat /etc/shadow").contains("takes no options or files"));
+    assert!(err("x | less +F").contains("takes no options or files"));
+}
+
+#[test]
 fn awk_subset() {
     let ss = "State Recv-Q Send-Q Local Peer\nLISTEN 0 128 0.0.0.0:22 0.0.0.0:*\nESTAB 0 0 10.0.0.1:22 10.0.0.2:5555\n";
     assert_eq!(run("x | awk '{print $1}'", ss), "State\nLISTEN\nESTAB\n");
@@ -438,6 +472,17 @@ mod fuzz {
         "--output-delimiter=é",
         "-d'é'",
         "-tx",
+        "tr",
+        "column",
+        "tac",
+        "cat",
+        "-cs",
+        "'a-z'",
+        "'[:upper:]'",
+        "'\\n'",
+        "'\\\\'",
+        "'\\777'",
+        "-ds",
     ];
 
     fn line() -> impl Strategy<Value = String> {
