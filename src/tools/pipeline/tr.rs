@@ -12,7 +12,10 @@ pub struct Tr {
     squeeze: bool,
 }
 
-const CLASSES: &[(&str, fn(char) -> bool)] = &[
+/// A character class test.
+type ClassTest = fn(char) -> bool;
+
+const CLASSES: &[(&str, ClassTest)] = &[
     ("alpha", |c| c.is_ascii_alphabetic()),
     ("digit", |c| c.is_ascii_digit()),
     ("alnum", |c| c.is_ascii_alphanumeric()),
