@@ -358,35 +358,9 @@ impl SessionChunks {
         Ok(pending.len())
     }
 
-    /// Select with vectors when `embedder` answers (embedding new chunks first), else BM25.
-    pub async fn select_hybrid(
-        &mut self,
-        question: &str,
-        budget_tokens: usize,
-        embedder: Option<&Embedder>,
-    ) -> Selection {
-        let mut qv = None;
-        if let Some(e) = embedder {
-            if e.known_unavailable().is_none() && self.embed_pending(e).await.is_ok() {
-                qv = e.embed_query(question).await.ok();
-            }
-        }
-        self.select_with_vector(question, budget_tokens, qv.as_deref())
-    }
-
-    /// Select by BM25 and symptom lines only.
+    /// Select by BM25 and symptom lines only (no patterns, no vectors).
     pub fn select(&self, question: &str, budget_tokens: usize) -> Selection {
-        self.select_with_vector(question, budget_tokens, None)
-    }
-
-    /// [`SessionChunks::select_guided`] without evidence patterns.
-    pub fn select_with_vector(
-        &self,
-        question: &str,
-        budget_tokens: usize,
-        qv: Option<&[f32]>,
-    ) -> Selection {
-        self.select_guided(question, &[], budget_tokens, qv)
+        self.select_guided(question, &[], budget_tokens, None)
     }
 
     /// The ranking: BM25 on the question, cosine on the query vector (if any), chunks with

@@ -184,11 +184,14 @@ impl Knowledge {
                 }
             }
         }
-        let vectors = (!by_hash.is_empty()).then_some(Vectors {
-            model: &model,
-            by_hash: &by_hash,
-        });
-        self.store.write_runbooks(&updates, &remove, vectors)
+        self.blocking_write(move |store| {
+            let vectors = (!by_hash.is_empty()).then_some(Vectors {
+                model: &model,
+                by_hash: &by_hash,
+            });
+            store.write_runbooks(&updates, &remove, vectors)
+        })
+        .await
     }
 
     /// Indexed runbooks with chunk and vector counts.

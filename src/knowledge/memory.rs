@@ -113,13 +113,18 @@ impl Knowledge {
         let mut vector = None;
         if let Some(emb) = &self.embedder {
             match emb.embed_documents(std::slice::from_ref(&text)).await {
-                Ok(mut v) => vector = v.pop().map(|v| (emb.model(), v)),
+                Ok(mut v) => vector = v.pop().map(|v| (emb.model().to_string(), v)),
                 Err(reason) => {
                     self.note(Some(format!("session stored without a vector: {reason}")))
                 }
             }
         }
-        let id = self.store.add_session(clean, hash, vector)?;
+        let id = self
+            .blocking_write(move |store| match vector {
+                Some((model, v)) => store.add_session(clean, hash, Some((&model, v))),
+                None => store.add_session(clean, hash, None),
+            })
+            .await?;
         // Sessions recorded while the server was down get their vectors now.
         if let Some(emb) = &self.embedder {
             if emb.known_unavailable().is_none() {
@@ -172,7 +177,9 @@ impl Knowledge {
                     .map(|v| (s.id, s.hash.clone(), v.clone()))
             })
             .collect();
-        self.store.add_session_vectors(emb.model(), &items)
+        let model = emb.model().to_string();
+        self.blocking_write(move |store| store.add_session_vectors(&model, &items))
+            .await
     }
 
     /// The most recent sessions, newest first (optionally on one host).

@@ -208,6 +208,21 @@ impl Knowledge {
         self.store.disk_size()
     }
 
+    /// Run a store write (an LMDB write transaction, arroy index builds) on a blocking
+    /// thread, off the async runtime.
+    async fn blocking_write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, KnowledgeError> + Send + 'static,
+    ) -> Result<T, KnowledgeError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| KnowledgeError::Store {
+                path: self.store.path().display().to_string(),
+                reason: format!("the write task did not finish ({e}); run the command again"),
+            })?
+    }
+
     /// Why the last search ran without vectors, if it did.
     pub fn last_note(&self) -> Option<String> {
         self.last_note.lock().ok().and_then(|n| n.clone())

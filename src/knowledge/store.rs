@@ -140,7 +140,9 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// The LMDB environment and its databases.
+/// The LMDB environment and its databases. Clones share the environment (one per path), so a
+/// clone can be moved to a blocking thread for a write.
+#[derive(Clone)]
 pub struct Store {
     env: Env,
     meta: Database<'static, Str, SerdeJson<serde_json::Value>>,
