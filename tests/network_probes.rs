@@ -2,15 +2,21 @@
 //! to are resolved on the host before it runs (a name is only as safe as the address behind
 //! it; curl is pinned to the checked addresses with `--resolve`), the argv that runs starts
 //! with tai's own arguments (`curl -q`: no ~/.curlrc), and a metadata address in any
-//! spelling runs nothing at all.
+//! spelling runs nothing at all. Local transport, and one probe over a real loopback sshd.
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::json;
-use tai::config::ExecLimits;
+use support::sshd::Sshd;
+use tai::config::{Config, ExecLimits, Overrides};
 use tai::policy::Policy;
 use tai::tools::{execute, CallStatus, ExecContext, Registry, ToolCall};
 use tai::transport::local::LocalTransport;
-use tai::transport::Transport;
+use tai::transport::{self, Target, Transport};
 use tokio_util::sync::CancellationToken;
 
 async fn context() -> ExecContext {
@@ -119,4 +125,50 @@ async fn a_name_that_does_not_resolve_on_the_host_runs_nothing() {
         out.output
     );
     assert!(out.commands.iter().all(|c| c.exit_code.is_none()));
+}
+
+async fn ssh_context(home: &Path, sshd: &Sshd) -> ExecContext {
+    let o = Overrides {
+        tai_home: Some(home.join(".tai")),
+        identity_files: vec![sshd.client_key().to_path_buf()],
+        known_hosts: Some(home.join("known_hosts")),
+        ignore_ssh_config: true,
+        ..Default::default()
+    };
+    let cfg = Config::resolve_with(&o, &|_| None).unwrap();
+    let target = Target::parse(&sshd.target()).unwrap();
+    let transport = transport::connect(&target, &cfg).await.unwrap();
+    let policy = Arc::new(Policy::load(false).unwrap());
+    ExecContext::detect(transport, policy, cfg.limits, CancellationToken::new()).await
+}
+
+/// Over a real sshd (the remote shell sees tai's quoted line, `--noproxy '*'` included), the
+/// probe is pinned with `--resolve` and still reaches the service behind the name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_curl_probe_over_ssh_is_pinned_and_reaches_the_service() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut conn, _)) = listener.accept() {
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\nprobe-ok\n");
+        }
+    });
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let ctx = ssh_context(home.path(), &sshd).await;
+    let line = format!("curl -sS -m 5 http://localhost:{port}/health");
+    let out = execute(&ctx, &Registry::builtin(), &run_command(&line))
+        .await
+        .unwrap();
+    assert_ne!(out.status, CallStatus::Denied, "{}", out.output);
+    let rec = out.commands.last().unwrap();
+    assert!(
+        rec.command
+            .starts_with("curl -q --noproxy '*' --resolve localhost:"),
+        "{}",
+        rec.command
+    );
+    assert!(rec.stdout.contains("probe-ok"), "{rec:?}");
 }
