@@ -3,7 +3,9 @@
 //!
 //! The policy never trusts a path as typed: every path-like argument is normalised before the
 //! sensitive-path rules look at it, and relative paths are judged as if they could start at
-//! `/` (tai never knows the remote working directory for sure).
+//! `/`. That is only the lexical half: tai also resolves every path argument on the host
+//! (symlinks, `..` after a symlink, the remote working directory) and judges the resolved
+//! form too (`Policy::recheck_resolved`).
 
 /// Normalise a path lexically. Absolute paths stay absolute; `..` never climbs above `/`.
 /// Relative paths keep their leading `..` components. `~` and `~user` become `/home/~`, so
