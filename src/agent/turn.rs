@@ -99,11 +99,16 @@ impl Session {
             Some(issue) if issue != user_text.trim() => format!("{issue}\n{}", user_text.trim()),
             _ => user_text.trim().to_string(),
         };
-        self.question_patterns = self
-            .knowledge
-            .as_ref()
-            .map(|k| k.evidence_patterns(&self.question, 5))
-            .unwrap_or_default();
+        self.question_patterns = match self.knowledge.clone() {
+            // A BM25 search over the runbooks in LMDB: off the async workers.
+            Some(k) => {
+                let question = self.question.clone();
+                tokio::task::spawn_blocking(move || k.evidence_patterns(&question, 5))
+                    .await
+                    .unwrap_or_default()
+            }
+            None => Vec::new(),
+        };
         let first = self.history.is_empty();
         if first {
             let issue = user_text.trim().to_string();

@@ -58,7 +58,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(Code::Failure.as_u8());
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // Work abandoned on Ctrl-C (a session summary being saved) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
         Ok(code) => ExitCode::from(code.as_u8()),
         Err(err) => {
             let code = crate::exit::code_for(&err);
