@@ -307,7 +307,36 @@ pub struct StreamRedactor {
     in_key: bool,
     /// Bytes dropped inside the current key block.
     key_bytes: u64,
+    /// Lines made only of base64 characters, held back until the next other line: dropped
+    /// if that line ends a private key (a body whose BEGIN line was cut away on the host:
+    /// `tail -n 5`, `tail -c 300`), else passed on. At most [`MAX_HELD`] bytes.
+    held: String,
     max_line: usize,
+}
+
+/// Most bytes of base64-only lines held back while waiting to see what follows them.
+const MAX_HELD: usize = 64 * 1024;
+
+/// A line (without its newline) made only of base64 characters: possibly key body.
+fn is_base64_line(line: &str) -> bool {
+    let l = line.trim_end_matches(['\n', '\r']);
+    !l.is_empty()
+        && l.len() <= 128
+        && l.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+}
+
+/// A line that ends a private key block (whole, or cut short and possibly private).
+fn ends_private_key(line: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(r"-----END(?P<t>(?: [A-Z0-9 ]*)?)(?P<d>-*)").expect("end pattern compiles")
+    });
+    re.captures_iter(line).any(|c| {
+        let t = c.name("t").map_or("", |m| m.as_str());
+        let closed = c.name("d").is_some_and(|d| d.as_str().len() >= 5);
+        t.contains("PRIVATE") || (!closed && cut_type_may_be_private(t))
+    })
 }
 
 impl Default for StreamRedactor {
@@ -327,6 +356,7 @@ impl StreamRedactor {
             pending: Vec::new(),
             in_key: false,
             key_bytes: 0,
+            held: String::new(),
             max_line: max_line.max(256),
         }
     }
@@ -359,6 +389,7 @@ impl StreamRedactor {
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         let seg = std::mem::take(&mut self.pending);
         self.process(&seg, out);
+        self.release_held(out);
         if self.in_key {
             out.extend_from_slice(
                 format!(
@@ -415,18 +446,55 @@ impl StreamRedactor {
             } else {
                 match find_key_begin(rest) {
                     Some((start, end)) => {
-                        out.extend_from_slice(redact(&rest[..start]).as_bytes());
+                        self.emit_plain(&rest[..start], out);
+                        self.release_held(out);
                         out.extend_from_slice(KEY_MARK.as_bytes());
                         self.in_key = true;
                         self.key_bytes = 0;
                         rest = &rest[end..];
                     }
                     None => {
-                        out.extend_from_slice(redact(rest).as_bytes());
+                        self.emit_plain(rest, out);
                         return;
                     }
                 }
             }
+        }
+    }
+
+    /// Pass on text outside key blocks, redacted, holding back base64-only lines until the
+    /// line after them shows whether they were a key body.
+    fn emit_plain(&mut self, text: &str, out: &mut Vec<u8>) {
+        let mut batch = 0; // start of the lines not yet passed on
+        let mut at = 0;
+        for line in text.split_inclusive('\n') {
+            let start = at;
+            at += line.len();
+            if is_base64_line(line) {
+                out.extend_from_slice(redact(&text[batch..start]).as_bytes());
+                batch = at;
+                self.held.push_str(line);
+                if self.held.len() > MAX_HELD {
+                    self.release_held(out);
+                }
+            } else if !self.held.is_empty() {
+                if ends_private_key(line) {
+                    self.held.clear();
+                    out.extend_from_slice(KEY_MARK.as_bytes());
+                    out.push(b'\n');
+                } else {
+                    self.release_held(out);
+                }
+            }
+        }
+        out.extend_from_slice(redact(&text[batch..]).as_bytes());
+    }
+
+    /// Pass on the held lines (they were not a key body).
+    fn release_held(&mut self, out: &mut Vec<u8>) {
+        if !self.held.is_empty() {
+            out.extend_from_slice(redact(&self.held).as_bytes());
+            self.held.clear();
         }
     }
 }

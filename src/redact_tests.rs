@@ -272,6 +272,25 @@ fn begin_and_end_lines_cut_short_on_the_host_still_delimit_the_key() {
     }
 }
 
+#[test]
+fn a_key_tail_without_its_begin_line_is_dropped_at_its_end_line() {
+    // `tail -c 120` / `tail -n 3` of a key file: short body pieces, then the END line.
+    let tail = "W8cOdAz49p6FW\nxSFW8cOdAz49p6FWq0\nAbc=\n-----END PRIVATE KEY-----\nnext\n";
+    for size in [1, 3, 7, tail.len()] {
+        let out = stream(tail.as_bytes(), &[size], MAX_LINE);
+        assert!(!out.contains("W8cOd") && !out.contains("Abc="), "{out}");
+        assert_eq!(
+            out,
+            "[REDACTED:private-key]\n-----END PRIVATE KEY-----\nnext\n"
+        );
+    }
+    // Short words and numbers before other lines are only delayed, never dropped.
+    let text = "active\n42\nenabled\nload average: 0.1\nOK\n";
+    assert_eq!(redact_bytes(text.as_bytes()), text);
+    let text = "MIIBszCCAVmg\n-----END CERTIFICATE-----\n";
+    assert_eq!(redact_bytes(text.as_bytes()), text);
+}
+
 /// Stream `input` in the given chunk sizes.
 fn stream(input: &[u8], chunks: &[usize], max_line: usize) -> String {
     let mut r = StreamRedactor::with_max_line(max_line);
