@@ -4,8 +4,8 @@
 //! `$(NF-N)`, `$0`, `NR`, `NF`, numbers and `"strings"` (a comma prints a space, juxtaposition
 //! concatenates); COND is `/re/`, `!/re/`, `OPERAND ~ /re/`, `OPERAND !~ /re/`, a comparison
 //! (`== != < <= > >=`, numeric when both sides look like numbers, as awk does) or a bare
-//! operand (`NF`), joined by `&&`. Regexes are POSIX ERE. Anything else is refused with this
-//! list.
+//! operand (`NF`), joined by `&&` and `||`; `printf "FORMAT", ITEMS` with %s %d %i %f %x %o
+//! %c also works. Regexes are POSIX ERE. Anything else is refused with this list.
 use regex::Regex;
 
 use super::grep::{compile, translate};
@@ -14,7 +14,7 @@ use super::{no_files, opt, parse_opts, Arity, Out};
 const SUPPORTED: &str = "awk after `|` supports only [-F SEP] '[COND] {print ITEMS}': ITEMS are \
     $N, $NF, $(NF-N), $0, NR, NF, numbers and \"strings\" (comma = space, juxtaposition = \
     concatenation); COND is /re/, !/re/, X ~ /re/, X !~ /re/, or X OP Y with OP one of == != \
-    < <= > >=, joined by &&. To count, add `| sort | uniq -c`; for anything else run awk on \
+    < <= > >=, joined by && and ||; printf \"FMT\", ITEMS also works. To count, add `| sort | uniq -c`; for anything else run awk on \
     the file as the first command";
 
 #[derive(Debug, Clone)]
@@ -51,9 +51,18 @@ enum Sep {
 #[derive(Debug, Clone)]
 pub struct Awk {
     sep: Sep,
-    conds: Vec<Cond>,
-    /// `None`: no action (print the line); `Some(items)` with (item, comma-before) pairs.
-    print: Option<Vec<(Operand, bool)>>,
+    /// Alternatives (`||`) of conjunctions (`&&`); empty: every line.
+    conds: Vec<Vec<Cond>>,
+    /// `None`: no action (print the line).
+    action: Option<Action>,
+}
+
+#[derive(Debug, Clone)]
+enum Action {
+    /// `print` items with a flag: a comma before the item.
+    Print(Vec<(Operand, bool)>),
+    /// `printf FORMAT, items`.
+    Printf(String, Vec<Operand>),
 }
 
 impl Awk {
@@ -91,10 +100,10 @@ impl Awk {
             cs: program.chars().collect(),
             i: 0,
         };
-        let (conds, print) = p
+        let (conds, action) = p
             .program()
             .map_err(|e| format!("awk program `{program}`: {e}. {SUPPORTED}"))?;
-        Ok(Awk { sep, conds, print })
+        Ok(Awk { sep, conds, action })
     }
 
     fn fields<'a>(&self, line: &'a str) -> Vec<&'a str> {
@@ -113,13 +122,20 @@ impl Awk {
                 fields: self.fields(line),
                 nr: i + 1,
             };
-            if !self.conds.iter().all(|c| rec.test(c)) {
+            if !self.conds.is_empty()
+                && !self.conds.iter().any(|all| all.iter().all(|c| rec.test(c)))
+            {
                 continue;
             }
-            let ok = match &self.print {
+            let ok = match &self.action {
                 None => out.line(&[line]),
-                Some(items) if items.is_empty() => out.line(&[line]),
-                Some(items) => {
+                Some(Action::Printf(fmt, items)) => {
+                    let args: Vec<String> = items.iter().map(|o| rec.value(o)).collect();
+                    out.raw(&printf(fmt, &args));
+                    true
+                }
+                Some(Action::Print(items)) if items.is_empty() => out.line(&[line]),
+                Some(Action::Print(items)) => {
                     let mut text = String::new();
                     for (k, (item, comma)) in items.iter().enumerate() {
                         if k > 0 && *comma {
@@ -210,12 +226,114 @@ fn looks_numeric(s: &str) -> Option<f64> {
     }
 }
 
+/// The conversions `printf` supports: `%[-0][WIDTH][.PREC](s|d|i|f|x|o|c|%)`.
+fn check_format(fmt: &str) -> Result<(), String> {
+    let mut it = fmt.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '%' {
+            continue;
+        }
+        while it.peek().is_some_and(|c| "-0123456789.".contains(*c)) {
+            it.next();
+        }
+        match it.next() {
+            Some('s' | 'd' | 'i' | 'f' | 'x' | 'o' | 'c' | '%') => {}
+            other => {
+                return Err(format!(
+                    "printf conversion `%{}` is not supported (use %s %d %i %f %x %o %c, with \
+                     optional - 0 width and .precision)",
+                    other.map(String::from).unwrap_or_default()
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// awk's numeric value of a string: its leading number, else 0.
+fn num(s: &str) -> f64 {
+    let t = s.trim_start_matches([' ', '\t']);
+    let mut end = 0;
+    let b = t.as_bytes();
+    if end < b.len() && (b[end] == b'-' || b[end] == b'+') {
+        end += 1;
+    }
+    while end < b.len() && (b[end].is_ascii_digit() || b[end] == b'.') {
+        end += 1;
+    }
+    (1..=end)
+        .rev()
+        .find_map(|e| t[..e].parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Format one `printf` call (format checked by [`check_format`]); widths are capped at 256.
+fn printf(fmt: &str, args: &[String]) -> String {
+    let mut out = String::new();
+    let mut args = args.iter();
+    let mut it = fmt.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut spec = String::new();
+        while let Some(&d) = it.peek().filter(|c| "-0123456789.".contains(**c)) {
+            spec.push(d);
+            it.next();
+        }
+        let conv = it.next().unwrap_or('%');
+        if conv == '%' {
+            out.push('%');
+            continue;
+        }
+        let left = spec.starts_with('-');
+        let spec = spec.trim_start_matches('-');
+        let zero = spec.starts_with('0') && !left;
+        let (w, p) = match spec.split_once('.') {
+            Some((w, p)) => (w, Some(p.parse::<usize>().unwrap_or(0).min(256))),
+            None => (spec, None),
+        };
+        let width = w.parse::<usize>().unwrap_or(0).min(256);
+        let arg = args.next().map(String::as_str).unwrap_or("");
+        let body = match conv {
+            's' => match p {
+                Some(p) => arg.chars().take(p).collect(),
+                None => arg.to_string(),
+            },
+            'c' => arg.chars().next().map(String::from).unwrap_or_default(),
+            'f' => format!("{:.*}", p.unwrap_or(6), num(arg)),
+            'x' => format!("{:x}", num(arg) as i64),
+            'o' => format!("{:o}", num(arg) as i64),
+            _ => format!("{}", num(arg) as i64),
+        };
+        let pad = width.saturating_sub(body.chars().count());
+        let numeric = !matches!(conv, 's' | 'c');
+        if left {
+            out.push_str(&body);
+            out.extend(std::iter::repeat_n(' ', pad));
+        } else if zero && numeric {
+            let (sign, digits) = match body.strip_prefix('-') {
+                Some(d) => ("-", d),
+                None => ("", body.as_str()),
+            };
+            out.push_str(sign);
+            out.extend(std::iter::repeat_n('0', pad));
+            out.push_str(digits);
+        } else {
+            out.extend(std::iter::repeat_n(' ', pad));
+            out.push_str(&body);
+        }
+    }
+    out
+}
+
 struct Parser {
     cs: Vec<char>,
     i: usize,
 }
 
-type Program = (Vec<Cond>, Option<Vec<(Operand, bool)>>);
+type Program = (Vec<Vec<Cond>>, Option<Action>);
 
 impl Parser {
     fn ws(&mut self) {
@@ -245,16 +363,38 @@ impl Parser {
         let mut conds = Vec::new();
         if self.peek() != Some('{') {
             loop {
-                conds.push(self.cond()?);
-                if !self.eat("&&") {
+                let mut all = vec![self.cond()?];
+                while self.eat("&&") {
+                    all.push(self.cond()?);
+                }
+                conds.push(all);
+                if !self.eat("||") {
                     break;
                 }
             }
         }
-        let mut print = None;
+        let mut action = None;
         if self.eat("{") {
             let mut items = Vec::new();
-            if self.eat("print") {
+            if self.eat("printf") {
+                let paren = self.eat("(");
+                let Operand::Str(fmt) = self.operand()? else {
+                    return Err("printf needs a \"format\" string first".into());
+                };
+                check_format(&fmt)?;
+                let mut args = Vec::new();
+                while self.eat(",") {
+                    args.push(self.operand()?);
+                }
+                if paren && !self.eat(")") {
+                    return Err("expected `)` after the printf arguments".into());
+                }
+                self.eat(";");
+                if !self.eat("}") {
+                    return Err("expected `}` after printf (one statement only)".into());
+                }
+                action = Some(Action::Printf(fmt, args));
+            } else if self.eat("print") {
                 let mut comma = false;
                 loop {
                     match self.peek() {
@@ -271,12 +411,16 @@ impl Parser {
                 }
                 self.eat(";");
             } else if self.peek() != Some('}') {
-                return Err("the only action supported is `print`".into());
+                return Err("the only actions supported are `print` and `printf`".into());
             }
-            if !self.eat("}") {
-                return Err("expected `}` after the print items (one print statement only)".into());
+            if action.is_none() {
+                if !self.eat("}") {
+                    return Err(
+                        "expected `}` after the print items (one print statement only)".into(),
+                    );
+                }
+                action = Some(Action::Print(items));
             }
-            print = Some(items);
         }
         if self.peek().is_some() {
             return Err(format!(
@@ -284,10 +428,10 @@ impl Parser {
                 self.cs[self.i..].iter().collect::<String>()
             ));
         }
-        if conds.is_empty() && print.is_none() {
+        if conds.is_empty() && action.is_none() {
             return Err("empty program".into());
         }
-        Ok((conds, print))
+        Ok((conds, action))
     }
 
     fn cond(&mut self) -> Result<Cond, String> {

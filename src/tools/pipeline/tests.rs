@@ -341,6 +341,31 @@ fn awk_subset() {
     assert_eq!(run("x | awk '{ print $2 }'", "  a  b \n"), "b\n");
     assert_eq!(run("x | awk 'NF'", "a\n\nb\n"), "a\nb\n");
     assert_eq!(run("x | awk '{print $5}'", "a b\n"), "\n");
+    assert_eq!(
+        run("x | awk 'NR==1 || /ESTAB/'", ss),
+        "State Recv-Q Send-Q Local Peer\nESTAB 0 0 10.0.0.1:22 10.0.0.2:5555\n"
+    );
+    assert_eq!(
+        run(
+            "x | awk '$1 == \"LISTEN\" && $3 > 100 || NR == 3 {print NR}'",
+            ss
+        ),
+        "2\n3\n"
+    );
+    assert_eq!(
+        run(
+            "x | awk 'NR>1 {printf \"%-8s|%5d|%05.1f|%s\\n\", $1, $3, $2, $NF}'",
+            ss
+        ),
+        "LISTEN  |  128|000.0|0.0.0.0:*\nESTAB   |    0|000.0|10.0.0.2:5555\n"
+    );
+    assert_eq!(
+        run("x | awk '{printf(\"%s=%x%%\\n\", $1, $2)}'", "a 255\n"),
+        "a=ff%\n"
+    );
+    assert_eq!(run("x | awk '{printf \"%.2s\", $1}'", "abc\nde\n"), "abde");
+    assert!(err("x | awk '{printf \"%e\", $1}'").contains("not supported"));
+    assert!(err("x | awk '{printf $1}'").contains("format"));
     for bad in [
         "x | awk '{system(\"id\")}'",
         "x | awk 'BEGIN{print 1}'",
