@@ -28,8 +28,6 @@ use args::{Cli, Command};
 /// Errors of the CLI layer itself.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("{what} is not built yet (it lands with issue {issue}); see `tai --help` for what works now")]
-    NotYet { what: &'static str, issue: u32 },
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -39,7 +37,7 @@ pub enum CliError {
 impl HasExitCode for CliError {
     fn exit_code(&self) -> Code {
         match self {
-            CliError::NotYet { .. } | CliError::Usage(_) => Code::Usage,
+            CliError::Usage(_) => Code::Usage,
             CliError::Failed(_) => Code::Failure,
         }
     }

@@ -90,12 +90,31 @@ pub struct Fixture {
     pub exchanges: Vec<Exchange>,
 }
 
+/// A fixture file that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    #[error("could not read fixture {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("fixture {} is not valid JSON for a recorded session: {source}\n  re-record it with `tai --record DIR ...`", path.display())]
+    Invalid {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
 impl Fixture {
-    pub fn load(path: &Path) -> Result<Fixture, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("could not read fixture {}: {e}", path.display()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| format!("fixture {} is not valid: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Fixture, FixtureError> {
+        let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| FixtureError::Invalid {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 
@@ -175,12 +194,15 @@ pub struct TaiHttp {
 }
 
 impl TaiHttp {
-    pub fn new(timeout: Duration, recorder: Option<Arc<Recorder>>) -> Result<TaiHttp, String> {
+    pub fn new(
+        timeout: Duration,
+        recorder: Option<Arc<Recorder>>,
+    ) -> Result<TaiHttp, super::LlmError> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10).min(timeout))
             .build()
-            .map_err(|e| format!("could not build the HTTP client: {e}"))?;
+            .map_err(|e| super::LlmError::Setup(format!("could not build the HTTP client: {e}")))?;
         Ok(TaiHttp { client, recorder })
     }
 }

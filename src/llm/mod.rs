@@ -274,7 +274,7 @@ impl ModelClient {
             })?)),
             None => None,
         };
-        let http = TaiHttp::new(opts.timeout, recorder.clone()).map_err(LlmError::Setup)?;
+        let http = TaiHttp::new(opts.timeout, recorder.clone())?;
         let key = opts.api_key.clone().unwrap_or_default();
         let wire = match opts.endpoint {
             Endpoint::OpenAi => {
