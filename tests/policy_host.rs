@@ -327,6 +327,32 @@ async fn attacks_are_refused_on_the_host() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_are_judged_where_they_lead_on_the_host() {
+    let _serial = serial().await;
+    let host = host().await;
+    let c = Canaries::plant();
+    let policy = Policy::load(false).unwrap();
+    let mut problems = Vec::new();
+    for r in batch(&host, &c, ONLY_THE_HOST_KNOWS).await {
+        let argv = split_pipeline(&r.line).unwrap().0;
+        if !matches!(policy.check(&argv), Decision::Allow { .. }) {
+            problems.push(format!(
+                "{}: already refused lexically: not a host test",
+                r.line
+            ));
+        }
+        if !r.refused() || !r.visible().contains(" resolves to ") {
+            problems.push(format!(
+                "not refused after host resolution: {}",
+                r.summary()
+            ));
+        }
+    }
+    host.ctx.transport.close().await;
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tricky_allowed_lines_leak_nothing_and_change_nothing() {
     let _serial = serial().await;
     let host = host().await;

@@ -246,3 +246,17 @@ pub const RESHAPED_KEYS: &[&str] = &[
     "cat {L}/bundle.pem | cut -c1-10",
     "cat {L}/bundle.pem | awk '{print $1}' | cut -d A -f 1",
 ];
+
+/// Lines a lexical check must let through (their words name harmless paths) that the host
+/// refuses once the paths are resolved there: symlinks to secrets, a relative link from the
+/// remote working directory, a recursive read through a link out of the allowed root.
+pub const ONLY_THE_HOST_KNOWS: &[&str] = &[
+    "cat {T}/pw.txt",
+    "head -n 3 {L}/cert.log",
+    "wc -c {L}/cert.log",
+    "cat {L}/link-sslpriv/tai-canary-{ID}.txt",
+    "cat tai-canary-{ID}.lnk",
+    "grep -c . tai-canary-{ID}.lnk",
+    "grep -r root {L}/link-etc",
+    "grep -rn BEGIN {L}/link-sslpriv",
+];
