@@ -221,10 +221,20 @@ fn blob_re() -> &'static Regex {
 /// whose `/`-separated parts read like names.
 fn is_random_blob(tok: &str) -> bool {
     let count = |f: fn(&u8) -> bool| tok.as_bytes().iter().filter(|b| f(b)).count();
-    if count(u8::is_ascii_uppercase) < 2
-        || count(u8::is_ascii_lowercase) < 2
-        || count(u8::is_ascii_digit) < 2
-    {
+    let (upper, lower) = (count(u8::is_ascii_uppercase), count(u8::is_ascii_lowercase));
+    if upper < 2 || lower < 2 {
+        return false;
+    }
+    // Without digits, random text still switches case between letters about every other
+    // letter; words and CamelCase names rarely do.
+    let letters: Vec<bool> = tok
+        .bytes()
+        .filter(u8::is_ascii_alphabetic)
+        .map(|b| b.is_ascii_uppercase())
+        .collect();
+    let switches = letters.windows(2).filter(|w| w[0] != w[1]).count();
+    let mixed = switches * 3 >= letters.len() && upper.min(lower) * 5 >= letters.len();
+    if count(u8::is_ascii_digit) < 2 && !mixed {
         return false;
     }
     let path_like = tok.matches('/').count() >= 2

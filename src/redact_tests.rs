@@ -204,6 +204,7 @@ fn key_bodies_without_their_begin_line_are_still_caught() {
         "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
         "QyNTUxOQAAACDx7Gq3cQ0bF9kYwR2p+Lm/8hT1nVzXoA4uJ5iKe6sWdAAAAJgPq1RrD6tU",
         "TAIKEY721754debf018a3e000000TAIKEY721754debf018a3e000000TAIKEY72",
+        "ASHyQKRGJgdZVWsyASHyQKRGJgdZVWsyASHyQKRGJgdZVWsyASHyQKRGJgdZVWsy",
     ];
     for b in body {
         let rev: String = b.chars().rev().collect();
@@ -230,6 +231,8 @@ fn key_bodies_without_their_begin_line_are_still_caught() {
         "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
         "Invocation ID 6f0c5e1d2b3a49f8a7e6d5c4b3a29181 started",
         "org.springframework.boot.autoconfigure.SpringBootApplication",
+        "AbstractAutowireCapableBeanFactoryPostProcessor",
+        "ORGFREEDESKTOPDBUSPropertiesChanged",
     ] {
         assert_eq!(redact(s), s);
     }
