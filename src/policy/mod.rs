@@ -367,6 +367,17 @@ impl Policy {
         self.rules.path_arguments(argv)
     }
 
+    /// The path arguments of an allowed argv whose contents the program prints (operands of
+    /// cat, grep, awk, ...; none for `ls`, `stat`, `du`, `find`, `file`, checksums); empty
+    /// when denied. A host-side content check (a private key in an innocently named log)
+    /// applies to these: once reshaped by `cut -c` or `awk substr`, no redactor can spot it.
+    pub fn content_paths(&self, argv: &[String]) -> Vec<String> {
+        self.rules
+            .decide(argv, None)
+            .map(|v| v.content_paths)
+            .unwrap_or_default()
+    }
+
     /// The DNS names an allowed argv's URLs connect to (curl), without repeats; empty when the
     /// argv is denied or names only addresses. (Other probes' hosts are checked lexically
     /// only: ping, dig or openssl cannot fetch credentials from a metadata service.) The host resolves them in one batch and

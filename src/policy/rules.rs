@@ -130,6 +130,10 @@ pub struct Rule {
     /// Options that make the command read directories recursively.
     #[serde(default)]
     pub recursive_options: Vec<String>,
+    /// The program only looks at its paths' names and metadata (`ls`, `stat`, `du`, `find`,
+    /// `file`, checksums), never prints their contents: its paths are not content reads.
+    #[serde(default)]
+    pub metadata_only: bool,
     /// The program always reads its operands recursively (`rgrep`).
     #[serde(default)]
     pub recursive: bool,
@@ -297,10 +301,16 @@ impl Rules {
                 probe_names.push(n);
             }
         }
+        let content_paths = if rule.metadata_only {
+            Vec::new()
+        } else {
+            paths.clone()
+        };
         Ok(Verdict {
             rule: rule.id.clone(),
             run,
             paths,
+            content_paths,
             probe_names,
         })
     }
@@ -426,6 +436,10 @@ pub struct Verdict {
     pub rule: String,
     pub run: Vec<String>,
     pub paths: Vec<String>,
+    /// The paths whose contents the program prints (all of `paths` unless the rule is
+    /// `metadata_only`): where a host-side content check (key markers in an innocently named
+    /// file) applies.
+    pub content_paths: Vec<String>,
     /// DNS names the command connects to, without repeats.
     pub probe_names: Vec<String>,
 }

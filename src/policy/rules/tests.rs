@@ -413,3 +413,26 @@ mod real {
         );
     }
 }
+
+#[test]
+fn content_paths_leave_out_metadata_only_programs() {
+    let r = crate::policy::load_rules(crate::policy::POLICY_TOML).unwrap();
+    let argv = |s: &str| shell_words::split(s).unwrap();
+    let v = r.decide(&argv("cut -c1-5 /var/log/a.log"), None).unwrap();
+    assert_eq!(v.content_paths, ["/var/log/a.log"]);
+    let v = r
+        .decide(&argv("grep -f /etc/pats x /var/log/b"), None)
+        .unwrap();
+    assert_eq!(v.content_paths, ["/etc/pats", "x", "/var/log/b"]);
+    for line in [
+        "ls -l /var/log",
+        "stat /var/log/a",
+        "du -sh /var/log",
+        "find /var/log -name x",
+        "file /var/log/a",
+    ] {
+        let v = r.decide(&argv(line), None).unwrap();
+        assert!(v.content_paths.is_empty(), "{line}");
+        assert!(!v.paths.is_empty(), "{line}");
+    }
+}
