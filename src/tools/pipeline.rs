@@ -22,13 +22,14 @@
 //!
 //! Supported stages: `grep` ([`grep`]), `sort` ([`sort`]), `uniq`, `head`, `tail`, `wc`,
 //! `cut` ([`text`]), `tr` and `column -t` ([`tr`]), `tac`, `cat` (and `less`/`more`: the text
-//! unchanged), and a small `awk` subset ([`awk`]). Output bound: a stage writes at most its input
+//! unchanged), and small `sed` ([`sed`]) and `awk` ([`awk`]) subsets. Output bound: a stage writes at most its input
 //! plus a small overhead (line prefixes such as `uniq -c` counts), then stops with a note.
 use super::{CallStatus, CommandRecord};
 use crate::policy::{quote, split_command_line};
 
 pub mod awk;
 pub mod grep;
+pub mod sed;
 pub mod sort;
 pub mod text;
 pub mod tr;
@@ -54,6 +55,7 @@ enum Kind {
     Wc(Wc),
     Cut(Cut),
     Tr(tr::Tr),
+    Sed(sed::Sed),
     Column(tr::Column),
     /// `cat`, `less`, `more` without arguments: the text unchanged.
     Same,
@@ -62,7 +64,8 @@ enum Kind {
 }
 
 const SUPPORTED: &str =
-    "grep, sort, uniq, head, tail, wc, cut, tr, column -t, tac, cat and simple awk '{print $N}'";
+    "grep, sort, uniq, head, tail, wc, cut, tr, column -t, tac, cat, simple sed \
+     (s///, p, d, q) and simple awk '{print $N}'";
 
 /// Split a command line into the host command and the stages tai applies (see module docs).
 pub fn split_pipeline(line: &str) -> Result<(Vec<String>, Vec<Stage>), String> {
@@ -194,6 +197,7 @@ impl Stage {
             "wc" => Kind::Wc(Wc::parse(args)?),
             "cut" => Kind::Cut(Cut::parse(args)?),
             "tr" => Kind::Tr(tr::Tr::parse(args)?),
+            "sed" => Kind::Sed(sed::Sed::parse(args)?),
             "column" => Kind::Column(tr::Column::parse(args)?),
             "tac" | "cat" | "less" | "more" if !args.is_empty() => {
                 return Err(format!(
@@ -228,6 +232,7 @@ impl Stage {
             Kind::Wc(w) => w.apply(input, &mut out),
             Kind::Cut(c) => c.apply(input, &mut out),
             Kind::Tr(t) => t.apply(input, &mut out),
+            Kind::Sed(s) => s.apply(input, &mut out),
             Kind::Column(c) => c.apply(input, &mut out),
             Kind::Same => out.raw(input),
             Kind::Tac => {

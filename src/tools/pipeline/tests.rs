@@ -45,7 +45,7 @@ fn refuses_operators_and_unknown_stages() {
         "ps | xargs kill",
         "ps | tee /tmp/x",
         "ps | bash -c id",
-        "ps | sed p",
+        "ps | perl -pe 1",
     ] {
         let e = err(bad);
         assert!(
@@ -301,6 +301,57 @@ fn tr_column_tac_cat() {
 }
 
 #[test]
+fn sed_subset() {
+    let text = "# comment\n\nListen 80\n  ServerName a.example\nListen 443\n";
+    assert_eq!(
+        run("x | sed -n '/^Listen/p'", text),
+        "Listen 80\nListen 443\n"
+    );
+    assert_eq!(
+        run("x | sed '/^#/d; /^$/d'", text),
+        "Listen 80\n  ServerName a.example\nListen 443\n"
+    );
+    assert_eq!(run("x | sed 1d", "h\na\nb\n"), "a\nb\n");
+    assert_eq!(run("x | sed -n '2,3p'", "1\n2\n3\n4\n"), "2\n3\n");
+    assert_eq!(run("x | sed -n '$p'", "1\n2\n"), "2\n");
+    assert_eq!(run("x | sed '2q'", "1\n2\n3\n"), "1\n2\n");
+    assert_eq!(run("x | sed 's/^ *//'", "  a\nb\n"), "a\nb\n");
+    assert_eq!(run("x | sed 's/o/0/g'", "foo\n"), "f00\n");
+    assert_eq!(run("x | sed 's/o/0/2'", "fooo\n"), "fo0o\n");
+    assert_eq!(run("x | sed 's|/|:|g'", "/a/b\n"), ":a:b\n");
+    assert_eq!(
+        run("x | sed 's/\\(a\\)\\(b\\)/\\2\\1 [&] $/'", "ab\n"),
+        "ba [ab] $\n"
+    );
+    assert_eq!(
+        run("x | sed -E 's/([0-9]+)ms/\\1 ms/'", "took 12ms\n"),
+        "took 12 ms\n"
+    );
+    assert_eq!(run("x | sed -n 's/x/y/p'", "x\nz\n"), "y\n");
+    assert_eq!(run("x | sed -n '/b/,/d/p'", "a\nb\nc\nd\ne\n"), "b\nc\nd\n");
+    assert_eq!(run("x | sed '/b/,$d'", "a\nb\nc\n"), "a\n");
+    assert_eq!(run("x | sed -n '/a/!p'", "a\nb\n"), "b\n");
+    assert_eq!(run("x | sed -e s/a/b/ -e s/b/c/", "a\n"), "c\n");
+    assert_eq!(run("x | sed 's/A/x/I'", "a\n"), "x\n");
+    for bad in [
+        "x | sed 'w /tmp/x'",
+        "x | sed 's/a/b/w /tmp/x'",
+        "x | sed '1r /etc/shadow'",
+        "x | sed 's/x/id/e'",
+        "x | sed -i s/a/b/",
+        "x | sed -f script.sed",
+        "x | sed p /etc/passwd",
+        "x | sed '1{p}'",
+    ] {
+        let e = err(bad);
+        assert!(
+            e.contains("sed after `|` supports") || e.contains("operand"),
+            "{bad}: {e}"
+        );
+    }
+}
+
+#[test]
 fn awk_subset() {
     let ss = "State Recv-Q Send-Q Local Peer\nLISTEN 0 128 0.0.0.0:22 0.0.0.0:*\nESTAB 0 0 10.0.0.1:22 10.0.0.2:5555\n";
     assert_eq!(run("x | awk '{print $1}'", ss), "State\nLISTEN\nESTAB\n");
@@ -508,6 +559,11 @@ mod fuzz {
         "'\\\\'",
         "'\\777'",
         "-ds",
+        "sed",
+        "'s/a/b/g'",
+        "'/x/,$d'",
+        "'2,1p'",
+        "'s/\\(x\\)/\\1&/2'",
     ];
 
     fn line() -> impl Strategy<Value = String> {
