@@ -216,6 +216,23 @@ fn blob_re() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"[A-Za-z0-9+/]{24,}=*").expect("blob pattern compiles"))
 }
 
+/// A short piece of a random base64 text: both cases, and a digit or frequent case switches.
+fn is_random_piece(tok: &str) -> bool {
+    let b = tok.as_bytes();
+    let (upper, lower) = (
+        b.iter().filter(|c| c.is_ascii_uppercase()).count(),
+        b.iter().filter(|c| c.is_ascii_lowercase()).count(),
+    );
+    let switches = b
+        .iter()
+        .filter(|c| c.is_ascii_alphabetic())
+        .collect::<Vec<_>>()
+        .windows(2)
+        .filter(|w| w[0].is_ascii_uppercase() != w[1].is_ascii_uppercase())
+        .count();
+    upper >= 1 && lower >= 1 && (b.iter().any(u8::is_ascii_digit) || switches * 3 >= upper + lower)
+}
+
 /// Whether a base64-alphabet run looks like key material (or another random secret) rather
 /// than a word, a path or a hex id: upper case, lower case and digits mixed, and not a path
 /// whose `/`-separated parts read like names.
@@ -500,12 +517,21 @@ impl StreamRedactor {
         out.extend_from_slice(redact(&text[batch..]).as_bytes());
     }
 
-    /// Pass on the held lines (they were not a key body).
+    /// Pass on the held lines: redacted, or replaced whole when they are a run of at least
+    /// three random-looking pieces of 8+ characters (a key body sliced into columns on the
+    /// host, `cut -c13-24`).
     fn release_held(&mut self, out: &mut Vec<u8>) {
-        if !self.held.is_empty() {
-            out.extend_from_slice(redact(&self.held).as_bytes());
-            self.held.clear();
+        if self.held.is_empty() {
+            return;
         }
+        let lines: Vec<&str> = self.held.lines().collect();
+        let sliced = lines.len() >= 3 && lines.iter().all(|l| l.len() >= 8 && is_random_piece(l));
+        if sliced {
+            out.extend_from_slice(b"[REDACTED:base64-lines]\n");
+        } else {
+            out.extend_from_slice(redact(&self.held).as_bytes());
+        }
+        self.held.clear();
     }
 }
 

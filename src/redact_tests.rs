@@ -287,8 +287,19 @@ fn a_key_tail_without_its_begin_line_is_dropped_at_its_end_line() {
             "[REDACTED:private-key]\n-----END PRIVATE KEY-----\nnext\n"
         );
     }
+    // A body sliced into columns (`cut -c13-24`): runs of random 12-character pieces.
+    let sliced =
+        "ERTIFICATE--\nRIVATE KEY--\nBgkqhkiG9w0B\nqHeqKKmkNY28\nAwIBAgIUJ0aG\nTIFICATE----\n";
+    let out = redact_bytes(sliced.as_bytes());
+    assert!(
+        !out.contains("qHeqKKmkNY28") && !out.contains("BgkqhkiG9w0B"),
+        "{out}"
+    );
+    assert!(out.ends_with("TIFICATE----\n"), "{out}");
     // Short words and numbers before other lines are only delayed, never dropped.
-    let text = "active\n42\nenabled\nload average: 0.1\nOK\n";
+    let text = "active\n42\nenabled\nload average: 0.1\nOK\nroot\ndaemon\nwww-data\nnginx\n";
+    assert_eq!(redact_bytes(text.as_bytes()), text);
+    let text = "eth0\nlo\nwlan0\nens3\nbr0\nMemTotal\n";
     assert_eq!(redact_bytes(text.as_bytes()), text);
     let text = "MIIBszCCAVmg\n-----END CERTIFICATE-----\n";
     assert_eq!(redact_bytes(text.as_bytes()), text);
