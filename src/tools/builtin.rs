@@ -1040,7 +1040,8 @@ impl Spec for TimeSync {
 pub struct RunCommandArgs {
     /// One read-only command line, e.g. `journalctl -u nginx -n 50`, optionally followed by
     /// `| STAGE` filters that tai applies itself to the output: grep, sort, uniq, head, tail,
-    /// wc, cut and simple awk '{print $N}' (e.g. `ss -tan | awk '{print $1}' | sort | uniq -c`).
+    /// wc, cut, tr, column -t, simple sed (s///, p, d) and simple awk '{print $N}' (e.g.
+    /// `ss -tan | awk '{print $1}' | sort | uniq -c`).
     /// No redirections, `;`, `&&`, `||`, `$(...)` or globs: only the first command runs on the
     /// host, without a shell, and the read-only policy decides.
     pub command: String,
@@ -1054,7 +1055,7 @@ impl Tool for RunCommand {
         "run_command"
     }
     fn description(&self) -> &'static str {
-        "Run one read-only command line that no other tool covers, optionally with `| grep/sort/uniq/head/tail/wc/cut/awk` stages applied by tai; the policy decides"
+        "Run one read-only command line that no other tool covers, optionally with `| grep/sort/uniq/head/tail/wc/cut/tr/sed/awk` stages applied by tai; the policy decides"
     }
     fn parameters(&self) -> Value {
         schema_for::<RunCommandArgs>()
