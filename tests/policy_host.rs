@@ -352,6 +352,53 @@ async fn paths_are_judged_where_they_lead_on_the_host() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// A name only the host resolves to a metadata address (an `/etc/hosts` alias, as a hostile
+/// resolver or DNS rebinding would give): probes to it are refused after host-side resolution.
+/// The entry is removed again (the file restored byte for byte) when the guard drops.
+struct HostsAlias {
+    original: Vec<u8>,
+}
+
+impl HostsAlias {
+    fn add(line: &str) -> HostsAlias {
+        let original = std::fs::read("/etc/hosts").unwrap();
+        let mut text = original.clone();
+        if !text.ends_with(b"\n") {
+            text.push(b'\n');
+        }
+        text.extend_from_slice(line.as_bytes());
+        text.push(b'\n');
+        std::fs::write("/etc/hosts", text).unwrap();
+        HostsAlias { original }
+    }
+}
+
+impl Drop for HostsAlias {
+    fn drop(&mut self) {
+        let _ = std::fs::write("/etc/hosts", &self.original);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_that_resolve_to_metadata_on_the_host_are_refused() {
+    let _serial = serial().await;
+    let host = host().await;
+    let c = Canaries::plant();
+    let name = format!("tai-meta-{}.test", c.id);
+    let _alias = HostsAlias::add(&format!("169.254.169.254 {name}\nfd00:ec2::254 v6-{name}"));
+    let lines = [
+        format!("curl -s http://{name}/latest/meta-data/"),
+        format!("curl -sI http://{name}:80/"),
+        format!("curl -s -o /dev/null -w %{{http_code}} http://v6-{name}/"),
+        format!("openssl s_client -connect {name}:443 -brief"),
+        format!("ping -c 1 {name}"),
+        format!("traceroute -n {name}"),
+    ];
+    let ran = batch_lines(&host, &c, &lines).await;
+    host.ctx.transport.close().await;
+    assert_all_refused(&ran);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tricky_allowed_lines_leak_nothing_and_change_nothing() {
     let _serial = serial().await;
