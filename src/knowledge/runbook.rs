@@ -1,5 +1,6 @@
 //! Runbooks: Markdown files with YAML frontmatter (`service`, `symptoms`, `tags`), chunked by
-//! section. The bundled library is compiled in so search works on a fresh install.
+//! section (CommonMark headings, via pulldown-cmark). The bundled library is compiled in so
+//! search works on a fresh install.
 use serde::{Deserialize, Serialize};
 
 /// The frontmatter every runbook carries.
@@ -91,6 +92,11 @@ pub const BUNDLED: &[(&str, &str)] = &[
 ];
 
 /// Parse a runbook. Errors name the line so the author can fix the file.
+///
+/// Sections are found by a CommonMark parser (pulldown-cmark): `##`/`###` and setext (`---`
+/// underlined) headings at the top level split sections; a `#` line inside a fenced or indented
+/// code block, a list or a quote does not. The first level-1 heading is the title. Section
+/// bodies are the Markdown source as written.
 pub fn parse(name: &str, text: &str) -> Result<Runbook, String> {
     let text = text.replace("\r\n", "\n");
     let (front, body, body_line) = split_frontmatter(&text)?;
@@ -99,38 +105,38 @@ pub fn parse(name: &str, text: &str) -> Result<Runbook, String> {
     let mut sections: Vec<Section> = Vec::new();
     let mut cur: Option<Section> = None;
     let mut preamble = String::new();
-    let mut in_fence = false;
-    for (n, line) in body.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            in_fence = !in_fence;
+    let mut pos = 0;
+    for h in headings(body) {
+        let split = (2..=3).contains(&h.level);
+        let is_title = h.level == 1 && title.is_empty();
+        if !split && !is_title {
+            continue;
         }
-        let heading = if in_fence { None } else { heading_of(line) };
-        match heading {
-            Some((1, h)) if title.is_empty() => title = h,
-            Some((level, h)) if (2..=3).contains(&level) => {
-                if let Some(s) = cur.take() {
-                    sections.push(s);
-                }
-                if h.is_empty() {
-                    return Err(format!("line {}: empty heading", body_line + n));
-                }
-                cur = Some(Section {
-                    heading: h,
-                    body: String::new(),
-                });
-            }
-            _ => match cur.as_mut() {
-                Some(s) => {
-                    s.body.push_str(line);
-                    s.body.push('\n');
-                }
-                None => {
-                    preamble.push_str(line);
-                    preamble.push('\n');
-                }
-            },
+        let before = &body[pos..h.start];
+        match cur.as_mut() {
+            Some(s) => s.body.push_str(before),
+            None => preamble.push_str(before),
         }
+        pos = h.end;
+        if is_title {
+            title = h.text;
+            continue;
+        }
+        if let Some(s) = cur.take() {
+            sections.push(s);
+        }
+        if h.text.is_empty() {
+            let line = body_line + body[..h.start].matches('\n').count();
+            return Err(format!("line {line}: empty heading"));
+        }
+        cur = Some(Section {
+            heading: h.text,
+            body: String::new(),
+        });
+    }
+    match cur.as_mut() {
+        Some(s) => s.body.push_str(&body[pos..]),
+        None => preamble.push_str(&body[pos..]),
     }
     if let Some(s) = cur.take() {
         sections.push(s);
@@ -162,16 +168,64 @@ pub fn parse(name: &str, text: &str) -> Result<Runbook, String> {
     })
 }
 
-fn heading_of(line: &str) -> Option<(usize, String)> {
-    let level = line.chars().take_while(|c| *c == '#').count();
-    if level == 0 || level > 6 {
-        return None;
+/// A top-level heading: its level, its text as written (inline code keeps its backticks, so
+/// citations read like the source) and the byte range of its lines.
+struct Heading {
+    level: usize,
+    text: String,
+    start: usize,
+    end: usize,
+}
+
+/// The top-level headings of a Markdown text, ATX and setext, in order.
+fn headings(body: &str) -> Vec<Heading> {
+    use pulldown_cmark::{Event, Parser, Tag};
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    for (ev, range) in Parser::new(body).into_offset_iter() {
+        match ev {
+            Event::Start(Tag::Heading { level, .. }) if depth == 0 => {
+                let raw = &body[range.clone()];
+                out.push(Heading {
+                    level: level as usize,
+                    text: heading_text(raw),
+                    start: range.start,
+                    end: range.end,
+                });
+                depth += 1;
+            }
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
     }
-    let rest = &line[level..];
-    if !rest.is_empty() && !rest.starts_with(' ') && !rest.starts_with('\t') {
-        return None;
+    out
+}
+
+/// The text of a heading from its source: `## Foo ##` → `Foo`; a setext heading's lines
+/// without the underline, joined by spaces.
+fn heading_text(raw: &str) -> String {
+    let t = raw.trim_start();
+    if t.starts_with('#') {
+        let line = t.lines().next().unwrap_or("");
+        let rest = line.trim_start_matches('#');
+        let rest = rest.trim_end();
+        // A closing sequence is `#`s preceded by a space (or the whole rest).
+        let stripped = rest.trim_end_matches('#');
+        let rest = if stripped.is_empty() || stripped.ends_with([' ', '\t']) {
+            stripped
+        } else {
+            rest
+        };
+        return rest.trim().to_string();
     }
-    Some((level, rest.trim().trim_end_matches('#').trim().to_string()))
+    let lines: Vec<&str> = raw.trim_end().lines().collect();
+    let text_lines = &lines[..lines.len().saturating_sub(1)];
+    text_lines
+        .iter()
+        .map(|l| l.trim())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `(frontmatter, body, first body line number)`.
@@ -371,5 +425,37 @@ mod tests {
             assert!(!r.front.tags.is_empty(), "{name} has no tags");
             assert!(r.sections.len() >= 4, "{name} has too few sections");
         }
+    }
+
+    #[test]
+    fn hash_lines_in_any_code_block_are_not_headings() {
+        // A ``` line inside a ~~~ fence, and a ```` fence quoting a ``` block: a line-based
+        // toggle loses track in both and splits on the `#` comments.
+        let text = "---\nservice: x\ntags: [a]\n---\n# T\n\n## Config\n\n~~~\n```\n# comment in the example\n~~~\n\n## Real section\n\nafter.\n\n## Quoting\n\n````markdown\n```sh\n## not a section\n```\n````\n\n    # indented code\n\n- a list\n\n  ## in a list item\n";
+        let r = parse("x.md", text).unwrap();
+        let heads: Vec<_> = r.sections.iter().map(|s| s.heading.as_str()).collect();
+        assert_eq!(heads, vec!["Config", "Real section", "Quoting"]);
+        assert!(r.sections[0].body.contains("# comment in the example"));
+        assert!(r.sections[2].body.contains("## not a section"));
+        assert!(r.sections[2].body.contains("# indented code"));
+        assert!(r.sections[2].body.contains("## in a list item"));
+    }
+
+    #[test]
+    fn setext_headings_split_sections() {
+        let text = "---\nservice: x\ntags: [a]\n---\nRunbook title\n=============\n\nIntro.\n\nRestart loops\n-------------\n\nRead `journalctl -u app`.\n\n## The `ss` output ##\n\nListeners.\n";
+        let r = parse("x.md", text).unwrap();
+        assert_eq!(r.title, "Runbook title");
+        let heads: Vec<_> = r.sections.iter().map(|s| s.heading.as_str()).collect();
+        assert_eq!(heads, vec!["Overview", "Restart loops", "The `ss` output"]);
+        assert_eq!(r.sections[0].body, "Intro.");
+        assert_eq!(r.sections[1].body, "Read `journalctl -u app`.");
+        assert!(!r.sections[1].body.contains("---"));
+    }
+
+    #[test]
+    fn empty_heading_names_its_line() {
+        let text = "---\nservice: x\ntags: [a]\n---\n## A\ntext\n\n##\nmore\n";
+        assert_eq!(parse("x.md", text).unwrap_err(), "line 8: empty heading");
     }
 }
