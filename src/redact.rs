@@ -35,15 +35,19 @@ fn key_begin() -> &'static Regex {
 /// gives `-----END PRI`).
 fn key_end() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"-----END[A-Z0-9 ]*-*").expect("key pattern compiles"))
+    RE.get_or_init(|| {
+        Regex::new(r"(?m)-----END[A-Z0-9 ]*-*|^-{1,4}END( [A-Z0-9 ]*-*|$)")
+            .expect("key pattern compiles")
+    })
 }
 
-/// A BEGIN line cut short before its closing dashes (`cut -c1-12`, `head -c`): `t` is what is
-/// left of the type.
+/// A BEGIN line cut short before its closing dashes (`cut -c1-12`, `head -c`), or at its
+/// start (`awk '{print substr($0, 5, 10)}'` gives `-BEGIN OPE`): `t` is what is left of the
+/// type.
 fn key_begin_cut() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"-----BEGIN(?P<t>(?: [A-Z0-9 ]*)?)-{0,4}(?:\r?\n|\z)")
+        Regex::new(r"(?m)(?:-----|^-{1,4})BEGIN(?P<t>(?: [A-Z0-9 ]*)?)-{0,4}(?:\r?\n|\z)")
             .expect("key pattern compiles")
     })
 }

@@ -266,6 +266,14 @@ fn begin_and_end_lines_cut_short_on_the_host_still_delimit_the_key() {
         assert!(!out.contains("MIIEsecret1234"), "{t:?}: {out}");
         assert!(out.ends_with("y\n"), "{out}");
     }
+    // Cut at both ends: `awk '{print substr($0, 5, 10)}'`.
+    let sliced = "ted the de\n-BEGIN OPE\nbnNzaC1rZX\nZsaunkyqNd\nZsaunkyqNd\n-END OPENS\nafter\n";
+    let out = redact_bytes(sliced.as_bytes());
+    assert!(
+        !out.contains("ZsaunkyqNd") && !out.contains("bnNzaC1rZX"),
+        "{out}"
+    );
+    assert!(out.ends_with("after\n"), "{out}");
     for t in [" CERT", " PUBLIC K", " X509"] {
         let text = format!("-----BEGIN{t}\nMIIEpublic1234\n");
         assert!(
