@@ -181,7 +181,11 @@ async fn read_file_resolves_symlinks_on_the_host_and_rechecks_them() {
     // Only the resolution ran; nothing read the target.
     assert_eq!(out.commands.len(), 1);
     assert_eq!(out.commands[0].exit_code, None);
-    assert!(out.output.contains("resolves to /etc/shadow"), "{}", out.output);
+    assert!(
+        out.output.contains("resolves to /etc/shadow"),
+        "{}",
+        out.output
+    );
 
     let ok = dir.path().join("ok.log");
     std::fs::write(dir.path().join("real.log"), "line1\nline2\n").unwrap();
