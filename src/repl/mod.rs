@@ -24,6 +24,7 @@ pub mod engine;
 pub mod history;
 pub mod prompt;
 pub mod session;
+mod transcript;
 pub mod view;
 
 pub use session::{Io, Session};

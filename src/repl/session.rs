@@ -342,7 +342,7 @@ impl Session {
             None => {
                 self.sync_outcomes();
                 return io
-                    .problem("the collection did not stop within 10s of Ctrl-C; abandoned it");
+                    .problem("the collection was abandoned: it had not stopped after Ctrl-C (what finished is kept)");
             }
             Some(Err(ReplError::Agent(AgentError::Interrupted))) => {
                 self.sync_outcomes();
@@ -678,92 +678,6 @@ impl Session {
             Err(e) => io.problem(&format!("{e}\n  still on {current}")),
         }
     }
-
-    /// The Markdown transcript: conversation, tool calls with output, and the last report.
-    pub fn transcript_markdown(&self) -> String {
-        let mut s = format!("# tai session on {}\n\n", self.host_name());
-        let tokens = self.tokens();
-        if let Some(i) = &self.issue {
-            s.push_str(&format!("**Issue:** {i}  \n"));
-        }
-        s.push_str(&format!(
-            "**Turns:** {}  \n**Tokens:** {} prompt, {} completion\n\n## Conversation\n\n",
-            self.turns, tokens.prompt, tokens.completion
-        ));
-        if self.transcript.is_empty() {
-            s.push_str("_(nothing yet)_\n");
-        }
-        for e in &self.transcript {
-            match e {
-                Entry::User { host, text } => s.push_str(&format!("**you@{host}:** {text}\n\n")),
-                Entry::Command { host, text } => s.push_str(&format!("`{text}` on {host}\n\n")),
-                Entry::Note { host, text } => {
-                    s.push_str(&format!("> tai@{host}: {}\n\n", text.replace('\n', "\n> ")))
-                }
-                Entry::Report { host, report } => {
-                    s.push_str(&format!("**Report on {host}:**\n\n"));
-                    s.push_str(&report.to_markdown().replace("\n# ", "\n### "));
-                    s.push('\n');
-                }
-            }
-        }
-        s.push_str("\n## Tool calls\n\n");
-        if self.collected.is_empty() {
-            s.push_str("_(none)_\n");
-        }
-        for l in &self.collected {
-            let o = &l.outcome;
-            s.push_str(&format!(
-                "### {} `{}` on {} ({}, {} ms)\n\n",
-                o.call.id,
-                o.call.tool,
-                l.host,
-                crate::report::status_word(o.status),
-                o.duration_ms
-            ));
-            for c in &o.commands {
-                s.push_str(&format!("- `{}`", c.command.replace('`', "'")));
-                if let Some(n) = &c.note {
-                    s.push_str(&format!(" — {n}"));
-                }
-                s.push('\n');
-            }
-            let fence = if o.output.contains("```") {
-                "~~~~"
-            } else {
-                "```"
-            };
-            s.push_str(&format!(
-                "\n{fence}text\n{}\n{fence}\n\n",
-                o.output.trim_end()
-            ));
-        }
-        if let Some(r) = &self.last_report {
-            s.push_str("## Last report\n\n");
-            s.push_str(&r.to_markdown().replace("\n# ", "\n### "));
-        }
-        s
-    }
-
-    fn save(&self, path: &std::path::Path) -> Result<usize, ReplError> {
-        if path.is_dir() {
-            return Err(ReplError::Save {
-                path: path.to_path_buf(),
-                reason: "is a directory; give a file name, e.g. /save incident.md".into(),
-            });
-        }
-        let text = self.transcript_markdown();
-        std::fs::write(path, &text).map_err(|e| ReplError::Save {
-            path: path.to_path_buf(),
-            reason: match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    "the directory does not exist; create it or pick another path".into()
-                }
-                _ => e.to_string(),
-            },
-        })?;
-        Ok(text.len())
-    }
 }
 
 /// What to tell the user when the model session could not be set up.
@@ -778,7 +692,8 @@ fn agent_error_message(config: &Config, e: &AgentError) -> String {
 }
 
 /// Run `work`; on Ctrl-C (SIGINT: the terminal is cooked while a turn runs), cancel `cancel`
-/// and give `work` a grace period to return what it gathered. `None` when it did not stop.
+/// and give `work` a grace period to return what it gathered. A second Ctrl-C abandons it at
+/// once. `None` when it did not stop (or was abandoned).
 pub async fn cancellable<F: std::future::Future>(
     work: F,
     cancel: &CancellationToken,
@@ -790,10 +705,13 @@ pub async fn cancellable<F: std::future::Future>(
         _ = tokio::signal::ctrl_c() => {
             cancel.cancel();
             // On its own line: a progress spinner may be mid-line.
-            let _ = io.note(&format!("\n{}", io.err_palette.warn("cancelling… (what finished is kept)")));
-            match tokio::time::timeout(CANCEL_GRACE, work).await {
-                Ok(r) => (Some(r), true),
-                Err(_) => (None, true),
+            let _ = io.note(&format!(
+                "\n{}",
+                io.err_palette.warn("cancelling… (what finished is kept; Ctrl-C again abandons it)")
+            ));
+            tokio::select! {
+                r = tokio::time::timeout(CANCEL_GRACE, work) => (r.ok(), true),
+                _ = tokio::signal::ctrl_c() => (None, true),
             }
         }
     }
