@@ -194,3 +194,61 @@ fn doctor_without_a_model_server_fails_fast_with_fixes() {
         "no colour when stdout is not a terminal"
     );
 }
+
+/// Ctrl-C during `tai run` stops the turn (the model request is abandoned) and exits 130, with
+/// one press and with two in a row (the second quits at once if the first has not ended it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_interrupts_tai_run_with_exit_130() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let model = support::model::ModelServer::start().await;
+    // The model never answers in time.
+    Mock::given(method("POST"))
+        .and(path(support::model::OA_PATH))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_secs(120))
+                .set_body_json(support::model::oa_text("qwen3:4b", "late")),
+        )
+        .mount(&model.server)
+        .await;
+    let home = tempfile::tempdir().unwrap();
+    for presses in [1, 2] {
+        let mut child = support::tai_cmd(home.path())
+            .args(["run", "local", "the disk is full", "--no-persist"])
+            .args(["--base-url", &model.v1_url(), "--model", "qwen3:4b"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let out = tokio::task::spawn_blocking(move || {
+            // Connected and waiting for the model by now.
+            std::thread::sleep(Duration::from_secs(3));
+            for _ in 0..presses {
+                // SAFETY: signalling our own child process.
+                unsafe { libc::kill(pid, libc::SIGINT) };
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let started = Instant::now();
+            loop {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(15),
+                    "tai run did not end after Ctrl-C x{presses}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            child.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(130), "Ctrl-C x{presses}: {err}");
+        assert!(err.contains("interrupted"), "{err}");
+    }
+}
