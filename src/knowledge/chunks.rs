@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::bm25::Bm25Index;
-use super::embed::{self, Embedder};
+use super::embed::{self, EmbedError, Embedder};
 use super::fusion;
 use crate::tools::ToolOutcome;
 
@@ -340,7 +340,7 @@ impl SessionChunks {
     }
 
     /// Embed chunks that have no vector yet. Returns how many were embedded.
-    pub async fn embed_pending(&mut self, embedder: &Embedder) -> Result<usize, String> {
+    pub async fn embed_pending(&mut self, embedder: &Embedder) -> Result<usize, EmbedError> {
         let pending: Vec<usize> = (0..self.chunks.len())
             .filter(|i| self.vectors[*i].is_none())
             .collect();

@@ -26,6 +26,29 @@ const BATCH_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a failure is remembered before the server is tried again.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(60);
 
+/// Why embeddings are not available; search falls back to BM25 and says so.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmbedError {
+    #[error("embedding server {url} is unreachable")]
+    Unreachable { url: String },
+    #[error("embedding server {url} did not answer within {secs}s")]
+    Timeout { url: String, secs: u64 },
+    #[error("embedding model {model:?} is not available at {url} (pull it with `ollama pull {model}`): {body}")]
+    ModelMissing {
+        model: String,
+        url: String,
+        body: String,
+    },
+    #[error("embedding server {url} answered HTTP {status}: {body}")]
+    Http {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("embedding server {url} sent an unusable reply: {reason}")]
+    BadReply { url: String, reason: String },
+}
+
 /// What this client knows about its server.
 #[derive(Debug, Default)]
 enum Availability {
@@ -33,7 +56,7 @@ enum Availability {
     Unknown,
     Answered,
     Failed {
-        reason: String,
+        reason: EmbedError,
         at: Instant,
     },
 }
@@ -85,7 +108,7 @@ impl Embedder {
     }
 
     /// `Some(reason)` when this client found the server unusable less than a cool-down ago.
-    pub fn known_unavailable(&self) -> Option<String> {
+    pub fn known_unavailable(&self) -> Option<EmbedError> {
         match &*self.state.lock().ok()? {
             Availability::Failed { reason, at } if at.elapsed() < self.cooldown => {
                 Some(reason.clone())
@@ -100,7 +123,7 @@ impl Embedder {
             .is_ok_and(|s| matches!(*s, Availability::Answered))
     }
 
-    fn remember(&self, r: Result<(), String>) {
+    fn remember(&self, r: Result<(), EmbedError>) {
         if let Ok(mut s) = self.state.lock() {
             *s = match r {
                 Ok(()) => Availability::Answered,
@@ -114,15 +137,17 @@ impl Embedder {
 
     /// Embed one query (with the query prefix). `Err` carries why vectors are not available;
     /// callers fall back to BM25.
-    pub async fn embed_query(&self, query: &str) -> Result<Vec<f32>, String> {
+    pub async fn embed_query(&self, query: &str) -> Result<Vec<f32>, EmbedError> {
         let text = format!("{QUERY_PREFIX}{query}");
         let mut v = self.embed_raw(&[text], PROBE_TIMEOUT).await?;
-        v.pop()
-            .ok_or_else(|| "empty embedding response".to_string())
+        v.pop().ok_or_else(|| EmbedError::BadReply {
+            url: self.url(),
+            reason: "no embedding in the reply".into(),
+        })
     }
 
     /// Embed documents (with the document prefix), in batches of [`BATCH`].
-    pub async fn embed_documents(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+    pub async fn embed_documents(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let mut out = Vec::with_capacity(texts.len());
         for batch in texts.chunks(BATCH) {
             let batch: Vec<String> = batch.iter().map(|t| format!("{DOC_PREFIX}{t}")).collect();
@@ -141,7 +166,7 @@ impl Embedder {
         &self,
         input: &[String],
         timeout: Duration,
-    ) -> Result<Vec<Vec<f32>>, String> {
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
         if let Some(reason) = self.known_unavailable() {
             return Err(reason);
         }
@@ -153,7 +178,11 @@ impl Embedder {
         r
     }
 
-    async fn request(&self, input: &[String], timeout: Duration) -> Result<Vec<Vec<f32>>, String> {
+    async fn request(
+        &self,
+        input: &[String],
+        timeout: Duration,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
         let url = self.url();
         let body = serde_json::json!({ "model": self.model, "input": input });
         let resp = self
@@ -165,12 +194,12 @@ impl Embedder {
             .await
             .map_err(|e| {
                 if e.is_timeout() {
-                    format!(
-                        "embedding server {url} did not answer within {}s",
-                        timeout.as_secs()
-                    )
+                    EmbedError::Timeout {
+                        url: url.clone(),
+                        secs: timeout.as_secs(),
+                    }
                 } else {
-                    format!("embedding server {url} is unreachable")
+                    EmbedError::Unreachable { url: url.clone() }
                 }
             })?;
         let status = resp.status();
@@ -178,30 +207,39 @@ impl Embedder {
             let text = resp.text().await.unwrap_or_default();
             let msg: String = text.chars().take(200).collect();
             return Err(if status.as_u16() == 404 {
-                format!(
-                    "embedding model {:?} is not available at {url} (pull it with `ollama pull {}`): {msg}",
-                    self.model, self.model
-                )
+                EmbedError::ModelMissing {
+                    model: self.model.clone(),
+                    url,
+                    body: msg,
+                }
             } else {
-                format!("embedding server {url} answered HTTP {status}: {msg}")
+                EmbedError::Http {
+                    url,
+                    status: status.as_u16(),
+                    body: msg,
+                }
             });
         }
-        let parsed: EmbedResponse = resp
-            .json()
-            .await
-            .map_err(|e| format!("embedding server {url} sent an unreadable reply: {e}"))?;
+        let parsed: EmbedResponse = resp.json().await.map_err(|e| EmbedError::BadReply {
+            url: url.clone(),
+            reason: format!("unreadable JSON: {e}"),
+        })?;
         if parsed.embeddings.len() != input.len() {
-            return Err(format!(
-                "embedding server {url} returned {} vectors for {} inputs",
-                parsed.embeddings.len(),
-                input.len()
-            ));
+            return Err(EmbedError::BadReply {
+                url,
+                reason: format!(
+                    "{} vectors for {} inputs",
+                    parsed.embeddings.len(),
+                    input.len()
+                ),
+            });
         }
         let dims = parsed.embeddings.first().map(Vec::len).unwrap_or(0);
         if dims == 0 || parsed.embeddings.iter().any(|v| v.len() != dims) {
-            return Err(format!(
-                "embedding server {url} returned vectors of mixed or zero width"
-            ));
+            return Err(EmbedError::BadReply {
+                url,
+                reason: "vectors of mixed or zero width".into(),
+            });
         }
         Ok(parsed.embeddings)
     }

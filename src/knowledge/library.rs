@@ -310,11 +310,12 @@ impl Knowledge {
     }
 
     /// `search_runbooks` for the model: cited sections as text.
-    pub async fn search_runbooks(&self, query: &str, limit: usize) -> Result<String, String> {
-        let hits = self
-            .search(query, limit.clamp(1, 10))
-            .await
-            .map_err(|e| e.to_string())?;
+    pub async fn search_runbooks(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<String, KnowledgeError> {
+        let hits = self.search(query, limit.clamp(1, 10)).await?;
         if hits.is_empty() {
             return Ok(format!("no runbook section matches {query:?}"));
         }

@@ -306,11 +306,10 @@ impl Knowledge {
         query: &str,
         host: Option<&str>,
         limit: usize,
-    ) -> Result<String, String> {
+    ) -> Result<String, KnowledgeError> {
         let hits = self
             .search_sessions(query, host, limit.clamp(1, 10))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if hits.is_empty() {
             return Ok(match host {
                 Some(h) => format!("no past session on {h} matches {query:?}"),

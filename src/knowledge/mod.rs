@@ -313,11 +313,14 @@ impl Knowledge {
     }
 }
 
-/// The tools' `search_runbooks` / `search_history` go through this.
+/// The tools' `search_runbooks` / `search_history` go through this (the tool layer's trait
+/// carries errors as text for the model).
 #[async_trait::async_trait]
 impl crate::tools::KnowledgeSource for Knowledge {
     async fn search_runbooks(&self, query: &str, limit: usize) -> Result<String, String> {
-        Knowledge::search_runbooks(self, query, limit).await
+        Knowledge::search_runbooks(self, query, limit)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn search_history(
@@ -326,7 +329,9 @@ impl crate::tools::KnowledgeSource for Knowledge {
         host: Option<&str>,
         limit: usize,
     ) -> Result<String, String> {
-        Knowledge::search_history(self, query, host, limit).await
+        Knowledge::search_history(self, query, host, limit)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -20,17 +20,18 @@ pub const N_TREES: usize = 32;
 /// What the store needs from a vector index.
 pub trait VectorIndex {
     /// Insert or replace one item's vector (takes effect after [`VectorIndex::build`]).
-    fn put(&self, wtxn: &mut RwTxn, id: u32, vector: &[f32]) -> Result<(), String>;
+    fn put(&self, wtxn: &mut RwTxn, id: u32, vector: &[f32]) -> Result<(), VectorError>;
     /// Remove one item (no error when absent).
-    fn delete(&self, wtxn: &mut RwTxn, id: u32) -> Result<(), String>;
+    fn delete(&self, wtxn: &mut RwTxn, id: u32) -> Result<(), VectorError>;
     /// Remove every item.
-    fn clear(&self, wtxn: &mut RwTxn) -> Result<(), String>;
+    fn clear(&self, wtxn: &mut RwTxn) -> Result<(), VectorError>;
     /// Make pending changes searchable.
-    fn build(&self, wtxn: &mut RwTxn) -> Result<(), String>;
+    fn build(&self, wtxn: &mut RwTxn) -> Result<(), VectorError>;
     /// The ids of every searchable item.
-    fn ids(&self, rtxn: &RoTxn) -> Result<Vec<u32>, String>;
+    fn ids(&self, rtxn: &RoTxn) -> Result<Vec<u32>, VectorError>;
     /// The `k` nearest items to `query` as `(id, cosine similarity)`, best first.
-    fn search(&self, rtxn: &RoTxn, query: &[f32], k: usize) -> Result<Vec<(u32, f32)>, String>;
+    fn search(&self, rtxn: &RoTxn, query: &[f32], k: usize)
+        -> Result<Vec<(u32, f32)>, VectorError>;
     /// The vector width, fixed per index.
     fn dimensions(&self) -> usize;
 }
@@ -47,8 +48,21 @@ pub struct ArroyIndex {
     pub seed: u64,
 }
 
-fn err(e: arroy::Error) -> String {
-    e.to_string()
+/// What failed in the vector index.
+#[derive(Debug, thiserror::Error)]
+pub enum VectorError {
+    #[error("vector index: {0}")]
+    Arroy(#[from] arroy::Error),
+    #[error("{what} vector has {got} dimensions, the index has {want} (vectors from another embedding model?)")]
+    Dimensions {
+        what: &'static str,
+        got: usize,
+        want: usize,
+    },
+}
+
+fn err(e: arroy::Error) -> VectorError {
+    VectorError::Arroy(e)
 }
 
 impl ArroyIndex {
@@ -67,7 +81,7 @@ impl ArroyIndex {
     }
 
     /// Build with an explicit number of trees (benchmarks); `None` lets arroy choose.
-    pub fn build_with(&self, wtxn: &mut RwTxn, n_trees: Option<usize>) -> Result<(), String> {
+    pub fn build_with(&self, wtxn: &mut RwTxn, n_trees: Option<usize>) -> Result<(), VectorError> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(self.seed);
         let w = self.writer();
         let mut b = w.builder(&mut rng);
@@ -84,7 +98,7 @@ impl ArroyIndex {
         query: &[f32],
         k: usize,
         budget: usize,
-    ) -> Result<Vec<(u32, f32)>, String> {
+    ) -> Result<Vec<(u32, f32)>, VectorError> {
         if k == 0 {
             return Ok(Vec::new());
         }
@@ -94,11 +108,11 @@ impl ArroyIndex {
             Err(e) => return Err(err(e)),
         };
         if reader.dimensions() != query.len() {
-            return Err(format!(
-                "query vector has {} dimensions, the index has {}",
-                query.len(),
-                reader.dimensions()
-            ));
+            return Err(VectorError::Dimensions {
+                what: "query",
+                got: query.len(),
+                want: reader.dimensions(),
+            });
         }
         let mut q = reader.nns(k);
         let trees = reader.n_trees().max(1);
@@ -115,26 +129,26 @@ impl ArroyIndex {
 }
 
 impl VectorIndex for ArroyIndex {
-    fn put(&self, wtxn: &mut RwTxn, id: u32, vector: &[f32]) -> Result<(), String> {
+    fn put(&self, wtxn: &mut RwTxn, id: u32, vector: &[f32]) -> Result<(), VectorError> {
         if vector.len() != self.dims {
-            return Err(format!(
-                "vector has {} dimensions, the index has {}",
-                vector.len(),
-                self.dims
-            ));
+            return Err(VectorError::Dimensions {
+                what: "the",
+                got: vector.len(),
+                want: self.dims,
+            });
         }
         self.writer().add_item(wtxn, id, vector).map_err(err)
     }
 
-    fn delete(&self, wtxn: &mut RwTxn, id: u32) -> Result<(), String> {
+    fn delete(&self, wtxn: &mut RwTxn, id: u32) -> Result<(), VectorError> {
         self.writer().del_item(wtxn, id).map(|_| ()).map_err(err)
     }
 
-    fn clear(&self, wtxn: &mut RwTxn) -> Result<(), String> {
+    fn clear(&self, wtxn: &mut RwTxn) -> Result<(), VectorError> {
         self.writer().clear(wtxn).map_err(err)
     }
 
-    fn build(&self, wtxn: &mut RwTxn) -> Result<(), String> {
+    fn build(&self, wtxn: &mut RwTxn) -> Result<(), VectorError> {
         let w = self.writer();
         if !w.need_build(wtxn).map_err(err)? {
             return Ok(());
@@ -142,7 +156,7 @@ impl VectorIndex for ArroyIndex {
         self.build_with(wtxn, Some(N_TREES))
     }
 
-    fn ids(&self, rtxn: &RoTxn) -> Result<Vec<u32>, String> {
+    fn ids(&self, rtxn: &RoTxn) -> Result<Vec<u32>, VectorError> {
         match arroy::Reader::<Cosine>::open(rtxn, self.index, self.db) {
             Ok(r) => Ok(r.item_ids().iter().collect()),
             Err(arroy::Error::MissingMetadata(_)) => Ok(Vec::new()),
@@ -150,7 +164,12 @@ impl VectorIndex for ArroyIndex {
         }
     }
 
-    fn search(&self, rtxn: &RoTxn, query: &[f32], k: usize) -> Result<Vec<(u32, f32)>, String> {
+    fn search(
+        &self,
+        rtxn: &RoTxn,
+        query: &[f32],
+        k: usize,
+    ) -> Result<Vec<(u32, f32)>, VectorError> {
         self.search_with_budget(rtxn, query, k, self.budget)
     }
 
