@@ -1,8 +1,8 @@
 //! The fixed prefix tai puts around every approved command so that nothing it starts on a
 //! host outlives its timeout (DESIGN safety invariant 4):
 //!
-//! `exec env LC_ALL=C timeout -k 2 N ARGV </dev/null` — with `--sudo`,
-//! `exec sudo -n -- env LC_ALL=C timeout -k 2 N ARGV </dev/null` (timeout inside sudo, so it
+//! `exec env -u VAR... LC_ALL=C timeout -k 2 N ARGV </dev/null` — with `--sudo`,
+//! `exec sudo -n -- env -u VAR... LC_ALL=C timeout -k 2 N ARGV </dev/null` (timeout inside sudo, so it
 //! may signal root processes). `exec` replaces the login shell, so the exit status or signal
 //! sshd reports is the command's own (timeout(1) passes a signal death on).
 //!
@@ -10,7 +10,8 @@
 //! N seconds, sends TERM to the whole group, then KILL two seconds later: children die too,
 //! even in a root session where sshd ignores the client's signal request. stdin is closed, so
 //! a program that reads it (`cat`, `sort` with no file, `openssl s_client`) ends at once.
-//! `LC_ALL=C` keeps messages and number formats the same on every host. The client waits
+//! `LC_ALL=C` keeps messages and number formats the same on every host; the variables in
+//! [`UNSET_ENV`] are removed. The client waits
 //! [`client_deadline`] (N + [`KILL_AFTER_SECS`] + 1 s) before giving up on its side.
 //!
 //! The one exception is the shell builtin `command` (`command -v NAME`): it has no program
@@ -21,6 +22,21 @@ use std::time::Duration;
 use crate::policy::{quote, ApprovedCommand};
 
 use super::CommandOutput;
+
+/// Variables removed from the command's environment: each changes how an allowed program
+/// parses its arguments or makes it write a file, so the policy's model of that program
+/// would no longer be exact. `POSIXLY_CORRECT` / `POSIX_ME_HARDER` stop GNU getopt from
+/// permuting (an option after an operand would become an unchecked file operand);
+/// `PS_PERSONALITY` / `CMD_ENV` switch procps' parser; `GREP_OPTIONS` prepends options
+/// (older grep); `SSLKEYLOGFILE` makes curl and openssl write TLS secrets to a file.
+pub const UNSET_ENV: [&str; 6] = [
+    "POSIXLY_CORRECT",
+    "POSIX_ME_HARDER",
+    "PS_PERSONALITY",
+    "CMD_ENV",
+    "GREP_OPTIONS",
+    "SSLKEYLOGFILE",
+];
 
 /// Seconds between timeout's TERM and its KILL.
 pub const KILL_AFTER_SECS: u64 = 2;
@@ -77,9 +93,13 @@ pub fn wrap(cmd: &ApprovedCommand, timeout: Duration) -> Wrapped {
     }
     let n = timeout_secs(timeout);
     let mut full: Vec<String> = sudo.to_vec();
+    full.push("env".into());
+    for name in UNSET_ENV {
+        full.push("-u".into());
+        full.push(name.to_string());
+    }
     full.extend(
         [
-            "env",
             "LC_ALL=C",
             "timeout",
             "-k",
@@ -172,9 +192,10 @@ mod tests {
         );
         assert_eq!(
             w.line,
-            "exec env 'LC_ALL=C' timeout -k 2 2 awk 'BEGIN{while(1);}' </dev/null"
+            "exec env -u POSIXLY_CORRECT -u POSIX_ME_HARDER -u PS_PERSONALITY -u CMD_ENV -u GREP_OPTIONS -u SSLKEYLOGFILE 'LC_ALL=C' timeout -k 2 2 awk 'BEGIN{while(1);}' </dev/null"
         );
-        assert_eq!(w.argv[..6], ["env", "LC_ALL=C", "timeout", "-k", "2", "2"]);
+        assert_eq!(w.argv[0], "env");
+        assert_eq!(w.argv[13..18], ["LC_ALL=C", "timeout", "-k", "2", "2"]);
         assert_eq!(w.timeout_secs, 2);
         assert_eq!(timeout_secs(Duration::from_millis(200)), 1);
         assert_eq!(timeout_secs(Duration::from_secs(30)), 30);
@@ -191,7 +212,7 @@ mod tests {
         let w = wrap(&a, Duration::from_secs(5));
         assert_eq!(
             w.line,
-            "exec sudo -n -- env 'LC_ALL=C' timeout -k 2 5 uptime </dev/null"
+            "exec sudo -n -- env -u POSIXLY_CORRECT -u POSIX_ME_HARDER -u PS_PERSONALITY -u CMD_ENV -u GREP_OPTIONS -u SSLKEYLOGFILE 'LC_ALL=C' timeout -k 2 5 uptime </dev/null"
         );
     }
 
