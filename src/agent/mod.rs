@@ -111,6 +111,20 @@ impl From<ToolError> for AgentError {
 pub type FindingsFn = Arc<dyn Fn(&[ToolOutcome]) -> Option<String> + Send + Sync>;
 
 impl SessionOptions {
+    /// Use the knowledge store of `runner` ([`SessionOptions::with_knowledge`]); when it could
+    /// not be opened, say so on the progress line and go on without it.
+    pub fn with_store_of(self, runner: &HostRunner) -> Self {
+        match (runner.knowledge(), &runner.tools().knowledge_problem) {
+            (Some(k), _) => self.with_knowledge(k),
+            (None, Some(why)) => {
+                self.progress
+                    .note(&format!("warning: runbooks and history unavailable: {why}"));
+                self
+            }
+            (None, None) => self,
+        }
+    }
+
     /// Use the knowledge store: runbook sections and prior sessions relevant to the issue go
     /// into the first message (unless a context source is already set), the runbooks' log
     /// messages guide Tier-1 retrieval, and [`Session::save_to_history`] records the session.
@@ -193,7 +207,7 @@ impl SessionOptions {
     /// Options from the resolved configuration: steps, prompts from TAI_HOME, progress on
     /// stderr, and the deterministic findings (`triage`) of collected output for the first
     /// message. The knowledge store is added by [`SessionOptions::with_knowledge`]
-    /// ([`Session::start_with`] does it for a [`HostRunner`]'s store).
+    /// ([`SessionOptions::with_store_of`] for a [`HostRunner`]'s store).
     pub fn from_config(config: &Config, host: impl Into<String>) -> SessionOptions {
         let mut o = SessionOptions::new(host, config.model.max_steps);
         o.prompts = Prompts::load(&config.tai_home);
@@ -379,16 +393,10 @@ impl Session {
     pub async fn start(
         config: &Config,
         target: &crate::transport::Target,
-        mut opts: SessionOptions,
+        opts: SessionOptions,
     ) -> Result<Session, AgentError> {
         let runner = HostRunner::connect(config, target).await?;
-        match (runner.knowledge(), &runner.tools().knowledge_problem) {
-            (Some(k), _) => opts = opts.with_knowledge(k),
-            (None, Some(why)) => opts
-                .progress
-                .note(&format!("warning: runbooks and history unavailable: {why}")),
-            (None, None) => {}
-        }
+        let opts = opts.with_store_of(&runner);
         Session::start_with(config, Arc::new(runner), opts).await
     }
 

@@ -67,13 +67,9 @@ pub async fn run_model(
     cancel: &CancellationToken,
 ) -> Result<Report, AgentError> {
     let runner = HostRunner::connect(config, target).await?;
-    let mut opts = SessionOptions::from_config(config, target.display_name());
+    let mut opts =
+        SessionOptions::from_config(config, target.display_name()).with_store_of(&runner);
     opts.category = category;
-    match (runner.knowledge(), &runner.tools().knowledge_problem) {
-        (Some(k), _) => opts = opts.with_knowledge(k),
-        (None, Some(why)) => eprintln!("warning: runbooks and history unavailable: {why}"),
-        (None, None) => {}
-    }
     let mut session = Session::start_with(config, Arc::new(runner), opts).await?;
     let report = session.turn(issue, cancel).await;
     if let Ok(r) = &report {

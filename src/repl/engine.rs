@@ -35,6 +35,7 @@ pub fn unreachable_message(base_url: &str, e: &LlmError) -> String {
 /// Start the agent session over `runner` ([`Session::start_with`]) with the options
 /// `tai run` uses, the host's name, and the session's knowledge store.
 pub async fn start_agent(config: &Config, runner: Arc<HostRunner>) -> Result<Session, AgentError> {
+    // (A store that could not be opened is reported by the session's own commands.)
     let mut opts = SessionOptions::from_config(config, runner.host().name);
     if let Some(k) = runner.knowledge() {
         opts = opts.with_knowledge(k);
