@@ -47,7 +47,11 @@ pub enum KnowledgeError {
         supported: u32,
     },
     #[error("runbook {path}: {reason}")]
-    Runbook { path: String, reason: String },
+    Runbook {
+        path: String,
+        #[source]
+        reason: runbook::RunbookError,
+    },
     #[error("cannot read {path}: {reason}")]
     Io { path: String, reason: String },
 }

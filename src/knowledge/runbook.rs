@@ -3,6 +3,23 @@
 //! search works on a fresh install.
 use serde::{Deserialize, Serialize};
 
+/// What is wrong with a runbook file, said so its author can fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunbookError {
+    #[error("missing YAML frontmatter: the file must start with `---`, then `service:`, `symptoms:`, `tags:`, then `---`")]
+    MissingFrontmatter,
+    #[error("unterminated YAML frontmatter: no closing `---` line")]
+    UnterminatedFrontmatter,
+    #[error("frontmatter line {line}: {reason}")]
+    Frontmatter { line: usize, reason: String },
+    #[error("frontmatter has no `service:`")]
+    NoService,
+    #[error("line {line}: empty heading")]
+    EmptyHeading { line: usize },
+    #[error("no content: a runbook needs at least one `## Section` with text")]
+    NoContent,
+}
+
 /// The frontmatter every runbook carries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frontmatter {
@@ -97,7 +114,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
 /// underlined) headings at the top level split sections; a `#` line inside a fenced or indented
 /// code block, a list or a quote does not. The first level-1 heading is the title. Section
 /// bodies are the Markdown source as written.
-pub fn parse(name: &str, text: &str) -> Result<Runbook, String> {
+pub fn parse(name: &str, text: &str) -> Result<Runbook, RunbookError> {
     let text = text.replace("\r\n", "\n");
     let (front, body, body_line) = split_frontmatter(&text)?;
     let front = parse_frontmatter(front)?;
@@ -127,7 +144,7 @@ pub fn parse(name: &str, text: &str) -> Result<Runbook, String> {
         }
         if h.text.is_empty() {
             let line = body_line + body[..h.start].matches('\n').count();
-            return Err(format!("line {line}: empty heading"));
+            return Err(RunbookError::EmptyHeading { line });
         }
         cur = Some(Section {
             heading: h.text,
@@ -158,7 +175,7 @@ pub fn parse(name: &str, text: &str) -> Result<Runbook, String> {
     }
     sections.retain(|s| !s.body.is_empty());
     if sections.is_empty() {
-        return Err("no content: a runbook needs at least one `## Section` with text".into());
+        return Err(RunbookError::NoContent);
     }
     Ok(Runbook {
         name: name.to_string(),
@@ -229,12 +246,9 @@ fn heading_text(raw: &str) -> String {
 }
 
 /// `(frontmatter, body, first body line number)`.
-fn split_frontmatter(text: &str) -> Result<(&str, &str, usize), String> {
+fn split_frontmatter(text: &str) -> Result<(&str, &str, usize), RunbookError> {
     let Some(rest) = text.strip_prefix("---\n") else {
-        return Err(
-            "missing YAML frontmatter: the file must start with `---`, then `service:`, `symptoms:`, `tags:`, then `---`"
-                .into(),
-        );
+        return Err(RunbookError::MissingFrontmatter);
     };
     let mut offset = 0;
     for (n, line) in rest.split_inclusive('\n').enumerate() {
@@ -245,12 +259,12 @@ fn split_frontmatter(text: &str) -> Result<(&str, &str, usize), String> {
         }
         offset += line.len();
     }
-    Err("unterminated YAML frontmatter: no closing `---` line".into())
+    Err(RunbookError::UnterminatedFrontmatter)
 }
 
 /// The frontmatter subset runbooks use: `key: scalar`, `key: [a, b]` and block lists
 /// (`key:` then `  - item`). Unknown keys are allowed and ignored.
-fn parse_frontmatter(text: &str) -> Result<Frontmatter, String> {
+fn parse_frontmatter(text: &str) -> Result<Frontmatter, RunbookError> {
     let mut f = Frontmatter::default();
     let mut list_key: Option<String> = None;
     let mut seen_service = false;
@@ -263,22 +277,25 @@ fn parse_frontmatter(text: &str) -> Result<Frontmatter, String> {
         let t = line.trim_start();
         if let Some(item) = t.strip_prefix("- ").or_else(|| (t == "-").then_some("")) {
             let Some(key) = &list_key else {
-                return Err(format!(
-                    "frontmatter line {lineno}: list item without a key"
-                ));
+                return Err(RunbookError::Frontmatter {
+                    line: lineno,
+                    reason: "list item without a key".into(),
+                });
             };
             push_list(&mut f, key, unquote(item.trim()));
             continue;
         }
         if line.starts_with(' ') || line.starts_with('\t') {
-            return Err(format!(
-                "frontmatter line {lineno}: unexpected indentation in {raw:?}"
-            ));
+            return Err(RunbookError::Frontmatter {
+                line: lineno,
+                reason: format!("unexpected indentation in {raw:?}"),
+            });
         }
         let Some((key, value)) = t.split_once(':') else {
-            return Err(format!(
-                "frontmatter line {lineno}: expected `key: value`, found {raw:?}"
-            ));
+            return Err(RunbookError::Frontmatter {
+                line: lineno,
+                reason: format!("expected `key: value`, found {raw:?}"),
+            });
         };
         let key = key.trim().to_string();
         let value = value.trim();
@@ -289,9 +306,10 @@ fn parse_frontmatter(text: &str) -> Result<Frontmatter, String> {
         }
         if let Some(inner) = value.strip_prefix('[') {
             let Some(inner) = inner.strip_suffix(']') else {
-                return Err(format!(
-                    "frontmatter line {lineno}: `{key}` list is missing its closing `]`"
-                ));
+                return Err(RunbookError::Frontmatter {
+                    line: lineno,
+                    reason: format!("`{key}` list is missing its closing `]`"),
+                });
             };
             for item in split_flow(inner) {
                 push_list(&mut f, &key, item);
@@ -308,7 +326,7 @@ fn parse_frontmatter(text: &str) -> Result<Frontmatter, String> {
         }
     }
     if !seen_service || f.service.is_empty() {
-        return Err("frontmatter has no `service:`".into());
+        return Err(RunbookError::NoService);
     }
     Ok(f)
 }
@@ -404,15 +422,19 @@ mod tests {
     fn errors_say_what_is_wrong() {
         assert!(parse("x.md", "# no frontmatter\n")
             .unwrap_err()
+            .to_string()
             .contains("frontmatter"));
         assert!(parse("x.md", "---\nservice: x\n")
             .unwrap_err()
+            .to_string()
             .contains("closing"));
         assert!(parse("x.md", "---\ntags: [a]\n---\n## A\ntext\n")
             .unwrap_err()
+            .to_string()
             .contains("service"));
         assert!(parse("x.md", "---\nservice: x\ntags: [a\n---\n## A\nt\n")
             .unwrap_err()
+            .to_string()
             .contains("line 3"));
     }
 
@@ -456,6 +478,8 @@ mod tests {
     #[test]
     fn empty_heading_names_its_line() {
         let text = "---\nservice: x\ntags: [a]\n---\n## A\ntext\n\n##\nmore\n";
-        assert_eq!(parse("x.md", text).unwrap_err(), "line 8: empty heading");
+        let err = parse("x.md", text).unwrap_err();
+        assert_eq!(err, RunbookError::EmptyHeading { line: 8 });
+        assert_eq!(err.to_string(), "line 8: empty heading");
     }
 }
