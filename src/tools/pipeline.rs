@@ -29,6 +29,7 @@ use crate::policy::{quote, split_command_line};
 
 pub mod awk;
 pub mod grep;
+mod printf;
 pub mod sed;
 pub mod sort;
 pub mod text;

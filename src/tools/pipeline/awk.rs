@@ -5,16 +5,23 @@
 //! concatenates); COND is `/re/`, `!/re/`, `OPERAND ~ /re/`, `OPERAND !~ /re/`, a comparison
 //! (`== != < <= > >=`, numeric when both sides look like numbers, as awk does) or a bare
 //! operand (`NF`), joined by `&&` and `||`; `printf "FORMAT", ITEMS` with %s %d %i %f %x %o
-//! %c also works. Regexes are POSIX ERE. Anything else is refused with this list.
+//! %c also works, and so do numeric variables (`s += $5`, `n++`, `x = ...`) with an `END`
+//! block and `+ - * / %` arithmetic, for sums and counts. Regexes are POSIX ERE. Arrays,
+//! `BEGIN`, functions, `getline`, output redirection and anything else are refused with this
+//! list.
+use std::collections::HashMap;
+
 use regex::Regex;
 
 use super::grep::{compile, translate};
+use super::printf::{check_format, fmt_num, num, printf};
 use super::{no_files, opt, parse_opts, Arity, Out};
 
 const SUPPORTED: &str = "awk after `|` supports only [-F SEP] '[COND] {print ITEMS}': ITEMS are \
     $N, $NF, $(NF-N), $0, NR, NF, numbers and \"strings\" (comma = space, juxtaposition = \
     concatenation); COND is /re/, !/re/, X ~ /re/, X !~ /re/, or X OP Y with OP one of == != \
-    < <= > >=, joined by && and ||; printf \"FMT\", ITEMS also works. To count, add `| sort | uniq -c`; for anything else run awk on \
+    < <= > >=, joined by && and ||; printf \"FMT\", ITEMS also works, and sums: \
+    '{s+=$N; n++} END {print s, n, s/n}' (arithmetic + - * / %, no arrays). To count, add `| sort | uniq -c`; for anything else run awk on \
     the file as the first command";
 
 #[derive(Debug, Clone)]
@@ -27,6 +34,10 @@ enum Operand {
     Nf,
     Num(f64, String),
     Str(String),
+    /// A variable (numeric; unset prints as empty, counts as 0).
+    Var(String),
+    /// `A + B`, `A - B`, `A * B`, `A / B`, `A % B`.
+    Bin(Box<Operand>, char, Box<Operand>),
 }
 
 #[derive(Debug, Clone)]
@@ -54,15 +65,21 @@ pub struct Awk {
     /// Alternatives (`||`) of conjunctions (`&&`); empty: every line.
     conds: Vec<Vec<Cond>>,
     /// `None`: no action (print the line).
-    action: Option<Action>,
+    action: Option<Vec<Stmt>>,
+    /// False for a program that is only an `END` block.
+    main: bool,
+    /// The `END { ... }` statements.
+    end: Vec<Stmt>,
 }
 
 #[derive(Debug, Clone)]
-enum Action {
+enum Stmt {
     /// `print` items with a flag: a comma before the item.
     Print(Vec<(Operand, bool)>),
     /// `printf FORMAT, items`.
     Printf(String, Vec<Operand>),
+    /// `VAR += X`, `VAR -= X`, `VAR = X`, `VAR++`, `VAR--` (as `+= 1`).
+    Assign(String, char, Operand),
 }
 
 impl Awk {
@@ -100,10 +117,16 @@ impl Awk {
             cs: program.chars().collect(),
             i: 0,
         };
-        let (conds, action) = p
+        let (conds, action, main, end) = p
             .program()
             .map_err(|e| format!("awk program `{program}`: {e}. {SUPPORTED}"))?;
-        Ok(Awk { sep, conds, action })
+        Ok(Awk {
+            sep,
+            conds,
+            action,
+            main,
+            end,
+        })
     }
 
     fn fields<'a>(&self, line: &'a str) -> Vec<&'a str> {
@@ -116,47 +139,99 @@ impl Awk {
     }
 
     pub(super) fn apply(&self, input: &str, out: &mut Out) {
+        let mut vars: HashMap<String, f64> = HashMap::new();
+        let mut last = ("", 0usize);
         for (i, line) in super::lines(input).enumerate() {
+            last = (line, i + 1);
+            if !self.main {
+                continue;
+            }
             let rec = Record {
                 line,
                 fields: self.fields(line),
                 nr: i + 1,
+                vars: &vars,
             };
             if !self.conds.is_empty()
                 && !self.conds.iter().any(|all| all.iter().all(|c| rec.test(c)))
             {
                 continue;
             }
-            let ok = match &self.action {
-                None => out.line(&[line]),
-                Some(Action::Printf(fmt, items)) => {
-                    let args: Vec<String> = items.iter().map(|o| rec.value(o)).collect();
-                    out.raw(&printf(fmt, &args));
-                    true
+            let Some(stmts) = &self.action else {
+                if !out.line(&[line]) {
+                    return;
                 }
-                Some(Action::Print(items)) if items.is_empty() => out.line(&[line]),
-                Some(Action::Print(items)) => {
-                    let mut text = String::new();
-                    for (k, (item, comma)) in items.iter().enumerate() {
-                        if k > 0 && *comma {
-                            text.push(' ');
-                        }
-                        text.push_str(&rec.value(item));
-                    }
-                    out.line(&[&text])
-                }
+                continue;
             };
-            if !ok {
+            if !run_stmts(stmts, line, self.fields(line), i + 1, &mut vars, out) {
                 return;
             }
         }
+        if !self.end.is_empty() {
+            let (line, nr) = last;
+            run_stmts(&self.end, line, self.fields(line), nr, &mut vars, out);
+        }
     }
+}
+
+/// Run statements for one record; `false` once the output bound is reached.
+fn run_stmts(
+    stmts: &[Stmt],
+    line: &str,
+    fields: Vec<&str>,
+    nr: usize,
+    vars: &mut HashMap<String, f64>,
+    out: &mut Out,
+) -> bool {
+    for st in stmts {
+        let rec = Record {
+            line,
+            fields: fields.clone(),
+            nr,
+            vars,
+        };
+        match st {
+            Stmt::Assign(var, op, x) => {
+                let v = rec.eval(x);
+                let cur = rec.vars.get(var).copied().unwrap_or(0.0);
+                let new = match op {
+                    '+' => cur + v,
+                    '-' => cur - v,
+                    _ => v,
+                };
+                vars.insert(var.clone(), new);
+            }
+            Stmt::Printf(fmt, items) => {
+                let args: Vec<String> = items.iter().map(|o| rec.value(o)).collect();
+                out.raw(&printf(fmt, &args));
+            }
+            Stmt::Print(items) if items.is_empty() => {
+                if !out.line(&[line]) {
+                    return false;
+                }
+            }
+            Stmt::Print(items) => {
+                let mut text = String::new();
+                for (k, (item, comma)) in items.iter().enumerate() {
+                    if k > 0 && *comma {
+                        text.push(' ');
+                    }
+                    text.push_str(&rec.value(item));
+                }
+                if !out.line(&[&text]) {
+                    return false;
+                }
+            }
+        }
+    }
+    true
 }
 
 struct Record<'a> {
     line: &'a str,
     fields: Vec<&'a str>,
     nr: usize,
+    vars: &'a HashMap<String, f64>,
 }
 
 impl Record<'_> {
@@ -173,6 +248,27 @@ impl Record<'_> {
             Operand::Nf => self.fields.len().to_string(),
             Operand::Num(_, text) => text.clone(),
             Operand::Str(s) => s.clone(),
+            Operand::Var(v) => self.vars.get(v).map(|x| fmt_num(*x)).unwrap_or_default(),
+            Operand::Bin(..) => fmt_num(self.eval(o)),
+        }
+    }
+
+    /// The numeric value of an operand (awk's conversion of strings: the leading number).
+    fn eval(&self, o: &Operand) -> f64 {
+        match o {
+            Operand::Num(n, _) => *n,
+            Operand::Var(v) => self.vars.get(v).copied().unwrap_or(0.0),
+            Operand::Bin(a, op, b) => {
+                let (x, y) = (self.eval(a), self.eval(b));
+                match op {
+                    '+' => x + y,
+                    '-' => x - y,
+                    '*' => x * y,
+                    '/' => x / y,
+                    _ => x % y,
+                }
+            }
+            _ => num(&self.value(o)),
         }
     }
 
@@ -182,6 +278,7 @@ impl Record<'_> {
             Operand::Num(n, _) => Some(*n),
             Operand::Nr | Operand::Nf => self.value(o).parse().ok(),
             Operand::Str(_) => None,
+            Operand::Var(_) | Operand::Bin(..) => Some(self.eval(o)),
             _ => looks_numeric(&self.value(o)),
         }
     }
@@ -226,114 +323,12 @@ fn looks_numeric(s: &str) -> Option<f64> {
     }
 }
 
-/// The conversions `printf` supports: `%[-0][WIDTH][.PREC](s|d|i|f|x|o|c|%)`.
-fn check_format(fmt: &str) -> Result<(), String> {
-    let mut it = fmt.chars().peekable();
-    while let Some(c) = it.next() {
-        if c != '%' {
-            continue;
-        }
-        while it.peek().is_some_and(|c| "-0123456789.".contains(*c)) {
-            it.next();
-        }
-        match it.next() {
-            Some('s' | 'd' | 'i' | 'f' | 'x' | 'o' | 'c' | '%') => {}
-            other => {
-                return Err(format!(
-                    "printf conversion `%{}` is not supported (use %s %d %i %f %x %o %c, with \
-                     optional - 0 width and .precision)",
-                    other.map(String::from).unwrap_or_default()
-                ))
-            }
-        }
-    }
-    Ok(())
-}
-
-/// awk's numeric value of a string: its leading number, else 0.
-fn num(s: &str) -> f64 {
-    let t = s.trim_start_matches([' ', '\t']);
-    let mut end = 0;
-    let b = t.as_bytes();
-    if end < b.len() && (b[end] == b'-' || b[end] == b'+') {
-        end += 1;
-    }
-    while end < b.len() && (b[end].is_ascii_digit() || b[end] == b'.') {
-        end += 1;
-    }
-    (1..=end)
-        .rev()
-        .find_map(|e| t[..e].parse().ok())
-        .unwrap_or(0.0)
-}
-
-/// Format one `printf` call (format checked by [`check_format`]); widths are capped at 256.
-fn printf(fmt: &str, args: &[String]) -> String {
-    let mut out = String::new();
-    let mut args = args.iter();
-    let mut it = fmt.chars().peekable();
-    while let Some(c) = it.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let mut spec = String::new();
-        while let Some(&d) = it.peek().filter(|c| "-0123456789.".contains(**c)) {
-            spec.push(d);
-            it.next();
-        }
-        let conv = it.next().unwrap_or('%');
-        if conv == '%' {
-            out.push('%');
-            continue;
-        }
-        let left = spec.starts_with('-');
-        let spec = spec.trim_start_matches('-');
-        let zero = spec.starts_with('0') && !left;
-        let (w, p) = match spec.split_once('.') {
-            Some((w, p)) => (w, Some(p.parse::<usize>().unwrap_or(0).min(256))),
-            None => (spec, None),
-        };
-        let width = w.parse::<usize>().unwrap_or(0).min(256);
-        let arg = args.next().map(String::as_str).unwrap_or("");
-        let body = match conv {
-            's' => match p {
-                Some(p) => arg.chars().take(p).collect(),
-                None => arg.to_string(),
-            },
-            'c' => arg.chars().next().map(String::from).unwrap_or_default(),
-            'f' => format!("{:.*}", p.unwrap_or(6), num(arg)),
-            'x' => format!("{:x}", num(arg) as i64),
-            'o' => format!("{:o}", num(arg) as i64),
-            _ => format!("{}", num(arg) as i64),
-        };
-        let pad = width.saturating_sub(body.chars().count());
-        let numeric = !matches!(conv, 's' | 'c');
-        if left {
-            out.push_str(&body);
-            out.extend(std::iter::repeat_n(' ', pad));
-        } else if zero && numeric {
-            let (sign, digits) = match body.strip_prefix('-') {
-                Some(d) => ("-", d),
-                None => ("", body.as_str()),
-            };
-            out.push_str(sign);
-            out.extend(std::iter::repeat_n('0', pad));
-            out.push_str(digits);
-        } else {
-            out.extend(std::iter::repeat_n(' ', pad));
-            out.push_str(&body);
-        }
-    }
-    out
-}
-
 struct Parser {
     cs: Vec<char>,
     i: usize,
 }
 
-type Program = (Vec<Vec<Cond>>, Option<Action>);
+type Program = (Vec<Vec<Cond>>, Option<Vec<Stmt>>, bool, Vec<Stmt>);
 
 impl Parser {
     fn ws(&mut self) {
@@ -361,66 +356,31 @@ impl Parser {
 
     fn program(&mut self) -> Result<Program, String> {
         let mut conds = Vec::new();
-        if self.peek() != Some('{') {
-            loop {
-                let mut all = vec![self.cond()?];
-                while self.eat("&&") {
-                    all.push(self.cond()?);
-                }
-                conds.push(all);
-                if !self.eat("||") {
-                    break;
-                }
-            }
-        }
+        let main = !self.keyword("END");
         let mut action = None;
-        if self.eat("{") {
-            let mut items = Vec::new();
-            if self.eat("printf") {
-                let paren = self.eat("(");
-                let Operand::Str(fmt) = self.operand()? else {
-                    return Err("printf needs a \"format\" string first".into());
-                };
-                check_format(&fmt)?;
-                let mut args = Vec::new();
-                while self.eat(",") {
-                    args.push(self.operand()?);
-                }
-                if paren && !self.eat(")") {
-                    return Err("expected `)` after the printf arguments".into());
-                }
-                self.eat(";");
-                if !self.eat("}") {
-                    return Err("expected `}` after printf (one statement only)".into());
-                }
-                action = Some(Action::Printf(fmt, args));
-            } else if self.eat("print") {
-                let mut comma = false;
+        if main {
+            if self.peek() != Some('{') {
                 loop {
-                    match self.peek() {
-                        Some(';') | Some('}') | None => break,
-                        Some(',') => {
-                            self.i += 1;
-                            comma = true;
-                        }
-                        _ => {
-                            items.push((self.operand()?, comma));
-                            comma = false;
-                        }
+                    let mut all = vec![self.cond()?];
+                    while self.eat("&&") {
+                        all.push(self.cond()?);
+                    }
+                    conds.push(all);
+                    if !self.eat("||") {
+                        break;
                     }
                 }
-                self.eat(";");
-            } else if self.peek() != Some('}') {
-                return Err("the only actions supported are `print` and `printf`".into());
             }
-            if action.is_none() {
-                if !self.eat("}") {
-                    return Err(
-                        "expected `}` after the print items (one print statement only)".into(),
-                    );
-                }
-                action = Some(Action::Print(items));
+            if self.eat("{") {
+                action = Some(self.block()?);
             }
+        }
+        let mut end = Vec::new();
+        if !main || self.keyword("END") {
+            if !self.eat("{") {
+                return Err("expected `{` after END".into());
+            }
+            end = self.block()?;
         }
         if self.peek().is_some() {
             return Err(format!(
@@ -428,10 +388,159 @@ impl Parser {
                 self.cs[self.i..].iter().collect::<String>()
             ));
         }
-        if conds.is_empty() && action.is_none() {
+        if main && conds.is_empty() && action.is_none() {
             return Err("empty program".into());
         }
-        Ok((conds, action))
+        Ok((conds, action, main, end))
+    }
+
+    /// `word` as a whole word.
+    fn keyword(&mut self, word: &str) -> bool {
+        let save = self.i;
+        if self.eat(word)
+            && !self
+                .cs
+                .get(self.i)
+                .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+        {
+            return true;
+        }
+        self.i = save;
+        false
+    }
+
+    /// Statements up to the closing `}` (consumed), separated by `;`.
+    fn block(&mut self) -> Result<Vec<Stmt>, String> {
+        let mut stmts = Vec::new();
+        loop {
+            while self.eat(";") {}
+            if self.eat("}") {
+                return Ok(stmts);
+            }
+            stmts.push(self.stmt()?);
+            if !self.eat(";") && self.peek() != Some('}') {
+                return Err("expected `;` or `}` after a statement".into());
+            }
+        }
+    }
+
+    fn stmt(&mut self) -> Result<Stmt, String> {
+        if self.keyword("printf") {
+            let paren = self.eat("(");
+            let Operand::Str(fmt) = self.operand()? else {
+                return Err("printf needs a \"format\" string first".into());
+            };
+            check_format(&fmt)?;
+            let mut args = Vec::new();
+            while self.eat(",") {
+                args.push(self.expr()?);
+            }
+            if paren && !self.eat(")") {
+                return Err("expected `)` after the printf arguments".into());
+            }
+            return Ok(Stmt::Printf(fmt, args));
+        }
+        if self.keyword("print") {
+            let mut items = Vec::new();
+            let mut comma = false;
+            loop {
+                match self.peek() {
+                    Some(';') | Some('}') | None => break,
+                    Some(',') => {
+                        self.i += 1;
+                        comma = true;
+                    }
+                    _ => {
+                        items.push((self.expr()?, comma));
+                        comma = false;
+                    }
+                }
+            }
+            return Ok(Stmt::Print(items));
+        }
+        let Some(var) = self.ident() else {
+            return Err(
+                "the only statements supported are print, printf and VAR += X, VAR++".into(),
+            );
+        };
+        for (tok, op) in [("+=", '+'), ("-=", '-'), ("++", '+'), ("--", '-')] {
+            if self.eat(tok) {
+                let x = if tok.len() == 2 && tok.ends_with('=') {
+                    self.expr()?
+                } else {
+                    Operand::Num(1.0, "1".into())
+                };
+                return Ok(Stmt::Assign(var, op, x));
+            }
+        }
+        if self.eat("=") && !self.eat("=") {
+            return Ok(Stmt::Assign(var, '=', self.expr()?));
+        }
+        Err(format!("unsupported statement starting with `{var}`"))
+    }
+
+    /// A variable name (not a keyword, not a function call).
+    fn ident(&mut self) -> Option<String> {
+        self.ws();
+        let start = self.i;
+        if !self
+            .cs
+            .get(self.i)
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == '_')
+        {
+            return None;
+        }
+        while self
+            .cs
+            .get(self.i)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_')
+        {
+            self.i += 1;
+        }
+        let name: String = self.cs[start..self.i].iter().collect();
+        const RESERVED: &[&str] = &[
+            "BEGIN", "END", "print", "printf", "getline", "system", "if", "else", "while", "for",
+            "in", "next", "exit", "delete", "function", "return", "NR", "NF", "FS", "OFS", "RS",
+            "ORS", "FILENAME", "ENVIRON", "close", "fflush",
+        ];
+        if RESERVED.contains(&name.as_str()) || self.peek() == Some('(') || self.peek() == Some('[')
+        {
+            self.i = start;
+            return None;
+        }
+        Some(name)
+    }
+
+    /// `A (+|-) B` over `A (*|/|%) B` over operands, left to right.
+    fn expr(&mut self) -> Result<Operand, String> {
+        let mut a = self.term()?;
+        loop {
+            self.ws();
+            let op = match self.peek() {
+                Some(c @ ('+' | '-'))
+                    if !matches!(self.cs.get(self.i + 1), Some('=' | '+' | '-')) =>
+                {
+                    c
+                }
+                _ => return Ok(a),
+            };
+            self.i += 1;
+            let b = self.term()?;
+            a = Operand::Bin(Box::new(a), op, Box::new(b));
+        }
+    }
+
+    fn term(&mut self) -> Result<Operand, String> {
+        let mut a = self.operand()?;
+        loop {
+            let op = match self.peek() {
+                Some(c @ ('*' | '/' | '%')) if self.cs.get(self.i + 1) != Some(&'=') => c,
+                _ => return Ok(a),
+            };
+            self.i += 1;
+            let b = self.operand()?;
+            a = Operand::Bin(Box::new(a), op, Box::new(b));
+        }
     }
 
     fn cond(&mut self) -> Result<Cond, String> {
@@ -454,7 +563,7 @@ impl Parser {
                 negate: false,
             });
         }
-        let a = self.operand()?;
+        let a = self.expr()?;
         for (tok, negate) in [("!~", true), ("~", false)] {
             if self.eat(tok) {
                 let re = self.regex()?;
@@ -463,7 +572,7 @@ impl Parser {
         }
         for op in ["==", "!=", "<=", ">=", "<", ">"] {
             if self.eat(op) {
-                let b = self.operand()?;
+                let b = self.expr()?;
                 return Ok(Cond::Cmp(a, op, b));
             }
         }
@@ -524,6 +633,9 @@ impl Parser {
         }
         if self.eat("NF") {
             return Ok(Operand::Nf);
+        }
+        if let Some(v) = self.ident() {
+            return Ok(Operand::Var(v));
         }
         match self.peek() {
             Some('"') => {

@@ -417,6 +417,39 @@ fn awk_subset() {
     assert_eq!(run("x | awk '{printf \"%.2s\", $1}'", "abc\nde\n"), "abde");
     assert!(err("x | awk '{printf \"%e\", $1}'").contains("not supported"));
     assert!(err("x | awk '{printf $1}'").contains("format"));
+    // Sums and counts with END.
+    let ps = "USER PID %CPU %MEM RSS\nroot 1 0.5 1.0 1024\nwww 2 1.5 2.5 2048\nwww 3 0.0 0.5 512\n";
+    assert_eq!(run("x | awk 'NR>1 {s+=$5} END {print s}'", ps), "3584\n");
+    assert_eq!(
+        run("x | awk 'NR>1 {s+=$5} END {print s/1024 \" MB\"}'", ps),
+        "3.5 MB\n"
+    );
+    assert_eq!(
+        run(
+            "x | awk '$1==\"www\" {n++; m += $4} END {print n, m; print NR}'",
+            ps
+        ),
+        "2 3\n4\n"
+    );
+    assert_eq!(run("x | awk 'END {print NR}'", ps), "4\n");
+    assert_eq!(
+        run(
+            "x | awk '{ t += $3 * 2 } END { printf \"%.1f\\n\", t }'",
+            ps
+        ),
+        "4.0\n"
+    );
+    assert_eq!(run("x | awk 'NR>1 && $4*2 > 2 {print $1}'", ps), "www\n");
+    assert_eq!(run("x | awk 'END {print x}'", ""), "\n");
+    for bad in [
+        "x | awk '{a[$1]++} END {for (k in a) print k, a[k]}'",
+        "x | awk 'BEGIN {s=0} {s+=$1} END {print s}'",
+        "x | awk '{s+=$1} END {system(\"id\")}'",
+        "x | awk '{n = split($0, a)}'",
+    ] {
+        let e = err(bad);
+        assert!(e.contains("awk after `|` supports only"), "{bad}: {e}");
+    }
     for bad in [
         "x | awk '{system(\"id\")}'",
         "x | awk 'BEGIN{print 1}'",
@@ -564,6 +597,9 @@ mod fuzz {
         "'/x/,$d'",
         "'2,1p'",
         "'s/\\(x\\)/\\1&/2'",
+        "'{s+=$1} END {print s/NR, s%3}'",
+        "'END {print NR}'",
+        "'{n++; print n*2}'",
     ];
 
     fn line() -> impl Strategy<Value = String> {
