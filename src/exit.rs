@@ -1,4 +1,5 @@
-//! Stable process exit codes and the mapping from each layer's error to one of them.
+//! Stable process exit codes and [`HasExitCode`], which every layer's error enum implements.
+//! A leaf: it imports nothing from tai; the CLI walks an error chain to pick the code.
 //!
 //! The numbers are part of tai's interface (scripts and on-call runbooks test them) and are
 //! documented in README.md. Never renumber; only add.
@@ -11,7 +12,7 @@ pub enum Code {
     Success = 0,
     /// A check said no (`tai policy check` denied the command) or a generic failure.
     Failure = 1,
-    /// The command line was wrong, or the capability is not built yet.
+    /// The command line was wrong.
     Usage = 2,
     /// Config file or environment could not be used.
     Config = 3,
@@ -40,38 +41,4 @@ impl Code {
 /// Implemented by every layer's error type so the top level can pick the exit code.
 pub trait HasExitCode {
     fn exit_code(&self) -> Code;
-}
-
-/// Walk an error chain and return the code of the first layer error found.
-pub fn code_for(err: &anyhow::Error) -> Code {
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<crate::transport::TransportError>() {
-            return e.exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::config::ConfigError>() {
-            return e.exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::policy::PolicyError>() {
-            return e.exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::tools::ToolError>() {
-            return e.exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::llm::LlmError>() {
-            return e.exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::knowledge::KnowledgeError>() {
-            return e.exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::agent::AgentError>() {
-            return e.exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::repl::ReplError>() {
-            return e.exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::cli::CliError>() {
-            return e.exit_code();
-        }
-    }
-    Code::Failure
 }

@@ -62,7 +62,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code.as_u8()),
         Err(err) => {
-            let code = crate::exit::code_for(&err);
+            let code = exit_code_for(&err);
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
@@ -146,4 +146,38 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>)
         }
         other => out.push((prefix.to_string(), other.to_string())),
     }
+}
+
+/// The exit code of a failed command: walk the error chain and return the code of the first layer error found.
+fn exit_code_for(err: &anyhow::Error) -> Code {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<crate::transport::TransportError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::config::ConfigError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::policy::PolicyError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::tools::ToolError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::llm::LlmError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::knowledge::KnowledgeError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::agent::AgentError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::repl::ReplError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::cli::CliError>() {
+            return e.exit_code();
+        }
+    }
+    Code::Failure
 }
