@@ -2,16 +2,19 @@
 //! in as root, with planted canaries, and every command sent THROUGH TAI — the `run_command`
 //! tool via the library `execute` over the SSH transport, exactly as the model calls it.
 //!
-//! Canaries: a "marked" private key (every body line carries a unique marker) planted at
+//! Canaries (tests/policy_host/canaries.rs; lines per property in tests/policy_host/lines.rs):
+//! a "marked" private key (its body is a random word; any 8 characters of it count) planted at
 //! secret-named paths in a temp tree, under `/etc/ssl/private`, in `$HOME/.ssh`, and inside
 //! innocently named logs; a symlink farm (links to `/etc`, to the key, to `/proc/1/root`, a
 //! directory link followed by `..`); a manifest of the temp trees and of the places a writer
 //! would leave a mark (`$HOME/.config`, `/etc/.pwd.lock`, every `/tmp/...` a line names).
-//! After each batch: the manifest is unchanged, no output contains a marker (or a body line of
+//! After each batch: the manifest is unchanged, no output contains key bytes (or a body line of
 //! this machine's real host keys, or a shadow hash), and 5 s after the command timeout (2 s)
 //! no process tai started is alive (no marker in `/proc/*/cmdline`, nothing but sshd under the
-//! server). Each property of issue 11 has a test here: options, paths, recursion, bounded
-//! execution, redaction, network, writers, pipelines; plus the whole attack corpus
+//! server). Each property of issue 11 has a test here: options, paths (and what only host
+//! resolution can see), recursion, bounded execution and closed stdin, redaction (also of keys
+//! in innocent files whose lines are reshaped or cut into windows), network (also names that
+//! resolve to metadata only on the host), writers, pipelines; plus the whole attack corpus
 //! (`tests/corpus/deny.txt`) and the everyday corpus (`tests/corpus/allow.txt`) on the host.
 //! `TAI_HOST_TEST_VERBOSE=1` prints what happened to every line.
 #[path = "policy_host/canaries.rs"]
