@@ -637,3 +637,49 @@ async fn two_processes_recording_sessions_lose_nothing() {
         }
     }
 }
+
+/// Store writes (LMDB write transactions, arroy builds) run on a blocking thread: on a
+/// single-threaded runtime another task gets to run while a session is recorded and while
+/// runbooks are synced, which cannot happen if the write blocks the runtime's only thread.
+#[tokio::test(flavor = "current_thread")]
+async fn store_writes_leave_the_async_runtime_free() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let k = open(dir.path(), None).unwrap();
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let tick = |ticks: &Arc<AtomicUsize>| {
+        let t = ticks.clone();
+        tokio::spawn(async move {
+            t.fetch_add(1, Ordering::SeqCst);
+        });
+    };
+    tick(&ticks);
+    k.record_session(SessionSummary {
+        host: "web01".into(),
+        issue: "disk full on /var".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        ticks.load(Ordering::SeqCst),
+        1,
+        "record_session blocked the runtime"
+    );
+
+    let books = tempfile::tempdir().unwrap();
+    std::fs::write(
+        books.path().join("app.md"),
+        runbook("app", "Crash loops", "Read `journalctl -u app`."),
+    )
+    .unwrap();
+    tick(&ticks);
+    k.sync_dir(books.path()).await.unwrap();
+    assert_eq!(
+        ticks.load(Ordering::SeqCst),
+        2,
+        "sync_dir blocked the runtime"
+    );
+}
