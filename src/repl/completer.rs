@@ -290,32 +290,10 @@ fn expand_include(pattern: &str, ssh_dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// `*` and `?` matching, as ssh_config uses for Include file names.
+/// `*` and `?` matching, as ssh_config uses for Include file names (OpenSSH `match_pattern`,
+/// the one tai uses for ssh_config and known_hosts).
 fn wildcard_match(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    let (mut pi, mut ni) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ni;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ni = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
+    crate::transport::ssh::known_hosts::glob_match(pattern, name)
 }
 
 #[cfg(test)]
