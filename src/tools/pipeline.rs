@@ -22,8 +22,10 @@
 //!
 //! Supported stages: `grep` ([`grep`]), `sort` ([`sort`]), `uniq`, `head`, `tail`, `wc`,
 //! `cut` ([`text`]), `tr` and `column -t` ([`tr`]), `tac`, `cat` (and `less`/`more`: the text
-//! unchanged), and small `sed` ([`sed`]) and `awk` ([`awk`]) subsets. Output bound: a stage writes at most its input
-//! plus a small overhead (line prefixes such as `uniq -c` counts), then stops with a note.
+//! unchanged), and small `sed` ([`sed`]) and `awk` ([`awk`]) subsets. Output bound: a stage
+//! writes at most its input plus a small overhead (line prefixes such as `uniq -c` counts),
+//! then stops with a note. [`annotate`] marks the command record: `ss -tan  | sort | uniq -c
+//! (stages applied by tai)`, with a note when the host output was capped before the stages.
 use super::{CallStatus, CommandRecord};
 use crate::policy::{quote, split_command_line};
 
