@@ -105,13 +105,6 @@ impl Retrieved {
     }
 }
 
-/// How searches used vectors.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SearchInfo {
-    pub vectors_used: bool,
-    pub note: Option<String>,
-}
-
 /// The knowledge layer of one tai process.
 pub struct Knowledge {
     store: Store,
