@@ -378,11 +378,11 @@ impl Policy {
             .unwrap_or_default()
     }
 
-    /// The DNS names an allowed argv's URLs connect to (curl), without repeats; empty when the
-    /// argv is denied or names only addresses. (Other probes' hosts are checked lexically
-    /// only: ping, dig or openssl cannot fetch credentials from a metadata service.) The host resolves them in one batch and
-    /// [`url::check_resolved_addresses`] judges the answer: a name is only as safe as the
-    /// address it points to.
+    /// The DNS names an allowed argv connects to (curl URL hosts, openssl `-connect`, ping and
+    /// traceroute targets, `-h HOST` of database pings), without repeats; empty when the argv
+    /// is denied or names only addresses. DNS tools' query names are not included. The host
+    /// resolves them and [`url::check_resolved_addresses`] judges the answer: a name is only
+    /// as safe as the address it points to.
     pub fn probe_names(&self, argv: &[String]) -> Vec<String> {
         self.rules.probe_names(argv)
     }

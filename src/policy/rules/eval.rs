@@ -6,6 +6,10 @@
 //! `@FILE`) is checked against the path rules and recorded for host-side resolution.
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Rules whose host words are DNS questions or resolver addresses, not places they connect to
+/// (see [`Eval::check_value`]).
+const DNS_QUERY_RULES: [&str; 6] = ["dig", "host", "nslookup", "delv", "getent", "resolvectl"];
+
 use super::super::url;
 use super::kinds::{self, Arity, Kind, OptKind};
 use super::{Refusal, Rule, Rules};
@@ -424,12 +428,21 @@ impl<'a> Eval<'a> {
     ) -> Result<(), Refusal> {
         kinds::check_plain(kind, v)
             .map_err(|why| self.refuse(format!("{what} value `{v}` {why}")))?;
-        // Only an HTTP probe can fetch anything from a metadata service (credentials sit behind
-        // GET paths), so a URL's name is also resolved on the host and checked before curl
-        // runs. Other probes (ping, dig @server, openssl -connect) are checked lexically only:
-        // a DNS tool must still run when DNS is what is broken.
+        // A name a program connects to is only as safe as the address it resolves to on the
+        // host: URL hosts (curl) and host / host:port values (openssl -connect, ping,
+        // traceroute, pg_isready -h, ...) are resolved there and checked before the command
+        // runs. DNS tools are the exception: their host words are questions, and they must
+        // still run when DNS is what is broken.
         if *kind == Kind::Url {
             found.probe_names.extend(url::names_to_resolve(v, true));
+        } else if matches!(kind, Kind::Host | Kind::HostPort)
+            && !DNS_QUERY_RULES.contains(&self.top.id.as_str())
+        {
+            let host = match kind {
+                Kind::HostPort => v.rsplit_once(':').map_or(v, |(h, _)| h),
+                _ => v,
+            };
+            found.probe_names.extend(url::names_to_resolve(host, false));
         }
         if kind.is_path() {
             if v.is_empty() {
