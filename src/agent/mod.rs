@@ -160,26 +160,6 @@ pub struct SessionOptions {
     pub rag: bool,
 }
 
-/// Record `summary` in session memory on a blocking thread: the store writes LMDB (and may
-/// build the vector index), which must not stall the async workers. The embedding request it
-/// makes runs on that thread through the runtime's handle.
-pub async fn record_session(
-    knowledge: Arc<crate::knowledge::Knowledge>,
-    summary: crate::knowledge::SessionSummary,
-) -> Result<u32, crate::knowledge::KnowledgeError> {
-    let handle = tokio::runtime::Handle::current();
-    let task =
-        tokio::task::spawn_blocking(move || handle.block_on(knowledge.record_session(summary)));
-    match task.await {
-        Ok(r) => r,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(crate::knowledge::KnowledgeError::Store {
-            path: "session memory".into(),
-            reason: format!("the write was abandoned ({e}); run the session again to save it"),
-        }),
-    }
-}
-
 /// Context assumed for an OpenAI-compatible server, where tai cannot set or learn `num_ctx`.
 pub const DEFAULT_CONTEXT_TOKENS: u64 = 8192;
 /// Context tai asks for on Ollama's native route when none is configured (capped by the model).
@@ -322,7 +302,8 @@ impl Session {
             Some(self.model.options().model.as_str()),
         );
         summary.host = self.opts.host.clone();
-        Some(record_session(k.clone(), summary).await)
+        // The store runs its LMDB write on a blocking thread.
+        Some(k.record_session(summary).await)
     }
 
     /// Probe the model (Ollama `/api/show`): pick native tools or the text protocol, and learn

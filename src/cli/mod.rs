@@ -57,7 +57,8 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(run(cli));
-    // Work abandoned on Ctrl-C (a session summary being saved) must not hold the exit.
+    // Blocking work abandoned on Ctrl-C (a store write of a summary being saved) must not
+    // hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
         Ok(code) => ExitCode::from(code.as_u8()),

@@ -137,8 +137,7 @@ async fn finish(session: &mut Session, io: &mut Io) -> Result<(), ReplError> {
         // Ctrl-C skips saving (an embedding server that hangs must not trap the user).
         Some(k) => {
             let cancel = tokio_util::sync::CancellationToken::new();
-            let save = crate::agent::record_session(k, summary);
-            match session::cancellable(save, &cancel, io).await {
+            match session::cancellable(k.record_session(summary), &cancel, io).await {
                 (Some(Ok(id)), _) => io.note(&io.err_palette.dim(&format!(
                     "session saved to history as #{id} (`tai history` lists it)"
                 ))),
