@@ -253,3 +253,41 @@ impl ToolRunner for HostRunner {
         self.host().transport.close().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(home: &std::path::Path) -> Config {
+        let o = crate::config::Overrides {
+            tai_home: Some(home.to_path_buf()),
+            no_persist: true,
+            ..Default::default()
+        };
+        Config::resolve_with(&o, &|_| None).expect("config")
+    }
+
+    #[tokio::test]
+    async fn switching_the_host_keeps_the_tools_and_runs_on_the_new_one() {
+        let home = tempfile::tempdir().unwrap();
+        let cfg = config(home.path());
+        let runner = HostRunner::connect(&cfg, &Target::Local).await.unwrap();
+        let specs = runner.specs();
+        assert!(specs.iter().any(|s| s.name == "disk_usage"));
+        let first_budget = runner.host().ctx.session_bytes_used();
+        let other = runner.connect_host(&cfg, &Target::Local).await.unwrap();
+        let old = runner.switch(other);
+        assert_eq!(old.name, "local");
+        assert_eq!(runner.specs().len(), specs.len());
+        let before = runner.host().ctx.session_bytes_used();
+        let mut next = 1;
+        let out = runner
+            .collect(Category::Disk, &mut next, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert!(!out.is_empty() && next as usize == out.len() + 1);
+        // The calls ran on the new host: its budget moved, the old one's did not.
+        assert!(runner.host().ctx.session_bytes_used() > before);
+        assert_eq!(old.ctx.session_bytes_used(), first_budget);
+    }
+}
