@@ -7,16 +7,16 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::json;
+use support::context::ssh_context;
 use support::sshd::Sshd;
-use tai::config::{Config, ExecLimits, Overrides};
+use tai::config::ExecLimits;
 use tai::policy::Policy;
 use tai::tools::{execute, CallStatus, ExecContext, Registry, ToolCall};
 use tai::transport::local::LocalTransport;
-use tai::transport::{self, Target, Transport};
+use tai::transport::Transport;
 use tokio_util::sync::CancellationToken;
 
 async fn context() -> ExecContext {
@@ -51,10 +51,16 @@ fn the_policy_names_what_a_probe_connects_to() {
         names("curl -sI http://DB01.internal:8080/health http://db01.internal/"),
         ["db01.internal"]
     );
-    // Only HTTP probes can fetch credentials; DNS tools must run while DNS is broken.
-    assert!(names("ping -c 1 web01").is_empty());
+    // Every place a probe connects to is resolved on the host first; a DNS tool's words are
+    // questions (it must still run while DNS is what is broken).
+    assert_eq!(names("ping -c 1 web01"), ["web01"]);
+    assert_eq!(
+        names("openssl s_client -connect api.example.com:443 -brief"),
+        ["api.example.com"]
+    );
     assert!(names("dig @ns1.example.com example.com").is_empty());
-    assert!(names("openssl s_client -connect api.example.com:443 -brief").is_empty());
+    assert!(names("host example.com").is_empty());
+    assert!(names("ping -c 1 10.0.0.7").is_empty());
     assert!(names("curl -sI http://10.0.0.5/").is_empty());
     assert!(
         names("curl -sI http://169.254.169.254/").is_empty(),
@@ -125,21 +131,6 @@ async fn a_name_that_does_not_resolve_on_the_host_runs_nothing() {
         out.output
     );
     assert!(out.commands.iter().all(|c| c.exit_code.is_none()));
-}
-
-async fn ssh_context(home: &Path, sshd: &Sshd) -> ExecContext {
-    let o = Overrides {
-        tai_home: Some(home.join(".tai")),
-        identity_files: vec![sshd.client_key().to_path_buf()],
-        known_hosts: Some(home.join("known_hosts")),
-        ignore_ssh_config: true,
-        ..Default::default()
-    };
-    let cfg = Config::resolve_with(&o, &|_| None).unwrap();
-    let target = Target::parse(&sshd.target()).unwrap();
-    let transport = transport::connect(&target, &cfg).await.unwrap();
-    let policy = Arc::new(Policy::load(false).unwrap());
-    ExecContext::detect(transport, policy, cfg.limits, CancellationToken::new()).await
 }
 
 /// Over a real sshd (the remote shell sees tai's quoted line, `--noproxy '*'` included), the

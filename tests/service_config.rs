@@ -7,45 +7,13 @@ mod tool_samples;
 
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::sync::Arc;
 
 use serde_json::json;
+use support::context::{local_context, ssh_context};
 use support::sshd::Sshd;
-use tai::config::{Config, ExecLimits, Overrides};
-use tai::policy::Policy;
 use tai::tools::{execute, CallStatus, ExecContext, Registry, ToolCall, ToolOutcome};
-use tai::transport::local::LocalTransport;
-use tai::transport::{self, Target, Transport};
-use tokio_util::sync::CancellationToken;
 
 const MARKER: &str = "TAIKEYMARKER7f3c";
-
-async fn local_context() -> ExecContext {
-    let transport: Arc<dyn Transport> = Arc::new(LocalTransport::new());
-    let policy = Arc::new(Policy::load(false).unwrap());
-    ExecContext::detect(
-        transport,
-        policy,
-        ExecLimits::default(),
-        CancellationToken::new(),
-    )
-    .await
-}
-
-async fn ssh_context(home: &Path, sshd: &Sshd) -> ExecContext {
-    let o = Overrides {
-        tai_home: Some(home.join(".tai")),
-        identity_files: vec![sshd.client_key().to_path_buf()],
-        known_hosts: Some(home.join("known_hosts")),
-        ignore_ssh_config: true,
-        ..Default::default()
-    };
-    let cfg = Config::resolve_with(&o, &|_| None).unwrap();
-    let target = Target::parse(&sshd.target()).unwrap();
-    let transport = transport::connect(&target, &cfg).await.unwrap();
-    let policy = Arc::new(Policy::load(false).unwrap());
-    ExecContext::detect(transport, policy, cfg.limits, CancellationToken::new()).await
-}
 
 async fn call(ctx: &ExecContext, args: serde_json::Value) -> ToolOutcome {
     let call = ToolCall {

@@ -5,36 +5,12 @@ mod support;
 mod tool_samples;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use serde_json::json;
+use support::context::ssh_context;
 use support::sshd::Sshd;
-use tai::config::{Config, Overrides};
-use tai::policy::Policy;
-use tai::tools::{execute_all, CallStatus, ExecContext, Registry, ToolCall};
-use tai::transport::{self, Target};
-use tokio_util::sync::CancellationToken;
+use tai::tools::{execute_all, CallStatus, Registry, ToolCall};
 use tool_samples::{sample_args, KNOWLEDGE_TOOLS};
-
-fn config(home: &Path, sshd: &Sshd) -> Config {
-    let o = Overrides {
-        tai_home: Some(home.join(".tai")),
-        identity_files: vec![sshd.client_key().to_path_buf()],
-        known_hosts: Some(home.join("known_hosts")),
-        ignore_ssh_config: true,
-        ..Default::default()
-    };
-    Config::resolve_with(&o, &|_| None).unwrap()
-}
-
-async fn ssh_context(home: &Path, sshd: &Sshd) -> ExecContext {
-    let cfg = config(home, sshd);
-    let target = Target::parse(&sshd.target()).unwrap();
-    assert!(matches!(target, Target::Ssh(_)));
-    let transport = transport::connect(&target, &cfg).await.unwrap();
-    let policy = Arc::new(Policy::load(false).unwrap());
-    ExecContext::detect(transport, policy, cfg.limits, CancellationToken::new()).await
-}
 
 fn call(id: &str, tool: &str, args: serde_json::Value) -> ToolCall {
     ToolCall {

@@ -2,6 +2,7 @@
 //! `tai` binary. Integration tests include it with `mod support;`.
 #![allow(dead_code)]
 
+pub mod context;
 pub mod model;
 pub mod scenario;
 pub mod sshd;
