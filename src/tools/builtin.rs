@@ -9,12 +9,11 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::exec::{run_step, ExecContext, Run};
 use super::pipeline;
-use super::registry::{Step, Tool};
-use super::schema::schema_for;
+use super::schema::{parse_args, schema_for};
+use super::step::run_step;
+use super::types::{CallStatus, ExecContext, HostFacts, Run, Step, Tool, ToolError};
 use super::variants::{self, Variants};
-use super::{CallStatus, HostFacts, ToolError};
 
 /// Every built-in tool, in the order `tai tools list` shows them.
 pub fn all() -> Vec<Arc<dyn Tool>> {
@@ -62,16 +61,6 @@ pub trait Spec: Send + Sync + 'static {
 
 /// Adapter from [`Spec`] to [`Tool`].
 pub struct Simple<S>(pub S);
-
-/// Parse a call's arguments; the error tells the model what was expected.
-pub fn parse_args<T: DeserializeOwned + JsonSchema>(tool: &str, args: &Value) -> Result<T, String> {
-    serde_json::from_value(args.clone()).map_err(|e| {
-        format!(
-            "invalid arguments for `{tool}`: {e}. Expected a JSON object matching: {}",
-            schema_for::<T>()["properties"]
-        )
-    })
-}
 
 #[async_trait::async_trait]
 impl<S: Spec> Tool for Simple<S> {

@@ -3,6 +3,7 @@
 //! sub-schemas inlined, and `additionalProperties: false` on every object.
 use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 /// `format` values from the JSON Schema specification; everything else (`uint32`, `int64`,
@@ -40,6 +41,16 @@ pub fn schema_for<T: JsonSchema>() -> Value {
         m.insert("additionalProperties".into(), Value::Bool(false));
     }
     v
+}
+
+/// Parse a call's arguments; the error tells the model what was expected.
+pub fn parse_args<T: DeserializeOwned + JsonSchema>(tool: &str, args: &Value) -> Result<T, String> {
+    serde_json::from_value(args.clone()).map_err(|e| {
+        format!(
+            "invalid arguments for `{tool}`: {e}. Expected a JSON object matching: {}",
+            schema_for::<T>()["properties"]
+        )
+    })
 }
 
 /// Remove what strict servers reject, recursively.

@@ -14,11 +14,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::builtin::parse_args;
-use super::exec::{run_step, ExecContext, Run};
-use super::registry::{Step, Tool};
-use super::schema::schema_for;
-use super::{CallStatus, HostFacts, ToolError};
+use super::schema::{parse_args, schema_for};
+use super::step::run_step;
+use super::types::{CallStatus, ExecContext, HostFacts, Run, Step, Tool, ToolError};
 
 /// At most this many files are read per call.
 pub const MAX_FILES: usize = 64;
