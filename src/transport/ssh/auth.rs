@@ -14,6 +14,7 @@ use std::sync::Arc;
 use russh::client::{AuthResult, Handle};
 use russh::keys::agent::client::AgentClient;
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
+use zeroize::Zeroizing;
 
 use super::ClientHandler;
 use crate::transport::TransportError;
@@ -143,9 +144,22 @@ pub async fn authenticate(
     }
     // 4. Encrypted files last: only now is the user asked for a passphrase.
     for path in &encrypted {
-        let Some(key) = unlock_on_tty(path) else {
-            encrypted_skipped.push(path.clone());
-            continue;
+        let key = match unlock_on_tty(path).await {
+            Unlock::Key(k) => k,
+            Unlock::Skipped => {
+                encrypted_skipped.push(path.clone());
+                continue;
+            }
+            Unlock::Interrupted => {
+                return Err(TransportError::Auth {
+                    host: host.to_string(),
+                    reason: format!(
+                        "interrupted at the passphrase prompt for {}\n  run again and type \
+                         the passphrase, or load the key into ssh-agent with `ssh-add`",
+                        path.display()
+                    ),
+                });
+            }
         };
         tried.push(path.display().to_string());
         if key_auth(handle, user, key).await? {
@@ -258,60 +272,201 @@ async fn key_auth(
     Ok(matches!(r, AuthResult::Success))
 }
 
+/// What the terminal gave for one encrypted key.
+enum Unlock {
+    Key(PrivateKey),
+    /// No terminal, an empty answer, end of input, or three wrong passphrases.
+    Skipped,
+    /// Ctrl-C at the prompt: ask for no further key.
+    Interrupted,
+}
+
+/// One answer at the passphrase prompt.
+enum Answer {
+    Passphrase(Zeroizing<String>),
+    GaveUp,
+    Interrupted,
+}
+
 /// Ask for the passphrase of `path` on the controlling terminal (echo off), up to three
-/// times. `None` when there is no terminal or the user gave up.
-fn unlock_on_tty(path: &Path) -> Option<PrivateKey> {
+/// times, on a blocking thread: the read and the key derivation stay off the async runtime.
+async fn unlock_on_tty(path: &Path) -> Unlock {
     // SAFETY: isatty only inspects the descriptor.
     let interactive = unsafe { libc::isatty(0) == 1 && libc::isatty(2) == 1 };
     if !interactive {
-        return None;
+        return Unlock::Skipped;
     }
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || unlock_with(&path, ask_on_tty))
+        .await
+        .unwrap_or(Unlock::Skipped)
+}
+
+/// Up to three tries of `ask`; every passphrase is zeroed when dropped.
+fn unlock_with(path: &Path, mut ask: impl FnMut(&str) -> Answer) -> Unlock {
+    let prompt = format!("Enter passphrase for key '{}': ", path.display());
     for _ in 0..3 {
-        let mut pass =
-            read_passphrase(&format!("Enter passphrase for key '{}': ", path.display()))?;
-        let result = russh::keys::load_secret_key(path, Some(&pass));
-        // Overwrite the passphrase before it is dropped; NUL bytes keep the String valid.
-        // SAFETY: writing zero bytes keeps the buffer valid UTF-8.
-        unsafe { pass.as_bytes_mut().fill(0) };
-        match result {
-            Ok(k) => return Some(k),
+        let pass = match ask(&prompt) {
+            Answer::Passphrase(p) => p,
+            Answer::GaveUp => return Unlock::Skipped,
+            Answer::Interrupted => return Unlock::Interrupted,
+        };
+        match russh::keys::load_secret_key(path, Some(pass.as_str())) {
+            Ok(k) => return Unlock::Key(k),
             Err(_) => eprintln!("tai: wrong passphrase for {}", path.display()),
         }
     }
-    None
+    Unlock::Skipped
 }
 
-fn read_passphrase(prompt: &str) -> Option<String> {
-    use std::io::{BufRead, Write};
-    use std::os::fd::AsRawFd;
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .ok()?;
-    let fd = tty.as_raw_fd();
-    // SAFETY: termios is plain data; tcgetattr/tcsetattr act on an fd we own.
-    let mut old: libc::termios = unsafe { std::mem::zeroed() };
-    if unsafe { libc::tcgetattr(fd, &mut old) } != 0 {
-        return None;
+/// Read one passphrase on `/dev/tty` with `rpassword` (echo off, restored when the read
+/// ends, also on Ctrl-C). rpassword answers Ctrl-C by raising SIGINT while the terminal is
+/// still raw; SIGINT is held back on this thread until the terminal is restored, so a
+/// default SIGINT ends tai with echo back on, and a handled one ends only the prompt.
+fn ask_on_tty(prompt: &str) -> Answer {
+    let _held = HoldSigint::new();
+    match rpassword::prompt_password(prompt) {
+        Ok(p) => {
+            let p = Zeroizing::new(p);
+            if p.is_empty() {
+                Answer::GaveUp
+            } else {
+                Answer::Passphrase(p)
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Answer::Interrupted,
+        Err(_) => Answer::GaveUp,
     }
-    let mut quiet = old;
-    quiet.c_lflag &= !libc::ECHO;
-    quiet.c_lflag |= libc::ECHONL;
-    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
-    let mut w = &tty;
-    let _ = w.write_all(prompt.as_bytes());
-    let _ = w.flush();
-    let mut line = String::new();
-    let read = std::io::BufReader::new(&tty).read_line(&mut line);
-    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &old) };
-    read.ok()?;
-    let trimmed = line.trim_end_matches(['\n', '\r']).to_string();
-    // SAFETY: as above, zero bytes keep the String valid.
-    unsafe { line.as_bytes_mut().fill(0) };
-    if trimmed.is_empty() {
-        None
-    } else {
-        Some(trimmed)
+}
+
+/// Blocks SIGINT on the current thread while alive; a SIGINT raised meanwhile on this thread
+/// is delivered when the guard drops (the old mask is restored).
+struct HoldSigint(Option<libc::sigset_t>);
+
+impl HoldSigint {
+    fn new() -> HoldSigint {
+        // SAFETY: sigset_t is plain data, initialised by sigemptyset; pthread_sigmask only
+        // changes this thread's mask and writes the old one into `old`.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            if libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) != 0 {
+                return HoldSigint(None);
+            }
+            HoldSigint(Some(old))
+        }
+    }
+}
+
+impl Drop for HoldSigint {
+    fn drop(&mut self) {
+        if let Some(old) = &self.0 {
+            // SAFETY: restores the mask saved in `new` on the same thread.
+            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// An ed25519 key encrypted with `pass` (one KDF round: the tests stay fast).
+    fn encrypted_key(dir: &Path, pass: &str) -> PathBuf {
+        let path = dir.join("id_enc");
+        let st = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-a", "1", "-C", "", "-N", pass, "-f"])
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("ssh-keygen");
+        assert!(st.success());
+        path
+    }
+
+    fn said(p: &str) -> Answer {
+        Answer::Passphrase(Zeroizing::new(p.to_string()))
+    }
+
+    #[test]
+    fn three_wrong_passphrases_skip_the_key_and_a_right_one_unlocks_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = encrypted_key(dir.path(), "right-pass");
+        let asked = Cell::new(0);
+        let out = unlock_with(&key, |prompt| {
+            assert!(prompt.contains(&key.display().to_string()), "{prompt}");
+            asked.set(asked.get() + 1);
+            said("wrong")
+        });
+        assert!(matches!(out, Unlock::Skipped));
+        assert_eq!(asked.get(), 3);
+
+        let answers = ["wrong", "right-pass"];
+        let asked = Cell::new(0);
+        let out = unlock_with(&key, |_| {
+            asked.set(asked.get() + 1);
+            said(answers[asked.get() - 1])
+        });
+        assert!(matches!(out, Unlock::Key(_)));
+        assert_eq!(asked.get(), 2);
+    }
+
+    #[test]
+    fn giving_up_or_ctrl_c_asks_no_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = encrypted_key(dir.path(), "right-pass");
+        let asked = Cell::new(0);
+        let out = unlock_with(&key, |_| {
+            asked.set(asked.get() + 1);
+            Answer::GaveUp
+        });
+        assert!(matches!(out, Unlock::Skipped));
+        assert_eq!(asked.get(), 1);
+        let out = unlock_with(&key, |_| {
+            asked.set(asked.get() + 1);
+            Answer::Interrupted
+        });
+        assert!(matches!(out, Unlock::Interrupted));
+        assert_eq!(asked.get(), 2);
+    }
+
+    #[test]
+    fn sigint_raised_while_held_waits_for_the_guard() {
+        // On its own thread: the mask is per thread, and the SIGINT is taken back with
+        // sigtimedwait before the guard drops, so the test process never receives it.
+        std::thread::spawn(|| {
+            let held = HoldSigint::new();
+            assert!(held.0.is_some());
+            // SAFETY: sigset_t is plain data set up by sigemptyset/sigaddset; raise sends
+            // SIGINT to this thread, where it is blocked, and sigtimedwait takes it back.
+            unsafe {
+                assert_eq!(libc::raise(libc::SIGINT), 0);
+                let mut pending: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut pending);
+                libc::sigpending(&mut pending);
+                assert_eq!(libc::sigismember(&pending, libc::SIGINT), 1);
+                let mut only: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut only);
+                libc::sigaddset(&mut only, libc::SIGINT);
+                let zero = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                let got = libc::sigtimedwait(&only, std::ptr::null_mut(), &zero);
+                assert_eq!(got, libc::SIGINT);
+            }
+            drop(held);
+            // SAFETY: as above; the mask is back to what it was (SIGINT not blocked).
+            unsafe {
+                let mut now: libc::sigset_t = std::mem::zeroed();
+                libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut now);
+                assert_eq!(libc::sigismember(&now, libc::SIGINT), 0);
+            }
+        })
+        .join()
+        .unwrap();
     }
 }

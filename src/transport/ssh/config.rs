@@ -44,7 +44,7 @@ impl LocalContext {
         let user = std::env::var("USER")
             .ok()
             .filter(|u| !u.is_empty())
-            .or_else(|| username_of(uid))
+            .or_else(|| super::local_user::name_of(uid))
             .unwrap_or_else(|| uid.to_string());
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())
@@ -56,14 +56,6 @@ impl LocalContext {
             hostname,
         }
     }
-}
-
-fn username_of(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
-    })
 }
 
 /// Raw option values as found (first wins), before token expansion.
