@@ -612,9 +612,14 @@ fn split_keyword(raw: &str) -> Option<(String, &str)> {
     Some((keyword, rest))
 }
 
+/// A quote opened on an ssh_config line and never closed.
+#[derive(Debug, thiserror::Error)]
+#[error("unterminated quote")]
+struct UnterminatedQuote;
+
 /// Split arguments: whitespace-separated, double or single quotes group, a word starting
 /// with `#` ends the line.
-fn split_args(rest: &str) -> Result<Vec<String>, String> {
+fn split_args(rest: &str) -> Result<Vec<String>, UnterminatedQuote> {
     let mut args = Vec::new();
     let mut chars = rest.chars().peekable();
     for _ in 0..rest.len() + 1 {
@@ -657,7 +662,7 @@ fn split_args(rest: &str) -> Result<Vec<String>, String> {
             }
         }
         if quote.is_some() {
-            return Err("unterminated quote".into());
+            return Err(UnterminatedQuote);
         }
         args.push(word);
     }
