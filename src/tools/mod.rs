@@ -8,6 +8,7 @@
 //! [`registry`] ← [`exec`] (`execute`, `execute_all`). [`schema`] cleans schemars output for
 //! strict servers; [`facts`] detects the host facts.
 pub mod builtin;
+pub mod content_scan;
 pub mod exec;
 pub mod facts;
 pub mod pipeline;

@@ -1,5 +1,5 @@
 //! Running one [`Step`]: every argv through the policy, its paths resolved and re-checked on
-//! the host, the names a probe connects to resolved and checked there, then the transport;
+//! the host (and the files it prints searched there for private keys, [`super::content_scan`]), the names a probe connects to resolved and checked there, then the transport;
 //! output redacted again and charged to the session budget; fallbacks tried when a program
 //! is missing.
 use std::net::IpAddr;
@@ -44,7 +44,8 @@ pub async fn resolve_on_host(
             command.clone(),
             "host-path-resolution",
             &format!(
-                "{why}; tai resolves every path on the host before it runs a command, and runs                  nothing it could not check"
+                "{why}; tai resolves every path on the host before it runs a command, and runs \
+                 nothing it could not check"
             ),
         ))))
     };
@@ -252,13 +253,23 @@ pub async fn run_step(
             }
             Err(e) => return Err(ToolError::RespondToModel(e.to_string())),
         };
-        let moved = match resolve_on_host(ctx, argv).await? {
+        // Paths resolved and re-checked, and the printed files searched for private keys:
+        // both on the host, concurrently (one extra round trip, only when there are paths).
+        let (resolved, scanned) = tokio::join!(
+            resolve_on_host(ctx, argv),
+            super::content_scan::refuse_key_holders(ctx, argv)
+        );
+        let moved = match resolved? {
             Ok(moved) => moved,
             Err(record) => {
                 run.commands.push(*record);
                 return Ok(false);
             }
         };
+        if let Err(record) = scanned? {
+            run.commands.push(*record);
+            return Ok(false);
+        }
         let approved = match resolve_names_on_host(ctx, argv, approved).await? {
             Ok(approved) => approved,
             Err(record) => {

@@ -1,0 +1,110 @@
+//! The content check behind every command that prints file contents: before it runs, the
+//! files it reads are searched on the host for private key markers, and a command that would
+//! print a file holding a private key is refused.
+//!
+//! File-name rules cannot know that `bundle.pem` or `rotated.log` holds a key, and once a
+//! reader reshapes the lines on the host (`cut -c13-24`, `awk '{print substr($0,5,8)}'`,
+//! `tail -c 40`) the stream redactor can no longer recognise what it sees. So the question
+//! is asked of the files themselves, by tai's own `grep -l` (which prints only file names),
+//! approved by the policy like any command and run concurrently with the path resolution:
+//! no extra round trip. Anything the check cannot answer refuses the command (fail closed).
+use super::types::{CommandRecord, ExecContext, ToolError};
+use crate::policy::{quote, Decision};
+
+/// Text that marks a private key in any common format (PEM and OpenSSH `PRIVATE KEY`
+/// blocks, encrypted or not; PGP private key blocks; PuTTY key files).
+pub const KEY_MARKERS: [&str; 2] = ["PRIVATE KEY", "PuTTY-User-Key-File"];
+
+/// Why a command was refused: the record to show instead.
+pub type Refused = Box<CommandRecord>;
+
+/// The scan for `files`: `grep -l -s -F` with every marker, recursive when the policy allows
+/// a recursive read of the same operands (the command itself was a recursive read under an
+/// allowed root), else one level.
+fn scan_argv(ctx: &ExecContext, files: &[String]) -> Vec<String> {
+    let build = |recursive: bool| {
+        let mut argv = vec!["grep".to_string(), "-l".into(), "-s".into(), "-F".into()];
+        if recursive {
+            argv.push("-r".into());
+        }
+        for m in KEY_MARKERS {
+            argv.push("-e".into());
+            argv.push(m.into());
+        }
+        argv.push("--".into());
+        argv.extend(files.iter().cloned());
+        argv
+    };
+    let recursive = build(true);
+    if matches!(ctx.policy.check(&recursive), Decision::Allow { .. }) {
+        recursive
+    } else {
+        build(false)
+    }
+}
+
+/// Refuse `argv` when a file whose contents it prints holds a private key. No content paths
+/// (metadata readers such as `ls`, `stat`, `du`; commands without files), no scan.
+pub async fn refuse_key_holders(
+    ctx: &ExecContext,
+    argv: &[String],
+) -> Result<Result<(), Refused>, ToolError> {
+    let files = ctx.policy.content_paths(argv);
+    if files.is_empty() {
+        return Ok(Ok(()));
+    }
+    let command = quote::command_line(argv);
+    let refuse = |why: String| {
+        Ok(Err(Box::new(CommandRecord::denied(
+            command.clone(),
+            "private-key-content",
+            &why,
+        ))))
+    };
+    let scan = scan_argv(ctx, &files);
+    let approved = match ctx.policy.approve(&scan) {
+        Ok(a) => a,
+        Err(e) => {
+            return refuse(format!(
+                "tai checks the files a command prints for private keys before it runs, and \
+                 that check was refused ({e}); name the files directly"
+            ))
+        }
+    };
+    let out = match ctx.transport.exec(&approved, &ctx.exec_options()).await {
+        Ok(out) => out,
+        Err(e) if e.is_fatal() => return Err(ToolError::Fatal(e)),
+        Err(e) => {
+            return refuse(format!(
+                "the check of its files for private keys could not run on the host ({e})"
+            ))
+        }
+    };
+    if out.cancelled {
+        return refuse("cancelled by the user while checking its files".into());
+    }
+    if out.timed_out || out.truncated() {
+        return refuse(
+            "the check of its files for private keys did not finish in time; narrow the read \
+             to fewer or smaller files (read_file on one log, or grep in one directory)"
+                .into(),
+        );
+    }
+    let holders: Vec<&str> = out.stdout.lines().filter(|l| !l.is_empty()).collect();
+    match out.exit_code {
+        Some(1) => Ok(Ok(())),
+        // 2 = some operand could not be read: the command will meet the same error.
+        Some(0) | Some(2) if !holders.is_empty() => refuse(format!(
+            "{} hold{} a private key (`{}` found); tai never prints a file that holds a \
+             private key, however the lines are cut. Read the public half (`.pub`, the \
+             certificate) or check the key's metadata with `stat`",
+            holders.join(", "),
+            if holders.len() == 1 { "s" } else { "" },
+            KEY_MARKERS.join("` or `")
+        )),
+        Some(2) => Ok(Ok(())),
+        other => refuse(format!(
+            "the check of its files for private keys failed on the host (exit {other:?})"
+        )),
+    }
+}
