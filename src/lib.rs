@@ -20,3 +20,4 @@ pub mod report;
 pub mod tools;
 pub mod transport;
 pub mod triage;
+pub mod wildcard;

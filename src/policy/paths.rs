@@ -1,11 +1,13 @@
-//! Path handling for the policy: lexical normalisation (`..`, `//`, `.`, trailing `/.`), a small
-//! glob matcher over path components, and the search for path-like words inside arguments.
+//! Path handling for the policy: lexical normalisation (`..`, `//`, `.`, trailing `/.`), globs
+//! over path components (`**` here, each component by [`crate::wildcard`]), and the search for path-like words inside arguments.
 //!
 //! The policy never trusts a path as typed: every path-like argument is normalised before the
 //! sensitive-path rules look at it, and relative paths are judged as if they could start at
 //! `/`. That is only the lexical half: tai also resolves every path argument on the host
 //! (symlinks, `..` after a symlink, the remote working directory) and judges the resolved
 //! form too (`Policy::recheck_resolved`).
+
+use crate::wildcard::wildcard_match;
 
 /// Normalise a path lexically. Absolute paths stay absolute; `..` never climbs above `/`.
 /// Relative paths keep their leading `..` components. `~` and `~user` become `/home/~`, so
@@ -56,8 +58,9 @@ pub fn candidates(path: &str) -> Vec<String> {
     vec![format!("/{}", stripped.join("/"))]
 }
 
-/// Match a glob against a normalised absolute path. `*` and `?` match within one component,
-/// `**` matches any number of components (including none).
+/// Match a glob against a normalised absolute path. `*` and `?` match within one component
+/// ([`wildcard_match`], the one matcher tai has), `**` matches any number of components
+/// (including none).
 pub fn glob_match(pattern: &str, path: &str) -> bool {
     let pat: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
     let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
@@ -73,43 +76,10 @@ fn match_components(pat: &[&str], comps: &[&str]) -> bool {
         }
         Some(p) => {
             !comps.is_empty()
-                && match_component(p.as_bytes(), comps[0].as_bytes())
+                && wildcard_match(p, comps[0])
                 && match_components(&pat[1..], &comps[1..])
         }
     }
-}
-
-/// Single-component wildcard match (`*`, `?`, literal bytes).
-fn match_component(p: &[u8], s: &[u8]) -> bool {
-    let (mut pi, mut si) = (0usize, 0usize);
-    let (mut star, mut mark) = (None::<usize>, 0usize);
-    // Each step advances `si`, `pi` or `mark`; this bound is never reached.
-    for _ in 0..(p.len() + 2) * (s.len() + 2) {
-        if si >= s.len() {
-            break;
-        }
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == s[si]) {
-            pi += 1;
-            si += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some(pi);
-            mark = si;
-            pi += 1;
-        } else if let Some(st) = star {
-            pi = st + 1;
-            mark += 1;
-            si = mark;
-        } else {
-            return false;
-        }
-    }
-    if si < s.len() {
-        return false;
-    }
-    while pi < p.len() && p[pi] == b'*' {
-        pi += 1;
-    }
-    pi == p.len()
 }
 
 /// Is `ancestor` equal to `path` or a directory above it (component-wise; `*` in `path`
@@ -122,7 +92,7 @@ pub fn is_ancestor_or_equal(ancestor: &str, path_pattern: &str) -> bool {
     }
     a.iter()
         .zip(p.iter())
-        .all(|(x, y)| match_component(y.as_bytes(), x.as_bytes()) || x == y)
+        .all(|(x, y)| wildcard_match(y, x) || x == y)
 }
 
 /// Path-like words inside one argument: maximal runs of characters that can appear in a path,

@@ -290,10 +290,9 @@ fn expand_include(pattern: &str, ssh_dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// `*` and `?` matching, as ssh_config uses for Include file names (OpenSSH `match_pattern`,
-/// the one tai uses for ssh_config and known_hosts).
+/// `*` and `?` matching, as ssh_config uses for Include file names (tai's one matcher).
 fn wildcard_match(pattern: &str, name: &str) -> bool {
-    crate::transport::ssh::known_hosts::glob_match(pattern, name)
+    crate::wildcard::wildcard_match(pattern, name)
 }
 
 #[cfg(test)]

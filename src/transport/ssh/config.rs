@@ -21,6 +21,7 @@
 use std::path::{Path, PathBuf};
 
 use super::super::TransportError;
+use crate::wildcard::wildcard_match;
 
 /// Nesting limit for `Include`, as OpenSSH.
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -236,10 +237,10 @@ impl Reader<'_> {
         let mut matched = false;
         for p in patterns {
             if let Some(neg) = p.strip_prefix('!') {
-                if super::known_hosts::glob_match(neg, &self.host) {
+                if wildcard_match(neg, &self.host) {
                     return false;
                 }
-            } else if super::known_hosts::glob_match(p, &self.host) {
+            } else if wildcard_match(p, &self.host) {
                 matched = true;
             }
         }
@@ -503,10 +504,10 @@ fn pattern_list_match(list: &str, value: &str) -> bool {
     let mut matched = false;
     for p in list.split(',') {
         if let Some(neg) = p.strip_prefix('!') {
-            if super::known_hosts::glob_match(neg, value) {
+            if wildcard_match(neg, value) {
                 return false;
             }
-        } else if super::known_hosts::glob_match(p, value) {
+        } else if wildcard_match(p, value) {
             matched = true;
         }
     }
