@@ -145,7 +145,7 @@ pub async fn authenticate(
     // 4. Encrypted files last: only now is the user asked for a passphrase.
     for path in &encrypted {
         let key = match unlock_on_tty(path).await {
-            Unlock::Key(k) => k,
+            Unlock::Key(k) => *k,
             Unlock::Skipped => {
                 encrypted_skipped.push(path.clone());
                 continue;
@@ -274,7 +274,7 @@ async fn key_auth(
 
 /// What the terminal gave for one encrypted key.
 enum Unlock {
-    Key(PrivateKey),
+    Key(Box<PrivateKey>),
     /// No terminal, an empty answer, end of input, or three wrong passphrases.
     Skipped,
     /// Ctrl-C at the prompt: ask for no further key.
@@ -312,7 +312,7 @@ fn unlock_with(path: &Path, mut ask: impl FnMut(&str) -> Answer) -> Unlock {
             Answer::Interrupted => return Unlock::Interrupted,
         };
         match russh::keys::load_secret_key(path, Some(pass.as_str())) {
-            Ok(k) => return Unlock::Key(k),
+            Ok(k) => return Unlock::Key(Box::new(k)),
             Err(_) => eprintln!("tai: wrong passphrase for {}", path.display()),
         }
     }
