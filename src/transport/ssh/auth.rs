@@ -469,4 +469,86 @@ mod tests {
         .join()
         .unwrap();
     }
+
+    /// The prompt itself, on the terminal `script` gives it; does nothing unless started by
+    /// the test below.
+    #[test]
+    fn prompt_child() {
+        if std::env::var_os("TAI_TEST_PROMPT_CHILD").is_none() {
+            return;
+        }
+        let answer = ask_on_tty("Enter passphrase for key 'test': ");
+        // Not reached: SIGINT keeps its default action here and ends the process.
+        eprintln!("prompt returned: {}", matches!(answer, Answer::Interrupted));
+    }
+
+    #[test]
+    fn ctrl_c_at_the_prompt_ends_by_sigint_with_echo_back_on() {
+        use std::io::{Read, Write};
+        if std::process::Command::new("script")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("skipped: no `script` (util-linux) for a pseudo-terminal");
+            return;
+        }
+        let exe = std::env::current_exe().unwrap();
+        let line = format!(
+            "{} --exact transport::ssh::auth::tests::prompt_child --nocapture \
+             --test-threads=1; echo \"rc=$?\"; stty -a",
+            exe.display()
+        );
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env("TAI_TEST_PROMPT_CHILD", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let pid = child.id();
+        // Watchdog: a hung prompt fails the test instead of hanging it. It kills only before
+        // `done` is sent, while the child is not yet reaped (its pid cannot be reused).
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            if finished
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .is_err()
+            {
+                // SAFETY: signals only the `script` process this test started, not yet reaped.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            }
+        });
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut sent = false;
+        loop {
+            let n = stdout.read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            if !sent && String::from_utf8_lossy(&seen).contains("Enter passphrase") {
+                // Let rpassword switch the terminal to raw mode, then type Ctrl-C.
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                stdin.write_all(b"\x03").unwrap();
+                stdin.flush().unwrap();
+                sent = true;
+            }
+        }
+        drop(stdin);
+        let _ = done.send(());
+        watchdog.join().unwrap();
+        let _ = child.wait();
+        let text = String::from_utf8_lossy(&seen);
+        assert!(sent, "no prompt seen:\n{text}");
+        assert!(text.contains("rc=130"), "not ended by SIGINT:\n{text}");
+        assert!(!text.contains("prompt returned"), "{text}");
+        let flags: Vec<&str> = text.split_whitespace().collect();
+        assert!(flags.contains(&"echo"), "echo left off:\n{text}");
+        assert!(!flags.contains(&"-echo"), "echo left off:\n{text}");
+    }
 }
