@@ -5,8 +5,10 @@
 //! identity files, then the agent's other keys (unless `IdentitiesOnly yes`), then encrypted
 //! files. Named keys thus come before unrelated agent keys (a server stops after
 //! MaxAuthTries), and a passphrase is asked for only when nothing else worked: on the
-//! terminal, never stored; without a terminal the key is skipped, and if nothing else works
-//! the error names the key and says how to fix it.
+//! terminal (rpassword, on a blocking thread), held in `Zeroizing` and never stored; Ctrl-C
+//! there restores echo, then ends tai (or only the prompt where SIGINT is handled); without
+//! a terminal the key is skipped, and if nothing else works the error names the key and
+//! says how to fix it.
 //! No password or keyboard-interactive authentication is ever attempted.
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
