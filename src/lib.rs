@@ -9,6 +9,7 @@ pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod exit;
+pub mod json_schema;
 pub mod knowledge;
 pub mod llm;
 pub mod plan;

@@ -75,36 +75,11 @@ pub struct ToolDef {
     pub parameters: Value,
 }
 
-/// Remove schema keywords strict servers reject or small models stumble over: `$schema`,
-/// `title` and `format`. Property *names* called `title` or `format` are kept.
+/// Clean a tool's argument schema for the server: tai's one schema cleaner
+/// ([`crate::json_schema::StrictToolSchema`]), which removes keywords (`$schema`, `title`,
+/// non-standard `format`, ...) and keeps properties of the same name.
 pub fn clean_schema(v: &mut Value) {
-    let Value::Object(map) = v else { return };
-    map.remove("$schema");
-    if !matches!(map.get("title"), Some(Value::Object(_))) {
-        map.remove("title");
-    }
-    if matches!(map.get("format"), Some(Value::String(_))) {
-        map.remove("format");
-    }
-    for key in ["properties", "$defs", "definitions", "patternProperties"] {
-        if let Some(Value::Object(props)) = map.get_mut(key) {
-            for (_, s) in props.iter_mut() {
-                clean_schema(s);
-            }
-        }
-    }
-    for key in ["items", "additionalProperties", "not", "contains"] {
-        if let Some(s) = map.get_mut(key) {
-            clean_schema(s);
-        }
-    }
-    for key in ["anyOf", "oneOf", "allOf", "prefixItems"] {
-        if let Some(Value::Array(list)) = map.get_mut(key) {
-            for s in list {
-                clean_schema(s);
-            }
-        }
-    }
+    crate::json_schema::clean_value(v);
 }
 
 /// Which API the endpoint speaks.

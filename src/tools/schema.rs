@@ -1,25 +1,14 @@
-//! JSON schemas for tool arguments: schemars output cleaned so strict OpenAI-compatible
-//! servers accept it: no `$schema`, no `title`, no non-standard `format`, no `null` types,
-//! sub-schemas inlined, and `additionalProperties: false` on every object.
+//! JSON schemas for tool arguments: schemars output with sub-schemas inlined, cleaned by the
+//! one schema cleaner ([`crate::json_schema::StrictToolSchema`]: no `$schema` or `title`
+//! keyword, no non-standard `format`, no `null` types, `additionalProperties: false` on every
+//! object), and a root that is always an object with `properties`. Also [`parse_args`], which
+//! quotes the schema back to the model when its arguments do not parse.
 use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-/// `format` values from the JSON Schema specification; everything else (`uint32`, `int64`,
-/// `double`, ...) is schemars-specific and removed.
-const STANDARD_FORMATS: &[&str] = &[
-    "date-time",
-    "date",
-    "time",
-    "duration",
-    "email",
-    "hostname",
-    "ipv4",
-    "ipv6",
-    "uri",
-    "uuid",
-];
+use crate::json_schema::clean_value;
 
 /// The cleaned schema of an argument type.
 pub fn schema_for<T: JsonSchema>() -> Value {
@@ -32,7 +21,7 @@ pub fn schema_for<T: JsonSchema>() -> Value {
         .into_generator();
     let schema = generator.into_root_schema_for::<T>();
     let mut v = serde_json::to_value(&schema).unwrap_or(Value::Null);
-    clean(&mut v);
+    clean_value(&mut v);
     if let Value::Object(m) = &mut v {
         m.entry("properties")
             .or_insert_with(|| Value::Object(Map::new()));
@@ -53,66 +42,6 @@ pub fn parse_args<T: DeserializeOwned + JsonSchema>(tool: &str, args: &Value) ->
     })
 }
 
-/// Remove what strict servers reject, recursively.
-pub fn clean(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            m.remove("$schema");
-            m.remove("title");
-            m.remove("$defs");
-            m.remove("definitions");
-            if let Some(Value::String(f)) = m.get("format") {
-                if !STANDARD_FORMATS.contains(&f.as_str()) {
-                    m.remove("format");
-                }
-            }
-            // `type: ["integer", "null"]` → `type: "integer"` (optional = not required).
-            if let Some(Value::Array(types)) = m.get("type") {
-                let non_null: Vec<Value> = types
-                    .iter()
-                    .filter(|t| t.as_str() != Some("null"))
-                    .cloned()
-                    .collect();
-                let t = if non_null.len() == 1 {
-                    non_null[0].clone()
-                } else {
-                    Value::Array(non_null)
-                };
-                m.insert("type".into(), t);
-            }
-            if let Some(Value::Array(values)) = m.get_mut("enum") {
-                values.retain(|x| !x.is_null());
-            }
-            // `anyOf: [X, {type: null}]` → X.
-            for key in ["anyOf", "oneOf"] {
-                if let Some(Value::Array(branches)) = m.get(key) {
-                    let non_null: Vec<Value> = branches
-                        .iter()
-                        .filter(|b| b.get("type").and_then(Value::as_str) != Some("null"))
-                        .cloned()
-                        .collect();
-                    if non_null.len() == 1 {
-                        m.remove(key);
-                        if let Value::Object(inner) = &non_null[0] {
-                            for (k, val) in inner {
-                                m.entry(k.clone()).or_insert_with(|| val.clone());
-                            }
-                        }
-                    }
-                }
-            }
-            if m.get("type").and_then(Value::as_str) == Some("object") {
-                m.insert("additionalProperties".into(), Value::Bool(false));
-            }
-            for (_, child) in m.iter_mut() {
-                clean(child);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(clean),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +56,8 @@ mod tests {
         /// The mode.
         mode: Option<Mode>,
         name: String,
+        /// A real property called `title`: the cleaner removes the keyword, never this.
+        title: Option<String>,
     }
 
     #[derive(JsonSchema, serde::Deserialize)]
@@ -141,14 +72,7 @@ mod tests {
     fn cleans_for_strict_servers() {
         let v = schema_for::<A>();
         let text = v.to_string();
-        for banned in [
-            "$schema",
-            "\"title\"",
-            "uint32",
-            "\"null\"",
-            "$ref",
-            "$defs",
-        ] {
+        for banned in ["$schema", "uint32", "\"null\"", "$ref", "$defs"] {
             assert!(!text.contains(banned), "{banned} in {text}");
         }
         assert_eq!(v["additionalProperties"], false);
@@ -158,5 +82,11 @@ mod tests {
             serde_json::json!(["fast", "slow"])
         );
         assert_eq!(v["required"], serde_json::json!(["name"]));
+        assert!(v.get("title").is_none(), "the keyword goes: {v}");
+        assert!(v["properties"]["n"].get("title").is_none());
+        assert_eq!(
+            v["properties"]["title"]["type"], "string",
+            "the property stays: {v}"
+        );
     }
 }
