@@ -26,7 +26,7 @@
 //! writes at most its input plus a small overhead (line prefixes such as `uniq -c` counts),
 //! then stops with a note. [`annotate`] marks the command record: `ss -tan  | sort | uniq -c
 //! (stages applied by tai)`, with a note when the host output was capped before the stages.
-use super::{CallStatus, CommandRecord};
+use super::types::{CallStatus, CommandRecord};
 use crate::policy::{quote, split_command_line};
 
 pub mod awk;
