@@ -8,8 +8,9 @@
 //! is asked of the files themselves, by tai's own `grep -l` (which prints only file names),
 //! approved by the policy like any command and run concurrently with the path resolution:
 //! no extra round trip. Anything the check cannot answer refuses the command (fail closed).
+//! A grep (recursive or not) is run with the holders excluded instead of being refused.
 use super::types::{CommandRecord, ExecContext, ToolError};
-use crate::policy::{quote, Decision};
+use crate::policy::{quote, ApprovedCommand, Decision};
 
 /// Text that marks a private key in any common format (PEM and OpenSSH `PRIVATE KEY`
 /// blocks, encrypted or not; PGP private key blocks; PuTTY key files).
@@ -43,15 +44,39 @@ fn scan_argv(ctx: &ExecContext, files: &[String]) -> Vec<String> {
     }
 }
 
-/// Refuse `argv` when a file whose contents it prints holds a private key. No content paths
-/// (metadata readers such as `ls`, `stat`, `du`; commands without files), no scan.
+/// `argv` with `--exclude=NAME` for each key holder, when the policy allows it (grep, whose
+/// exclusions also cover named files): a recursive read then skips the holders instead of
+/// being refused whole. Names with glob characters are not excluded (they would match more).
+fn excluding(ctx: &ExecContext, argv: &[String], holders: &[&str]) -> Option<ApprovedCommand> {
+    let mut names: Vec<String> = Vec::new();
+    for h in holders {
+        let name = h.rsplit('/').next().filter(|n| !n.is_empty())?;
+        if name.contains(['*', '?', '[', '\\']) {
+            return None;
+        }
+        let word = format!("--exclude={name}");
+        if !names.contains(&word) {
+            names.push(word);
+        }
+    }
+    let mut with = argv.to_vec();
+    // Last, before any `--`: grep lets the last matching include/exclude win.
+    let at = with.iter().position(|a| a == "--").unwrap_or(with.len());
+    with.splice(at..at, names);
+    ctx.policy.approve(&with).ok()
+}
+
+/// Check the files `argv` prints for private keys. `Ok(None)`: run `argv` as approved;
+/// `Ok(Some(cmd))`: run `cmd` instead (`argv` with the holders excluded); `Err`: refused.
+/// No content paths (metadata readers such as `ls`, `stat`, `du`; commands without files),
+/// no scan.
 pub async fn refuse_key_holders(
     ctx: &ExecContext,
     argv: &[String],
-) -> Result<Result<(), Refused>, ToolError> {
+) -> Result<Result<Option<ApprovedCommand>, Refused>, ToolError> {
     let files = ctx.policy.content_paths(argv);
     if files.is_empty() {
-        return Ok(Ok(()));
+        return Ok(Ok(None));
     }
     let command = quote::command_line(argv);
     let refuse = |why: String| {
@@ -91,8 +116,13 @@ pub async fn refuse_key_holders(
         );
     }
     let holders: Vec<&str> = out.stdout.lines().filter(|l| !l.is_empty()).collect();
+    if matches!(out.exit_code, Some(0) | Some(2)) && !holders.is_empty() {
+        if let Some(cmd) = excluding(ctx, argv, &holders) {
+            return Ok(Ok(Some(cmd)));
+        }
+    }
     match out.exit_code {
-        Some(1) => Ok(Ok(())),
+        Some(1) => Ok(Ok(None)),
         // 2 = some operand could not be read: the command will meet the same error.
         Some(0) | Some(2) if !holders.is_empty() => refuse(format!(
             "{} hold{} a private key (`{}` found); tai never prints a file that holds a \
@@ -102,7 +132,7 @@ pub async fn refuse_key_holders(
             if holders.len() == 1 { "s" } else { "" },
             KEY_MARKERS.join("` or `")
         )),
-        Some(2) => Ok(Ok(())),
+        Some(2) => Ok(Ok(None)),
         other => refuse(format!(
             "the check of its files for private keys failed on the host (exit {other:?})"
         )),

@@ -266,10 +266,14 @@ pub async fn run_step(
                 return Ok(false);
             }
         };
-        if let Err(record) = scanned? {
-            run.commands.push(*record);
-            return Ok(false);
-        }
+        let approved = match scanned? {
+            Ok(None) => approved,
+            Ok(Some(without_key_holders)) => without_key_holders,
+            Err(record) => {
+                run.commands.push(*record);
+                return Ok(false);
+            }
+        };
         let approved = match resolve_names_on_host(ctx, argv, approved).await? {
             Ok(approved) => approved,
             Err(record) => {
