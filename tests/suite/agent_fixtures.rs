@@ -4,16 +4,15 @@
 //! shape of the recorded one (route, model, message roles, tool-call ids and names, offered
 //! tools); host output may differ from host to host.
 //!
-//! `TAI_WRITE_FIXTURES=1 cargo test --test agent_fixtures` re-records the files with
+//! `TAI_WRITE_FIXTURES=1 cargo test --test all -- suite::agent_fixtures` re-records the files with
 //! `--record` (the responses are scripted below as Ollama writes them).
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::support::model::*;
+use crate::support::sshd::Sshd;
 use serde_json::{json, Value};
-use support::model::*;
-use support::sshd::Sshd;
 use tai::agent::{Session, SessionOptions};
 use tai::config::{Config, Overrides};
 use tai::transport::Target;

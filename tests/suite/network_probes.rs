@@ -3,15 +3,14 @@
 //! it; curl is pinned to the checked addresses with `--resolve`), the argv that runs starts
 //! with tai's own arguments (`curl -q`: no ~/.curlrc), and a metadata address in any
 //! spelling runs nothing at all. Local transport, and one probe over a real loopback sshd.
-mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use crate::support::context::ssh_context;
+use crate::support::sshd::Sshd;
 use serde_json::json;
-use support::context::ssh_context;
-use support::sshd::Sshd;
 use tai::config::ExecLimits;
 use tai::policy::Policy;
 use tai::tools::{execute, CallStatus, ExecContext, Registry, ToolCall};

@@ -1,10 +1,10 @@
 //! Every host tool run for real through the `local` transport (policy → transport, no mocks),
 //! the escape attempts that must run nothing, the session output budget, and how unknown
 //! tools, bad arguments and denials come back to the model.
-mod tool_samples;
 
 use std::sync::Arc;
 
+use crate::support::tool_samples::{sample_args, KNOWLEDGE_TOOLS};
 use serde_json::json;
 use tai::config::ExecLimits;
 use tai::policy::{Decision, Policy};
@@ -15,7 +15,6 @@ use tai::tools::{
 use tai::transport::local::LocalTransport;
 use tai::transport::Transport;
 use tokio_util::sync::CancellationToken;
-use tool_samples::{sample_args, KNOWLEDGE_TOOLS};
 
 async fn context(limits: ExecLimits) -> ExecContext {
     let transport: Arc<dyn Transport> = Arc::new(LocalTransport::new());

@@ -1,12 +1,11 @@
 //! The tool registry: the names promised, schemas strict servers accept (snapshotted in
 //! `tests/snapshots/tools/`; regenerate with `UPDATE_SNAPSHOTS=1`), argv rendering per distro
 //! family, and every argv any tool can render approved by the policy.
-mod tool_samples;
 
+use crate::support::tool_samples::{sample_args, CONTRACT};
 use serde_json::{json, Value};
 use tai::policy::{Decision, Policy};
 use tai::tools::{variants, HostFacts, Registry};
-use tool_samples::{sample_args, CONTRACT};
 
 fn facts(family: &str) -> HostFacts {
     HostFacts {

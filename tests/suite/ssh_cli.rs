@@ -1,12 +1,12 @@
 //! The SSH transport through the `tai` binary against a real sshd: `tai doctor HOST` learns an
 //! unknown host, stops with exit 6 when the host key changed, and exits 5 with a clear
 //! message for an encrypted key without a terminal.
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Output;
 
-use support::sshd::Sshd;
+use crate::support::sshd::Sshd;
 
 /// `tai doctor TARGET -i KEY --known-hosts KH --json`, model endpoint pointed at a closed port.
 fn doctor(home: &Path, target: &str, key: &Path, kh: &Path) -> Output {

@@ -1,7 +1,7 @@
 //! The interactive session end to end: the real `tai` binary, scripted through a pipe and
 //! driven in a real pseudo-terminal (tmux), against this machine (`local`) and a model
 //! endpoint replayed by wiremock in the Ollama OpenAI-compatible wire format.
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,7 +1,6 @@
 //! Shared helpers for the knowledge tests: an `/api/embed` server on wiremock that speaks
 //! Ollama's exact wire format, with a deterministic feature-hashing "model" behind it, and
-//! a runner for the real `tai` binary.
-#![allow(dead_code)]
+//! the real `tai` binary with the knowledge layer's environment.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -122,14 +121,10 @@ pub fn dead_endpoint() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-/// The real binary with a clean environment and the given TAI_HOME.
+/// [`super::tai_cmd`] with `home` itself as TAI_HOME and embeddings pointed at a dead endpoint.
 pub fn tai(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tai"));
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("TAI_HOME", home)
-        .env("NO_COLOR", "1")
+    let mut c = super::tai_cmd(home);
+    c.env("TAI_HOME", home)
         .env("TAI_EMBED_BASE_URL", dead_endpoint());
     c
 }

@@ -2,7 +2,7 @@
 //! in as root, with planted canaries, and every command sent THROUGH TAI — the `run_command`
 //! tool via the library `execute` over the SSH transport, exactly as the model calls it.
 //!
-//! Canaries (tests/policy_host/canaries.rs; lines per property in tests/policy_host/lines.rs):
+//! Canaries (tests/suite/policy_host/canaries.rs; lines per property in tests/suite/policy_host/lines.rs):
 //! a "marked" private key (its body is a random word; any 8 characters of it count) planted at
 //! secret-named paths in a temp tree, under `/etc/ssl/private`, in `$HOME/.ssh`, and inside
 //! innocently named logs; a symlink farm (links to `/etc`, to the key, to `/proc/1/root`, a
@@ -17,19 +17,16 @@
 //! resolve to metadata only on the host), writers, pipelines; plus the whole attack corpus
 //! (`tests/corpus/deny.txt`) and the everyday corpus (`tests/corpus/allow.txt`) on the host.
 //! `TAI_HOST_TEST_VERBOSE=1` prints what happened to every line.
-#[path = "policy_host/canaries.rs"]
 mod canaries;
-#[path = "policy_host/lines.rs"]
 mod lines;
-mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::sshd::{descendants, Sshd};
 use canaries::{diff, Canaries};
 use lines::*;
 use serde_json::json;
-use support::sshd::{descendants, Sshd};
 use tai::config::{Config, Overrides};
 use tai::policy::{quote, Decision, Policy};
 use tai::tools::pipeline::split_pipeline;
@@ -49,12 +46,10 @@ const OUTPUT_CAP: usize = 64 * 1024;
 // ------------------------------------------------------------------------------------------
 // The host
 
-/// The tests plant canaries in shared places (`/etc/ssl/private`, `$HOME`) and watch them:
-/// one at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().await
+/// The tests plant canaries in shared places (`/etc/ssl/private`, `$HOME`, `/var/log`) and
+/// watch them: one at a time, and never beside another test that watches the host.
+async fn serial() -> crate::support::HostStateGuard {
+    crate::support::host_state_lock().await
 }
 
 struct Host {
@@ -480,7 +475,7 @@ async fn nothing_tai_starts_outlives_its_timeout_and_stdin_is_closed() {
 }
 
 /// Every attack line of the corpus through tai on the host. A line the policy allows is NOT
-/// run (it could harm this machine): it is reported instead (tests/policy_corpus.rs names it
+/// run (it could harm this machine): it is reported instead (tests/suite/policy_corpus.rs names it
 /// too). Everything else must come back refused, with the invariants checked per batch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_attack_corpus_is_refused_on_the_host() {
@@ -490,7 +485,7 @@ async fn the_attack_corpus_is_refused_on_the_host() {
     let policy = Policy::load(false).unwrap();
     let mut not_run = Vec::new();
     let mut lines = Vec::new();
-    for line in corpus(include_str!("corpus/deny.txt")) {
+    for line in corpus(include_str!("../corpus/deny.txt")) {
         let allowed = split_pipeline(line)
             .map(|(argv, _)| matches!(policy.check(&argv), Decision::Allow { .. }))
             .unwrap_or(false);
@@ -521,7 +516,7 @@ async fn the_everyday_corpus_is_harmless_on_the_host() {
     let _serial = serial().await;
     let host = host().await;
     let c = Canaries::plant();
-    let lines = corpus(include_str!("corpus/allow.txt"));
+    let lines = corpus(include_str!("../corpus/allow.txt"));
     let mut ran_ok = 0;
     for chunk in lines.chunks(120) {
         let chunk: Vec<String> = chunk.iter().map(|l| l.to_string()).collect();

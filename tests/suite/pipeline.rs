@@ -1,13 +1,12 @@
 //! `run_command` with `| STAGE`s through real transports (local, and a loopback OpenSSH sshd):
 //! only the first command runs on the host, the stages are applied by tai to its output, the
 //! record says so, and a pipe into anything that is not a stage runs nothing at all.
-mod support;
 
 use std::path::Path;
 
+use crate::support::context::{local_context, ssh_context};
+use crate::support::sshd::Sshd;
 use serde_json::json;
-use support::context::{local_context, ssh_context};
-use support::sshd::Sshd;
 use tai::tools::{execute, CallStatus, ExecContext, Registry, ToolCall, ToolOutcome};
 
 async fn run(ctx: &ExecContext, line: &str) -> ToolOutcome {

@@ -1,7 +1,6 @@
 //! The harness itself works: a real sshd accepts the generated key through the OpenSSH client.
-mod support;
 
-use support::sshd::Sshd;
+use crate::support::sshd::Sshd;
 
 #[test]
 fn openssh_client_logs_in_with_the_generated_key() {

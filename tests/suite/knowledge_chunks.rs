@@ -1,9 +1,8 @@
 //! Tier 1 through the API the agent loop calls: `Knowledge::select_chunks` over a session's
 //! tool outputs, with and without an embedding server, against repeated noise and one-off
 //! distractor errors.
-mod knowledge_common;
 
-use knowledge_common::*;
+use crate::support::knowledge::*;
 use tai::knowledge::chunks::SessionChunks;
 use tai::knowledge::{Knowledge, OpenOptions};
 use tai::tools::{CallStatus, CommandRecord, ToolCall, ToolOutcome};

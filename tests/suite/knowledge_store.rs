@@ -1,11 +1,10 @@
 //! The knowledge store on real LMDB in temp dirs: bundled runbooks, incremental sync, schema
 //! versions, damaged stores, concurrent processes, --no-persist, session memory and the CLI.
-mod knowledge_common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use knowledge_common::*;
+use crate::support::knowledge::*;
 use tai::knowledge::{Knowledge, KnowledgeError, OpenOptions, SessionSummary};
 
 fn open(dir: &Path, embed: Option<String>) -> Result<Knowledge, KnowledgeError> {
@@ -602,22 +601,29 @@ async fn two_processes_recording_sessions_lose_nothing() {
     }
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
+    // libtest names a test by its module path without the crate (`suite::knowledge_store::..`).
+    let module = module_path!().split_once("::").map_or("", |(_, rest)| rest);
+    let name = format!("{module}::two_processes_recording_sessions_lose_nothing");
     let children: Vec<_> = (0..2)
         .map(|who| {
             std::process::Command::new(&exe)
-                .args([
-                    "--exact",
-                    "two_processes_recording_sessions_lose_nothing",
-                    "--nocapture",
-                ])
+                .args(["--exact", &name, "--nocapture", "--test-threads=1"])
                 .env("TAI_KNOWLEDGE_TEST_CHILD_DIR", dir.path())
                 .env("TAI_KNOWLEDGE_TEST_CHILD_ID", who.to_string())
+                .stdout(std::process::Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    for mut c in children {
-        assert!(c.wait().unwrap().success());
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "child failed: {stdout}");
+        // A filter that matches nothing also exits 0: make sure the child really ran this test.
+        assert!(
+            stdout.contains("1 passed"),
+            "child did not run {name} (filter stale?): {stdout}"
+        );
     }
     let k = open(dir.path(), None).unwrap();
     let all = k.recent_sessions(None, 1000).unwrap();

@@ -2,7 +2,7 @@
 //! fixtures/ssh_config/hosts.txt is resolved by `tai doctor HOST --resolve-only --json -F FILE`
 //! and by `ssh -G HOST -F FILE`, and user, hostname, port, identity files, ProxyJump and
 //! known_hosts files (user and global) must agree.
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

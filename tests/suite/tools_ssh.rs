@@ -1,16 +1,15 @@
 //! Every host tool through the real SSH transport against a loopback OpenSSH `sshd` (harness
 //! in tests/support), and the end-to-end escape test: a plan whose inputs try to break out of
 //! their argument runs nothing harmful on the host.
-mod support;
-mod tool_samples;
+use crate::support;
 
 use std::path::Path;
 
+use crate::support::context::ssh_context;
+use crate::support::sshd::Sshd;
+use crate::support::tool_samples::{sample_args, KNOWLEDGE_TOOLS};
 use serde_json::json;
-use support::context::ssh_context;
-use support::sshd::Sshd;
 use tai::tools::{execute_all, CallStatus, Registry, ToolCall};
-use tool_samples::{sample_args, KNOWLEDGE_TOOLS};
 
 fn call(id: &str, tool: &str, args: serde_json::Value) -> ToolCall {
     ToolCall {

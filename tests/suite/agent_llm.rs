@@ -1,12 +1,11 @@
 //! The model client against a scripted server speaking Ollama's wire format: both routes,
 //! tool calls, schema cleaning, num_ctx, retries on 5xx, and the errors users see.
-mod support;
 
 use std::time::Duration;
 
+use crate::support::model::*;
 use rig_core::completion::Message;
 use serde_json::json;
-use support::model::*;
 use tai::llm::{ClientOptions, Endpoint, LlmError, ModelClient, ToolDef};
 
 fn opts(base: &str) -> ClientOptions {

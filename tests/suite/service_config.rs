@@ -2,15 +2,14 @@
 //! nginx-like tree in a temp dir (globs, a symlinked site, a nested include cycle, an include
 //! of a secret, a private key next to the config), expanded depth-first through
 //! policy-checked reads; the key is never read and secrets are refused.
-mod support;
-mod tool_samples;
+use crate::support::tool_samples;
 
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
+use crate::support::context::{local_context, ssh_context};
+use crate::support::sshd::Sshd;
 use serde_json::json;
-use support::context::{local_context, ssh_context};
-use support::sshd::Sshd;
 use tai::tools::{execute, CallStatus, ExecContext, Registry, ToolCall, ToolOutcome};
 
 const MARKER: &str = "TAIKEYMARKER7f3c";

@@ -1,10 +1,9 @@
 //! The labelled retrieval set (`knowledge_retrieval_set.tsv`, >= 40 queries, each with the
 //! runbook section an SRE would want) evaluated for BM25 alone and for hybrid retrieval
-//! (vectors from the wiremock `/api/embed` server, see knowledge_common). Prints recall@1 and
+//! (vectors from the wiremock `/api/embed` server, see tests/support/knowledge.rs). Prints recall@1 and
 //! recall@3 for BENCHMARKS.md and holds them to fixed floors.
-mod knowledge_common;
 
-use knowledge_common::*;
+use crate::support::knowledge::*;
 use tai::knowledge::{Knowledge, OpenOptions};
 
 struct Case {

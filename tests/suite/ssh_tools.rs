@@ -1,8 +1,6 @@
 //! The tool registry over the real SSH transport (policy → ApprovedCommand → russh → sshd):
 //! fact detection and tools share one connection, and a changed host key ends the turn with
-//! exit 6 before the server ever sees a login. (Every tool over SSH: tests/tools_ssh.rs.)
-mod support;
-mod tool_samples;
+//! exit 6 before the server ever sees a login. (Every tool over SSH: tests/suite/tools_ssh.rs.)
 
 use std::sync::Arc;
 
@@ -13,8 +11,8 @@ use tai::tools::{execute, CallStatus, ExecContext, Registry, ToolCall, ToolError
 use tai::transport::{Target, Transport};
 use tokio_util::sync::CancellationToken;
 
-use support::sshd::Sshd;
-use tool_samples::sample_args;
+use crate::support::sshd::Sshd;
+use crate::support::tool_samples::sample_args;
 
 fn config(home: &std::path::Path, sshd: &Sshd) -> Config {
     Config::resolve_with(

@@ -2,13 +2,12 @@
 //! repeat guard, malformed arguments, the step bound, the text protocol, compaction and
 //! cancellation. The tool side here is a recording runner; the end-to-end tests with the real
 //! registry, policy and transport are in agent_e2e.rs.
-mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::model::*;
 use serde_json::json;
-use support::model::*;
 use tai::agent::{Session, SessionOptions, ToolRunner};
 use tai::llm::{ModelClient, ToolDef, ToolMode};
 use tai::tools::{CallStatus, CommandRecord, HostFacts, ToolCall, ToolError, ToolOutcome};

@@ -1,8 +1,7 @@
 //! The real binary: `tai policy check`, `tai tools list|show|run`, `tai collect` on `local`.
-mod support;
-mod tool_samples;
+use crate::support::tool_samples;
 
-use support::{stderr_of as stderr, stdout_of as stdout, tai_env as tai};
+use crate::support::{stderr_of as stderr, stdout_of as stdout, tai_env as tai};
 
 #[test]
 fn policy_check_exit_codes_and_reasons() {

@@ -1,10 +1,9 @@
 //! Embeddings over Ollama's exact `/api/embed` wire format (served by wiremock): batching,
 //! prefixes, the content-hash cache, hybrid ranking with both scores, and fallbacks.
-mod knowledge_common;
 
 use std::path::Path;
 
-use knowledge_common::*;
+use crate::support::knowledge::*;
 use tai::knowledge::{Knowledge, OpenOptions, SessionSummary};
 
 fn open(dir: &Path, url: &str, model: &str) -> Knowledge {

@@ -1,13 +1,13 @@
 //! End to end with real parts: a scripted model (Ollama wire format through wiremock) and a
 //! real OpenSSH sshd on loopback, through the real registry, policy and SSH transport.
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::support::model::*;
+use crate::support::sshd::Sshd;
 use serde_json::{json, Value};
-use support::model::*;
-use support::sshd::Sshd;
 use tai::agent::{Session, SessionOptions};
 use tai::config::{Config, Overrides};
 use tai::transport::Target;

@@ -4,9 +4,9 @@
 //! and neither the scenario host nor the real machine is changed.
 //!
 //! Runs as root (CI does). The scenarios run in parallel threads of one test.
-mod support;
+use crate::support;
 
-use support::scenario::{all_names, Scenario};
+use crate::support::scenario::{all_names, Scenario};
 
 fn run_scenario(name: &str) {
     let t0 = std::time::Instant::now();
@@ -151,6 +151,8 @@ fn scenarios_end_to_end() {
         .filter(|n| only.as_deref().is_none_or(|o| o == n))
         .collect();
     assert!(!selected.is_empty(), "no scenario named {only:?}");
+    // Every scenario checks that the real host's files did not change while it ran.
+    let _host = crate::support::host_state_lock_blocking();
     let started = std::time::Instant::now();
     // A few at a time: bringing a host up (keys, journal, setup.sh) is CPU work; running one
     // is mostly waiting.

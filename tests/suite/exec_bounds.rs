@@ -2,14 +2,14 @@
 //! tool calls through the policy and the real SSH transport, logged in as root on a loopback
 //! `sshd` (where sshd ignores the client's signal requests, so only tai's `timeout -k 2 N`
 //! wrapper can end a command).
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::sshd::{descendants, Sshd};
 use serde_json::json;
-use support::sshd::{descendants, Sshd};
 use tai::config::{Config, ExecLimits, Overrides};
 use tai::policy::Policy;
 use tai::tools::{execute, CallStatus, ExecContext, Registry, ToolCall, ToolOutcome};

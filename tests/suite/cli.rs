@@ -1,8 +1,8 @@
 //! The real binary's command-line contract: help, config precedence, exit codes, NO_COLOR.
-mod support;
+use crate::support;
 use std::process::Command;
 
-use support::{stderr_of as stderr, stdout_of as stdout, tai_env as tai};
+use crate::support::{stderr_of as stderr, stdout_of as stdout, tai_env as tai};
 
 const SUBCOMMANDS: &[&str] = &[
     "run",

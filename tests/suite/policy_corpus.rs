@@ -3,7 +3,7 @@
 //! denied ones are printed). Lines are judged the way the `run_command` tool judges them:
 //! `tools::pipeline::split_pipeline` (no shell syntax; `|` only into the stages tai applies
 //! itself), then the policy decides the host command. The same corpora run on a real host in
-//! tests/policy_host.rs. Also: the quoting property test (a real `sh` reads every quoted word
+//! tests/suite/policy_host.rs. Also: the quoting property test (a real `sh` reads every quoted word
 //! back exactly).
 use std::process::Command;
 
@@ -39,7 +39,7 @@ fn decide(policy: &Policy, line: &str) -> Result<String, (String, String)> {
 #[test]
 fn every_attack_line_is_denied_with_a_reason() {
     let policy = Policy::load(false).unwrap();
-    let attacks = lines(include_str!("corpus/deny.txt"));
+    let attacks = lines(include_str!("../corpus/deny.txt"));
     assert!(
         attacks.len() >= MIN_ATTACKS,
         "only {} attack lines",
@@ -75,7 +75,7 @@ fn every_attack_line_is_denied_with_a_reason() {
 #[test]
 fn everyday_lines_are_allowed() {
     let policy = Policy::load(false).unwrap();
-    let legit = lines(include_str!("corpus/allow.txt"));
+    let legit = lines(include_str!("../corpus/allow.txt"));
     assert!(
         legit.len() >= MIN_EVERYDAY,
         "only {} everyday lines",
@@ -110,7 +110,7 @@ fn everyday_lines_are_allowed() {
 #[test]
 fn pipelines_run_only_their_first_command_on_the_host() {
     // A pipe is never shell syntax on the host: the argv the policy sees is the first segment.
-    for line in lines(include_str!("corpus/allow.txt")) {
+    for line in lines(include_str!("../corpus/allow.txt")) {
         if let Ok((argv, stages)) = split_pipeline(line) {
             assert!(
                 !argv.iter().any(|w| w == "|"),
@@ -127,9 +127,9 @@ fn pipelines_run_only_their_first_command_on_the_host() {
 fn sudo_changes_what_runs_not_what_is_allowed() {
     let plain = Policy::load(false).unwrap();
     let sudo = Policy::load(true).unwrap();
-    for line in lines(include_str!("corpus/allow.txt"))
+    for line in lines(include_str!("../corpus/allow.txt"))
         .into_iter()
-        .chain(lines(include_str!("corpus/deny.txt")))
+        .chain(lines(include_str!("../corpus/deny.txt")))
     {
         let Ok((argv, _)) = split_pipeline(line) else {
             continue;

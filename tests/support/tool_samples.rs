@@ -1,5 +1,4 @@
 //! Sample arguments for every built-in tool, shared by the registry, local and SSH tests.
-#![allow(dead_code)]
 use serde_json::{json, Value};
 
 /// Arguments that make each tool do real work on an ordinary Linux host.

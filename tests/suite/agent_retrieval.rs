@@ -1,12 +1,11 @@
 //! Tier-1 retrieval in the loop: a tool output far over its cap reaches the model as the chunks
 //! relevant to the question (the evidence line buried mid-output included), not head and tail;
 //! `--no-rag` (SessionOptions::rag = false) falls back to head and tail.
-mod support;
 
 use std::sync::Arc;
 
+use crate::support::model::*;
 use serde_json::json;
-use support::model::*;
 use tai::agent::{Session, SessionOptions, ToolRunner};
 use tai::llm::{ModelClient, ToolDef, ToolMode};
 use tai::tools::{CallStatus, CommandRecord, HostFacts, ToolCall, ToolError, ToolOutcome};

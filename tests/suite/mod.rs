@@ -1,0 +1,29 @@
+//! Every integration test, one module per former test binary (one link instead of 27).
+//! Test names are `suite::<module>::<test>`: `cargo test --test all -- suite::cli::` runs one.
+mod agent_e2e;
+mod agent_fixtures;
+mod agent_llm;
+mod agent_loop;
+mod agent_retrieval;
+mod cli;
+mod cli_tools;
+mod exec_bounds;
+mod knowledge_chunks;
+mod knowledge_embed;
+mod knowledge_retrieval;
+mod knowledge_store;
+mod network_probes;
+mod pipeline;
+mod policy_corpus;
+mod policy_help;
+mod policy_host;
+mod repl;
+mod scenarios;
+mod service_config;
+mod ssh_cli;
+mod ssh_config_oracle;
+mod ssh_tools;
+mod sshd_harness;
+mod tools_local;
+mod tools_registry;
+mod tools_ssh;
