@@ -412,8 +412,31 @@ async fn tricky_allowed_lines_leak_nothing_and_change_nothing() {
         listen.summary()
     );
     let ran = batch(&host, &c, REDACTION).await;
+    // Two layers keep the key in: the content scan refuses to print a file holding a key...
     let whole = &ran[0];
-    assert!(!whole.refused(), "{}", whole.summary());
+    assert!(
+        whole.refused() && whole.summary().contains("private-key-content"),
+        "{}",
+        whole.summary()
+    );
+    // ...and, beneath it, the transport redacts the stream before the cap: the same read,
+    // approved and run directly, shows neither the body nor anything after a cut BEGIN line.
+    let line = c.fill(REDACTION[0]);
+    let argv = tai::policy::split_command_line(&line).unwrap();
+    let approved = host.ctx.policy.approve(&argv).unwrap();
+    let opts = tai::transport::ExecOptions::from_limits(
+        &host.ctx.limits,
+        tokio_util::sync::CancellationToken::new(),
+    );
+    let out = host.ctx.transport.exec(&approved, &opts).await.unwrap();
+    assert!(out.truncated_bytes > 0, "the cap dropped the middle");
+    let text = format!("{}{}", out.stdout, out.stderr);
+    for s in &c.secrets {
+        assert!(
+            !text.contains(s.as_str()),
+            "secret bytes in the redacted stream"
+        );
+    }
     host.ctx.transport.close().await;
 }
 
