@@ -16,7 +16,8 @@ use crate::policy::{quote, ApprovedCommand, Decision};
 /// blocks, encrypted or not; PGP private key blocks; PuTTY key files).
 pub const KEY_MARKERS: [&str; 2] = ["PRIVATE KEY", "PuTTY-User-Key-File"];
 
-/// Why a command was refused: the record to show instead.
+/// Why a command could not be cleared on the host: the record to show instead (shared by the
+/// other host-side checks in `step.rs`).
 pub type Refused = Box<CommandRecord>;
 
 /// The scan for `files`: `grep -l -s -F` with every marker, recursive when the policy allows

@@ -5,8 +5,9 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
+use super::content_scan::Refused;
 use super::types::{CallStatus, CommandRecord, ExecContext, Run, Step, ToolError};
-use crate::policy::{quote, url, ApprovedCommand, Decision, PolicyError};
+use crate::policy::{quote, url, Decision, PolicyError};
 use crate::transport::TransportError;
 
 /// stderr lines that mean the program exists but its service manager does not (containers,
@@ -20,9 +21,6 @@ const UNAVAILABLE_MARKERS: &[&str] = &[
 fn is_not_found(err: &TransportError) -> bool {
     matches!(err, TransportError::Spawn { reason, .. } if reason.contains("not found"))
 }
-
-/// Why a command's paths could not be cleared on the host: the record to show instead.
-type Refused = Box<CommandRecord>;
 
 /// Resolve every path argument of `argv` on the host, all in one `readlink -m -z` (itself
 /// approved by the policy and run through the transport like any command), then decide on
@@ -120,23 +118,22 @@ pub async fn resolve_on_host(
         .collect()))
 }
 
-/// Resolve every DNS name an HTTP probe connects to (curl URL hosts: [`Policy::probe_names`])
-/// on the host with `getent ahosts`, one name per call (at most 4 URLs; each call itself
-/// approved by the policy), and refuse the command when a name resolves to a cloud metadata
-/// or link-local address ([`url::check_resolved_addresses`]): the policy refuses those
-/// addresses in every spelling, and a name is only as safe as what it points to. curl is
-/// then pinned to the checked addresses ([`Policy::pin_resolved`]), so a second DNS answer
-/// (rebinding) cannot differ. No names, no round trip. Fail closed: a name that does not
-/// resolve, or any failure to resolve it, refuses the command (curl would otherwise resolve
-/// it itself, unchecked).
+/// Resolve every DNS name a probe connects to ([`Policy::probe_names`]: curl URL hosts,
+/// `openssl -connect`, ping and traceroute targets, database pings' `-h`) on the host with
+/// `getent ahosts`, one call per name, all concurrently (each call itself approved by the
+/// policy), and refuse the command when a name resolves to a cloud metadata or link-local
+/// address ([`url::check_resolved_addresses`]): the policy refuses those addresses in every
+/// spelling, and a name is only as safe as what it points to. The caller pins curl to the
+/// checked addresses ([`Policy::pin_resolved`]), so a second DNS answer (rebinding) cannot
+/// differ. No names, no round trip. Fail closed: a name that does not resolve, or any failure
+/// to resolve it, refuses the command (the program would otherwise resolve it unchecked).
 pub async fn resolve_names_on_host(
     ctx: &ExecContext,
     argv: &[String],
-    approved: ApprovedCommand,
-) -> Result<Result<ApprovedCommand, Refused>, ToolError> {
+) -> Result<Result<Vec<(String, Vec<IpAddr>)>, Refused>, ToolError> {
     let names = ctx.policy.probe_names(argv);
     if names.is_empty() {
-        return Ok(Ok(approved));
+        return Ok(Ok(Vec::new()));
     }
     let command = quote::command_line(argv);
     let refuse = |why: String| {
@@ -149,17 +146,22 @@ pub async fn resolve_names_on_host(
             ),
         ))
     };
-    let mut resolved: Vec<(String, Vec<IpAddr>)> = Vec::new();
-    for name in names {
+    let lookups = names.iter().map(|name| async move {
         let resolver = vec!["getent".to_string(), "ahosts".into(), name.clone()];
-        let getent = match ctx.policy.approve(&resolver) {
-            Ok(a) => a,
+        let getent = ctx.policy.approve(&resolver);
+        match getent {
+            Ok(a) => Ok(ctx.transport.exec(&a, &ctx.exec_options()).await),
+            Err(e) => Err(e),
+        }
+    });
+    let answers = futures::future::join_all(lookups).await;
+    let mut resolved: Vec<(String, Vec<IpAddr>)> = Vec::new();
+    for (name, answer) in names.into_iter().zip(answers) {
+        let out = match answer {
             Err(e) => return Ok(Err(refuse(format!("the name resolver was refused ({e})")))),
-        };
-        let out = match ctx.transport.exec(&getent, &ctx.exec_options()).await {
-            Ok(out) => out,
-            Err(e) if e.is_fatal() => return Err(ToolError::Fatal(e)),
-            Err(e) => {
+            Ok(Ok(out)) => out,
+            Ok(Err(e)) if e.is_fatal() => return Err(ToolError::Fatal(e)),
+            Ok(Err(e)) => {
                 return Ok(Err(refuse(format!(
                     "`getent ahosts` could not run on the host ({e})"
                 ))))
@@ -204,7 +206,7 @@ pub async fn resolve_names_on_host(
         }
         resolved.push((name, addrs));
     }
-    Ok(Ok(ctx.policy.pin_resolved(&approved, &resolved)))
+    Ok(Ok(resolved))
 }
 
 /// Run one step (primary argv, then fallbacks when the program is missing) through policy and
@@ -253,11 +255,13 @@ pub async fn run_step(
             }
             Err(e) => return Err(ToolError::RespondToModel(e.to_string())),
         };
-        // Paths resolved and re-checked, and the printed files searched for private keys:
-        // both on the host, concurrently (one extra round trip, only when there are paths).
-        let (resolved, scanned) = tokio::join!(
+        // Paths resolved and re-checked, the printed files searched for private keys and the
+        // names a probe connects to resolved: all on the host, concurrently (one extra round
+        // trip, and only when there is something to check).
+        let (resolved, scanned, names) = tokio::join!(
             resolve_on_host(ctx, argv),
-            super::content_scan::refuse_key_holders(ctx, argv)
+            super::content_scan::refuse_key_holders(ctx, argv),
+            resolve_names_on_host(ctx, argv)
         );
         let moved = match resolved? {
             Ok(moved) => moved,
@@ -274,8 +278,9 @@ pub async fn run_step(
                 return Ok(false);
             }
         };
-        let approved = match resolve_names_on_host(ctx, argv, approved).await? {
-            Ok(approved) => approved,
+        let approved = match names? {
+            Ok(names) if names.is_empty() => approved,
+            Ok(names) => ctx.policy.pin_resolved(&approved, &names),
             Err(record) => {
                 run.commands.push(*record);
                 return Ok(false);
