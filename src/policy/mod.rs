@@ -378,6 +378,12 @@ impl Policy {
             .unwrap_or_default()
     }
 
+    /// Whether an allowed argv reads its directory operands recursively (`grep -r`); false
+    /// when denied.
+    pub fn reads_recursively(&self, argv: &[String]) -> bool {
+        self.rules.decide(argv, None).is_ok_and(|v| v.recursive)
+    }
+
     /// The DNS names an allowed argv connects to (curl URL hosts, openssl `-connect`, ping and
     /// traceroute targets, `-h HOST` of database pings), without repeats; empty when the argv
     /// is denied or names only addresses. DNS tools' query names are not included. The host

@@ -134,6 +134,11 @@ pub struct Rule {
     /// `file`, checksums), never prints their contents: its paths are not content reads.
     #[serde(default)]
     pub metadata_only: bool,
+    /// The program's host words are DNS questions or resolver addresses (`dig`, `host`,
+    /// `getent`), not places it connects to: they are not resolved on the host before it
+    /// runs (a DNS tool must still run when DNS is what is broken).
+    #[serde(default)]
+    pub dns_queries: bool,
     /// The program always reads its operands recursively (`rgrep`).
     #[serde(default)]
     pub recursive: bool,
@@ -308,6 +313,7 @@ impl Rules {
         };
         Ok(Verdict {
             rule: rule.id.clone(),
+            recursive: found.recursive,
             run,
             paths,
             content_paths,
@@ -434,6 +440,9 @@ impl Rules {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub rule: String,
+    /// The command reads its directory operands recursively (and carries the rule's
+    /// `recursive_adds` exclusions).
+    pub recursive: bool,
     pub run: Vec<String>,
     pub paths: Vec<String>,
     /// The paths whose contents the program prints (all of `paths` unless the rule is

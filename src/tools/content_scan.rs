@@ -10,7 +10,7 @@
 //! no extra round trip. Anything the check cannot answer refuses the command (fail closed).
 //! A grep (recursive or not) is run with the holders excluded instead of being refused.
 use super::types::{CommandRecord, ExecContext, ToolError};
-use crate::policy::{quote, ApprovedCommand, Decision};
+use crate::policy::{quote, ApprovedCommand};
 
 /// Text that marks a private key in any common format (PEM and OpenSSH `PRIVATE KEY`
 /// blocks, encrypted or not; PGP private key blocks; PuTTY key files).
@@ -20,29 +20,30 @@ pub const KEY_MARKERS: [&str; 2] = ["PRIVATE KEY", "PuTTY-User-Key-File"];
 /// other host-side checks in `step.rs`).
 pub type Refused = Box<CommandRecord>;
 
-/// The scan for `files`: `grep -l -s -F` with every marker, recursive when the policy allows
-/// a recursive read of the same operands (the command itself was a recursive read under an
-/// allowed root), else one level.
-fn scan_argv(ctx: &ExecContext, files: &[String]) -> Vec<String> {
-    let build = |recursive: bool| {
-        let mut argv = vec!["grep".to_string(), "-l".into(), "-s".into(), "-F".into()];
-        if recursive {
-            argv.push("-r".into());
-        }
-        for m in KEY_MARKERS {
-            argv.push("-e".into());
-            argv.push(m.into());
-        }
-        argv.push("--".into());
-        argv.extend(files.iter().cloned());
-        argv
-    };
-    let recursive = build(true);
-    if matches!(ctx.policy.check(&recursive), Decision::Allow { .. }) {
-        recursive
-    } else {
-        build(false)
+/// The scan for the files `argv` prints: `grep -l -Z -s -F` with every marker. Recursive
+/// exactly when `argv` itself reads recursively: the scan then carries the same exclusions
+/// the policy adds to the command (grep applies `--exclude` to command-line files too, by
+/// any name suffix, so a one-level read must be scanned without them or a key in
+/// `/var/log/keys-app/x.log` would be skipped by the scan and printed by the command).
+fn scan_argv(ctx: &ExecContext, argv: &[String], files: &[String]) -> Vec<String> {
+    // `-Z`: names end in NUL, so a file name with a newline is still one name.
+    let mut scan = vec![
+        "grep".to_string(),
+        "-l".into(),
+        "-Z".into(),
+        "-s".into(),
+        "-F".into(),
+    ];
+    if ctx.policy.reads_recursively(argv) {
+        scan.push("-r".into());
     }
+    for m in KEY_MARKERS {
+        scan.push("-e".into());
+        scan.push(m.into());
+    }
+    scan.push("--".into());
+    scan.extend(files.iter().cloned());
+    scan
 }
 
 /// `argv` with `--exclude=NAME` for each key holder, when the policy allows it (grep, whose
@@ -52,7 +53,7 @@ fn excluding(ctx: &ExecContext, argv: &[String], holders: &[&str]) -> Option<App
     let mut names: Vec<String> = Vec::new();
     for h in holders {
         let name = h.rsplit('/').next().filter(|n| !n.is_empty())?;
-        if name.contains(['*', '?', '[', '\\']) {
+        if name.contains(['*', '?', '[', '\\']) || name.chars().any(char::is_control) {
             return None;
         }
         let word = format!("--exclude={name}");
@@ -87,7 +88,7 @@ pub async fn refuse_key_holders(
             &why,
         ))))
     };
-    let scan = scan_argv(ctx, &files);
+    let scan = scan_argv(ctx, argv, &files);
     let approved = match ctx.policy.approve(&scan) {
         Ok(a) => a,
         Err(e) => {
@@ -116,7 +117,7 @@ pub async fn refuse_key_holders(
                 .into(),
         );
     }
-    let holders: Vec<&str> = out.stdout.lines().filter(|l| !l.is_empty()).collect();
+    let holders: Vec<&str> = out.stdout.split('\0').filter(|l| !l.is_empty()).collect();
     if matches!(out.exit_code, Some(0) | Some(2)) && !holders.is_empty() {
         if let Some(cmd) = excluding(ctx, argv, &holders) {
             return Ok(Ok(Some(cmd)));

@@ -60,7 +60,7 @@ impl Transport for LocalTransport {
             .spawn()
             .map_err(|e| TransportError::Spawn {
                 host: "local".into(),
-                program: argv[0].clone(),
+                program: program.clone(),
                 reason: match e.kind() {
                     std::io::ErrorKind::NotFound if argv[0] == "env" => {
                         wrapper::wrapper_missing_reason("env: not found")

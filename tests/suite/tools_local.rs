@@ -456,3 +456,70 @@ async fn knowledge_tools_need_a_knowledge_source() {
     assert_eq!(out.status, CallStatus::Error);
     assert!(out.output.contains("store closed"), "{}", out.output);
 }
+
+/// A file holding a private key is never printed, whatever its name: readers of it are
+/// refused, a recursive grep over its directory skips it, and a name with a newline in it
+/// (which a line-based list would split in two) is still one name.
+#[tokio::test]
+async fn files_holding_private_keys_are_never_printed() {
+    let ctx = context(ExecLimits::default()).await;
+    let r = Registry::builtin();
+    let dir = tempfile::Builder::new()
+        .prefix("tai-keyscan-")
+        .tempdir_in("/var/log")
+        .unwrap();
+    let body = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz";
+    let key =
+        format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{body}\n-----END OPENSSH PRIVATE KEY-----\n");
+    std::fs::write(dir.path().join("bundle.log"), &key).unwrap();
+    std::fs::write(dir.path().join("odd\nname.log"), &key).unwrap();
+    std::fs::write(dir.path().join("app.log"), "listen 80\n").unwrap();
+    let d = dir.path().display();
+    for (i, line) in [
+        format!("cut -c1-8 {d}/bundle.log"),
+        format!("awk '{{print substr($0, 3, 6)}}' {d}/bundle.log"),
+        format!("grep -rn . {d}"),
+        format!("grep -rho ...... {d}"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = execute(
+            &ctx,
+            &r,
+            &call(&format!("T{i}"), "run_command", json!({"command": line})),
+        )
+        .await
+        .unwrap();
+        for piece in body.as_bytes().chunks(6) {
+            let piece = std::str::from_utf8(piece).unwrap();
+            assert!(
+                piece.len() < 6 || !out.output.contains(piece),
+                "{line}: key bytes `{piece}` in\n{}",
+                out.output
+            );
+        }
+        // Every read meets a key holder; the newline name cannot be excluded exactly, so
+        // even the greps are refused whole.
+        assert_eq!(out.status, CallStatus::Denied, "{line}: {}", out.output);
+        assert!(out.output.contains("private key"), "{}", out.output);
+    }
+    // Without the odd name, a recursive grep runs with the holder excluded.
+    std::fs::remove_file(dir.path().join("odd\nname.log")).unwrap();
+    let line = format!("grep -rn . {d}");
+    let out = execute(
+        &ctx,
+        &r,
+        &call("T9", "run_command", json!({"command": line})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status, CallStatus::Ok, "{}", out.output);
+    assert!(out.output.contains("listen 80"), "{}", out.output);
+    assert!(
+        out.output.contains("--exclude=bundle.log"),
+        "{}",
+        out.output
+    );
+    assert!(!out.output.contains(&body[..12]), "{}", out.output);
+}

@@ -6,10 +6,6 @@
 //! `@FILE`) is checked against the path rules and recorded for host-side resolution.
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Rules whose host words are DNS questions or resolver addresses, not places they connect to
-/// (see [`Eval::check_value`]).
-const DNS_QUERY_RULES: [&str; 6] = ["dig", "host", "nslookup", "delv", "getent", "resolvectl"];
-
 use super::super::url;
 use super::kinds::{self, Arity, Kind, OptKind};
 use super::{Refusal, Rule, Rules};
@@ -435,14 +431,9 @@ impl<'a> Eval<'a> {
         // still run when DNS is what is broken.
         if *kind == Kind::Url {
             found.probe_names.extend(url::names_to_resolve(v, true));
-        } else if matches!(kind, Kind::Host | Kind::HostPort)
-            && !DNS_QUERY_RULES.contains(&self.top.id.as_str())
-        {
-            let host = match kind {
-                Kind::HostPort => v.rsplit_once(':').map_or(v, |(h, _)| h),
-                _ => v,
-            };
-            found.probe_names.extend(url::names_to_resolve(host, false));
+        } else if matches!(kind, Kind::Host | Kind::HostPort) && !self.top.dns_queries {
+            // Both readings of `name:port`, as the check itself does.
+            found.probe_names.extend(url::names_to_resolve(v, false));
         }
         if kind.is_path() {
             if v.is_empty() {

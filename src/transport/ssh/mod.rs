@@ -292,7 +292,9 @@ impl Transport for SshTransport {
             .await
             .map_err(|_| self.lost("", "the transport was closed"))?;
         let wrapped = wrapper::wrap(cmd, opts.timeout);
-        let line = wrapped.line.as_str();
+        // Errors name the approved command, not tai's fixed wrapper around it.
+        let shown = cmd.display();
+        let line = shown.as_str();
         let cancelled = || CommandOutput {
             stdout: String::new(),
             stderr: String::new(),
