@@ -265,6 +265,12 @@ impl Canaries {
             self.home.join(".ssh"),
             self.home.join(".docker"),
             self.home.join(".curlrc"),
+            self.home.join(".digrc"),
+            // apt runs without its binary caches, LVM with --readonly: neither may touch these.
+            "/var/cache/apt/pkgcache.bin".into(),
+            "/var/cache/apt/srcpkgcache.bin".into(),
+            "/etc/lvm".into(),
+            "/run/lock/lvm".into(),
             "/etc/.pwd.lock".into(),
             "/etc/ssl/private".into(),
             "/etc/passwd".into(),
