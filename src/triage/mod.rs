@@ -114,6 +114,139 @@ impl Finding {
 /// very error lines the detectors look for).
 const NOT_HOST_STATE: &[&str] = &["search_runbooks", "search_history"];
 
+/// Where a block's text comes from, which decides what a detector may read in it. Log-line
+/// detectors read only [`Source::is_log`] blocks: a `ps` line whose arguments happen to say
+/// "certificate has expired" (an admin's `grep`, a `tail -f`, tai's own probe) is not an error
+/// the host logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Source {
+    /// `journalctl` output (the `read_journal` tool, or `journalctl` through `run_command`).
+    Journal,
+    /// The kernel log: `dmesg`, `journalctl -k`/`--dmesg`, the `kernel_log` tool.
+    Kernel,
+    /// Lines of a log file: a read of a path under `/var/log/`, or named `*.log`, `syslog`,
+    /// `messages`, `secure` (also through `grep`, `tail`, `zcat`).
+    LogFile,
+    /// Process listings (`ps`, `top`, `pgrep`, `list_processes`, `process_info`): read as
+    /// tables by the detectors that understand them, never for log messages.
+    Processes,
+    /// Any other command's output (`df`, `ss`, `mount`, `openssl`, `systemctl`, a config file,
+    /// `/proc/*`): read only by the detectors that understand that program's output.
+    Command,
+}
+
+impl Source {
+    /// Whether the block holds log lines a host wrote (journal, kernel log, log files).
+    pub fn is_log(self) -> bool {
+        matches!(self, Source::Journal | Source::Kernel | Source::LogFile)
+    }
+
+    /// Classify one command line (as it ran, `sudo -n` allowed in front) run by `tool`; also
+    /// returns the program's name.
+    fn classify(tool: &str, command: &str, args: &serde_json::Value) -> (Source, String) {
+        let words = crate::policy::split_command_line(command).unwrap_or_default();
+        let argv = strip_runner(&words);
+        let program = argv
+            .first()
+            .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
+            .unwrap_or_default();
+        let operands = argv.get(1..).unwrap_or(&[]);
+        let source = match program.as_str() {
+            "journalctl" => {
+                // -k/--dmesg, alone or in a cluster of flags that take no value (`-kb`, `-xk`).
+                let kernel = operands.iter().any(|a| {
+                    a == "--dmesg"
+                        || (a.starts_with('-')
+                            && !a.starts_with("--")
+                            && a.contains('k')
+                            && a[1..].chars().all(|c| "kbxqamrel".contains(c)))
+                });
+                if kernel {
+                    Source::Kernel
+                } else {
+                    Source::Journal
+                }
+            }
+            "dmesg" => Source::Kernel,
+            "ps" | "top" | "pgrep" | "pstree" | "pidstat" => Source::Processes,
+            "cat" | "tail" | "head" | "grep" | "egrep" | "zcat" | "zgrep" | "xzcat" | "bzcat"
+            | "sed" | "awk" => {
+                if operands.iter().any(|a| is_log_path(a)) {
+                    Source::LogFile
+                } else {
+                    Source::Command
+                }
+            }
+            "" => match tool {
+                "read_journal" => Source::Journal,
+                "kernel_log" => Source::Kernel,
+                "list_processes" | "process_info" => Source::Processes,
+                _ => match args.get("path").and_then(|v| v.as_str()) {
+                    Some(p) if is_log_path(p) => Source::LogFile,
+                    _ => Source::Command,
+                },
+            },
+            _ => Source::Command,
+        };
+        (source, program)
+    }
+}
+
+/// `argv` without the runners in front of the program: `sudo -n [--]`, `env -u VAR`,
+/// `VAR=value`, `timeout [-k N] N`, `nice`, `ionice`.
+fn strip_runner(words: &[String]) -> &[String] {
+    let mut i = 0;
+    while i < words.len() {
+        match words[i].as_str() {
+            "sudo" | "nice" | "ionice" | "exec" | "--" | "-n" => i += 1,
+            "env" => {
+                i += 1;
+                while i < words.len() && (words[i] == "-u" || words[i].contains('=')) {
+                    i += if words[i] == "-u" { 2 } else { 1 };
+                }
+            }
+            "timeout" => {
+                i += 1;
+                while i < words.len() && words[i].starts_with('-') {
+                    i += if words[i] == "-k" || words[i] == "-s" {
+                        2
+                    } else {
+                        1
+                    };
+                }
+                i += 1;
+            }
+            w if w.contains('=') && !w.starts_with('-') && !w.starts_with('/') => i += 1,
+            _ => break,
+        }
+    }
+    &words[i.min(words.len())..]
+}
+
+/// A path that names a log: under `/var/log/`, or a file called `*.log[.N][.gz]`, `syslog`,
+/// `messages`, `secure`, `kern.log`, `auth.log` (rotated copies too).
+fn is_log_path(p: &str) -> bool {
+    if p.starts_with('-') {
+        return false;
+    }
+    if p.starts_with("/var/log/") || p.contains("/log/") || p.contains("/logs/") {
+        return true;
+    }
+    let name = p.rsplit('/').next().unwrap_or(p);
+    let base = name
+        .trim_end_matches(".gz")
+        .trim_end_matches(".xz")
+        .trim_end_matches(".bz2");
+    let base = base.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.' || c == '-');
+    base.ends_with(".log")
+        || base.ends_with("_log")
+        || matches!(
+            base,
+            "syslog" | "messages" | "secure" | "kern" | "daemon" | "log"
+        )
+}
+
 /// The text of one command a tool call ran, as the detectors see it.
 #[derive(Debug, Clone)]
 pub(crate) struct Block<'a> {
@@ -123,9 +256,24 @@ pub(crate) struct Block<'a> {
     pub command: &'a str,
     pub args: &'a serde_json::Value,
     pub text: String,
+    /// What kind of text it is: only [`Source::is_log`] blocks are read for log messages.
+    pub source: Source,
+    /// The program the command ran, without `sudo -n`/`timeout` and directories.
+    pub program: String,
 }
 
 impl Block<'_> {
+    /// The program the command ran (`df` for `sudo -n df -h`), or "" when the outcome has no
+    /// command record.
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
+    /// Whether the block holds log lines (journal, kernel log, a log file).
+    pub fn is_log(&self) -> bool {
+        self.source.is_log()
+    }
+
     pub fn lines(&self) -> impl Iterator<Item = &str> {
         self.text
             .lines()
@@ -146,6 +294,17 @@ pub(crate) struct Corpus<'a> {
 }
 
 impl<'a> Corpus<'a> {
+    /// The blocks that hold log lines a host wrote (journal, kernel log, log files): the only
+    /// text log-line detectors read.
+    pub fn logs(&self) -> impl Iterator<Item = &Block<'a>> {
+        self.blocks.iter().filter(|b| b.is_log())
+    }
+
+    /// The blocks a given program printed (`df`, `ss`, `mount`, …).
+    pub fn by_program<'s>(&'s self, program: &'s str) -> impl Iterator<Item = &'s Block<'a>> {
+        self.blocks.iter().filter(move |b| b.program() == program)
+    }
+
     fn new(outcomes: &'a [ToolOutcome], now: SystemTime) -> Self {
         let mut blocks = Vec::new();
         for o in outcomes {
@@ -161,12 +320,15 @@ impl<'a> Corpus<'a> {
                 if !o.commands.is_empty() {
                     continue;
                 }
+                let (source, program) = Source::classify(&o.call.tool, "", &o.call.args);
                 blocks.push(Block {
                     call_id: &o.call.id,
                     tool: &o.call.tool,
                     command: "",
                     args: &o.call.args,
                     text: o.output.clone(),
+                    source,
+                    program,
                 });
                 continue;
             }
@@ -178,12 +340,15 @@ impl<'a> Corpus<'a> {
                     }
                     text.push_str(&c.stderr);
                 }
+                let (source, program) = Source::classify(&o.call.tool, &c.command, &o.call.args);
                 blocks.push(Block {
                     call_id: &o.call.id,
                     tool: &o.call.tool,
                     command: &c.command,
                     args: &o.call.args,
                     text,
+                    source,
+                    program,
                 });
             }
         }
@@ -310,6 +475,7 @@ pub fn sweep_calls(
     ];
     calls
         .into_iter()
+        .chain(detectors::sweep_calls())
         .filter(|(tool, args)| !base.iter().any(|b| b.tool == *tool && b.args == *args))
         // cpu_load (load, CPU count and a vmstat sample) already covers uptime and nproc.
         .filter(|(tool, _)| !(*tool == "run_command" && base.iter().any(|b| b.tool == "cpu_load")))

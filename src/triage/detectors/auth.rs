@@ -6,6 +6,7 @@ use super::{plural, Corpus, Detector, Finding, Groups, New, Severity, MAX_EVIDEN
 /// The `auth_modes` detector: the journal lines it recognises and the function that reads them.
 pub(super) const AUTH_MODES: Detector = Detector {
     journal: &[r"authentication refused"],
+    sweep: &[],
     run: auth_modes,
 };
 
@@ -20,6 +21,7 @@ pub(super) const AUTH_FAILURES: Detector = Detector {
         r"more authentication failures",
         r"permission denied \(publickey",
     ],
+    sweep: &[],
     run: auth_failures,
 };
 

@@ -11,6 +11,7 @@ pub(super) const CLOCK: Detector = Detector {
         r"no suitable source for synchronisation",
         r"no servers reachable",
     ],
+    sweep: &[],
     run: clock,
 };
 

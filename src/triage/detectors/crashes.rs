@@ -10,6 +10,7 @@ pub(super) const SEGFAULTS: Detector = Detector {
         r"general protection",
         r"traps: ",
     ],
+    sweep: &[],
     run: segfaults,
 };
 

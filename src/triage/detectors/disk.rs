@@ -10,12 +10,14 @@ use super::{
 /// The `disk_space` detector: the journal lines it recognises and the function that reads them.
 pub(super) const DISK_SPACE: Detector = Detector {
     journal: &[],
+    sweep: &[],
     run: disk_space,
 };
 
 /// The `no_space` detector: the journal lines it recognises and the function that reads them.
 pub(super) const NO_SPACE: Detector = Detector {
     journal: &[r"no space left on device", r"enospc"],
+    sweep: &[],
     run: no_space,
 };
 
@@ -27,6 +29,7 @@ pub(super) const READONLY_FS: Detector = Detector {
         r"forced readonly",
         r"xfs .*(error|shut)",
     ],
+    sweep: &[],
     run: readonly_fs,
 };
 
@@ -42,6 +45,7 @@ pub(super) const IO_ERRORS: Detector = Detector {
         r"unrecovered read error",
         r"btrfs error",
     ],
+    sweep: &[],
     run: io_errors,
 };
 

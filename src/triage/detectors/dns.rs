@@ -23,6 +23,7 @@ pub(super) const DNS: Detector = Detector {
         r"enotfound",
         r"degraded feature set",
     ],
+    sweep: &[],
     run: dns,
 };
 

@@ -4,6 +4,7 @@ use super::{ev, plural, support, Block, Corpus, Detector, Finding, New, Severity
 /// The `load` detector: the journal lines it recognises and the function that reads them.
 pub(super) const LOAD: Detector = Detector {
     journal: &[],
+    sweep: &[],
     run: load,
 };
 

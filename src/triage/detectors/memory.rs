@@ -10,6 +10,7 @@ pub(super) const OOM: Detector = Detector {
         r"killed by the oom killer",
         r"systemd-oomd.*killed",
     ],
+    sweep: &[],
     run: oom,
 };
 

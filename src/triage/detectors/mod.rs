@@ -42,6 +42,10 @@ pub(crate) struct Detector {
     /// (PCRE2, matched case-insensitively: write them in lower case). Empty for detectors that
     /// read command output only (`df`, `uptime`).
     pub journal: &'static [&'static str],
+    /// Read-only tool calls the triage sweep makes so this detector has its input, as
+    /// `(tool, JSON arguments)` (`("run_command", r#"{"command":"cat /proc/mdstat"}"#)`).
+    /// Calls several detectors declare run once.
+    pub sweep: &'static [(&'static str, &'static str)],
     pub run: fn(&Corpus, &mut Vec<Finding>),
 }
 
@@ -81,6 +85,21 @@ pub(crate) fn journal_signatures() -> &'static str {
             .join("|")
     });
     &SIGS
+}
+
+/// Every detector's own sweep calls, in detector order, without repeats.
+pub(crate) fn sweep_calls() -> Vec<(&'static str, serde_json::Value)> {
+    let mut out: Vec<(&'static str, serde_json::Value)> = Vec::new();
+    for d in ALL {
+        for (tool, args) in d.sweep {
+            let args: serde_json::Value =
+                serde_json::from_str(args).expect("detector sweep arguments are valid JSON");
+            if !out.iter().any(|(t, a)| t == tool && *a == args) {
+                out.push((tool, args));
+            }
+        }
+    }
+    out
 }
 
 /// An evidence line: trimmed, bounded.

@@ -8,6 +8,7 @@ use super::{ev, ident, support, Block, Corpus, Detector, Finding, Groups, New, S
 /// The `port_conflict` detector: the journal lines it recognises and the function that reads them.
 pub(super) const PORT_CONFLICT: Detector = Detector {
     journal: &[r"address already in use"],
+    sweep: &[],
     run: port_conflict,
 };
 
@@ -19,12 +20,14 @@ pub(super) const UNITS: Detector = Detector {
         r"failed to start",
         r"failed with result",
     ],
+    sweep: &[],
     run: units,
 };
 
 /// The `upstream` detector: the journal lines it recognises and the function that reads them.
 pub(super) const UPSTREAM: Detector = Detector {
     journal: &[r"while connecting to upstream"],
+    sweep: &[],
     run: upstream,
 };
 

@@ -11,6 +11,7 @@ pub(super) const CERTIFICATES: Detector = Detector {
         r"alert certificate expired",
         r"certificate expired on",
     ],
+    sweep: &[],
     run: certificates,
 };
 
