@@ -49,6 +49,30 @@ pub struct Spec {
     pub state: Vec<String>,
     #[serde(default)]
     pub probe: Vec<Probe>,
+    /// The kind of the strongest finding (`tai run --no-llm --json`'s first `findings` entry):
+    /// the root cause, not one of its consequences.
+    #[serde(default)]
+    pub root_kind: Option<String>,
+    /// Finding kinds that must not be reported at warning or above (the red herrings
+    /// planted on the host: an old resolved incident, an admin's `tail -f`, ...).
+    #[serde(default)]
+    pub absent_kinds: Vec<String>,
+    /// Kinds that must appear as consequences linked to `root_kind` (`caused_by`).
+    #[serde(default)]
+    pub consequences: Vec<String>,
+    /// A healthy host: no critical finding, and the report says no fault was found and what
+    /// was checked. `categories`/`evidence` may then be empty.
+    #[serde(default)]
+    pub healthy: bool,
+    /// Whether the fixed OpenSSH snapshot (journal, kernel log, df, ss, systemctl --failed,
+    /// timedatectl, mounts, resolv.conf, nginx error log) holds this scenario's evidence;
+    /// `false` for faults only tai's own plan and sweep collect (`/proc/mdstat`, `ps`).
+    #[serde(default = "yes")]
+    pub snapshot: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A command run over SSH (OpenSSH client) and text its output must contain.
