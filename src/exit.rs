@@ -28,6 +28,9 @@ pub enum Code {
     ModelBackend = 8,
     /// The knowledge store under TAI_HOME could not be opened or written.
     Store = 9,
+    /// `tai audit verify` found the audit log's hash chain broken (a line edited, deleted or
+    /// reordered).
+    AuditBroken = 10,
     /// Interrupted by the user (Ctrl-C).
     Interrupted = 130,
 }

@@ -6,6 +6,7 @@
 #![deny(clippy::print_stdout)]
 
 pub mod agent;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod exit;
