@@ -21,6 +21,10 @@ pub const DEFAULT_OUTPUT_CAP: usize = 256 * 1024;
 pub const DEFAULT_SESSION_OUTPUT_CAP: usize = 8 * 1024 * 1024;
 pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
 pub const DEFAULT_MODEL_TIMEOUT_SECS: u64 = 300;
+/// `[retention]` defaults: conservative, documented in README ("Retention").
+pub const DEFAULT_RETAIN_SESSIONS_DAYS: u32 = 180;
+pub const DEFAULT_RETAIN_AUDIT_DAYS: u32 = 400;
+pub const DEFAULT_RETAIN_RECORDS_DAYS: u32 = 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -64,6 +68,25 @@ pub struct ConfigToml {
     pub sudo: Option<bool>,
     #[serde(default)]
     pub ssh: SshToml,
+    #[serde(default)]
+    pub retention: RetentionToml,
+}
+
+/// `[retention]`: how many days `tai cleanup` keeps each kind of data by default.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionToml {
+    pub sessions_days: Option<u32>,
+    pub audit_days: Option<u32>,
+    pub records_days: Option<u32>,
+}
+
+/// Resolved `[retention]` bounds, in days (each at least 1).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RetentionSettings {
+    pub sessions_days: u32,
+    pub audit_days: u32,
+    pub records_days: u32,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -162,6 +185,7 @@ pub struct Config {
     pub model: ModelSettings,
     pub ssh: SshSettings,
     pub limits: ExecLimits,
+    pub retention: RetentionSettings,
     pub no_rag: bool,
     pub rag_debug: bool,
     pub no_persist: bool,
@@ -419,6 +443,36 @@ impl Config {
             DEFAULT_SESSION_OUTPUT_CAP,
         )?;
 
+        let mut days = |name: &'static str, file: Option<u32>, default: u32| {
+            let v = r.pick(name, None, "", file, default)?;
+            if v == 0 {
+                return Err(ConfigError::BadValue {
+                    key: format!("retention.{name}"),
+                    value: "0".into(),
+                    message: "must be at least 1 day (`tai cleanup --all` removes everything)"
+                        .into(),
+                });
+            }
+            Ok(v)
+        };
+        let retention = RetentionSettings {
+            sessions_days: days(
+                "sessions_days",
+                file.retention.sessions_days,
+                DEFAULT_RETAIN_SESSIONS_DAYS,
+            )?,
+            audit_days: days(
+                "audit_days",
+                file.retention.audit_days,
+                DEFAULT_RETAIN_AUDIT_DAYS,
+            )?,
+            records_days: days(
+                "records_days",
+                file.retention.records_days,
+                DEFAULT_RETAIN_RECORDS_DAYS,
+            )?,
+        };
+
         let no_rag = r.switch("no_rag", o.no_rag, "TAI_NO_RAG", file.no_rag)?;
         let no_persist = r.switch(
             "no_persist",
@@ -457,6 +511,7 @@ impl Config {
                 session_output_cap,
                 max_concurrency,
             },
+            retention,
             no_rag,
             rag_debug: o.rag_debug,
             no_persist,

@@ -190,6 +190,12 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Show the effective configuration and where each value came from.
     Config,
+    /// Remove sessions, audit files and model recordings older than the [retention] bounds.
+    Cleanup(CleanupArgs),
+    /// Write sessions and runbooks to one versioned, checksummed archive file.
+    Export(ExportArgs),
+    /// Merge an archive written by `tai export` into the store (idempotent, all or nothing).
+    Import(ImportArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
 }
@@ -299,6 +305,64 @@ pub struct DoctorArgs {
     /// connection and no other checks.
     #[arg(long, requires = "host")]
     pub resolve_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Remove what is older than N days (default: `[retention]` in config, per kind).
+    #[arg(long, value_name = "N", conflicts_with = "all")]
+    pub retain_days: Option<u32>,
+    /// Only sessions on this host (audit files and recordings are not per host).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Remove everything of the chosen kind, whatever its age (needs --yes).
+    #[arg(long)]
+    pub all: bool,
+    /// What to remove.
+    #[arg(long, value_enum, default_value_t = CleanupWhat::All)]
+    pub what: CleanupWhat,
+    /// List exactly what would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm `--all` (tai never prompts; without --yes, `--all` is refused).
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// Kinds of data `tai cleanup` removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CleanupWhat {
+    Sessions,
+    Audit,
+    Records,
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Archive file to write (refused if it exists).
+    pub file: PathBuf,
+    /// Export sessions (without --sessions or --runbooks: both).
+    #[arg(long)]
+    pub sessions: bool,
+    /// Export your runbooks (the bundled ones ship with every tai and are left out).
+    #[arg(long)]
+    pub runbooks: bool,
+    /// Only sessions on this host.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Only sessions since T: YYYY-MM-DD, an RFC 3339 time, or an age like 30d or 12h.
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Archive written by `tai export`.
+    pub file: PathBuf,
+    /// Validate the archive and show what would be added; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

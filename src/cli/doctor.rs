@@ -5,6 +5,10 @@
 //! known_hosts files), connects, and reports the host-key status, connect time and remote
 //! OS; a failed connection exits with the transport's code (4, 5 or 6). With
 //! `--resolve-only` it only resolves, like `ssh -G`, and prints nothing else.
+//!
+//! The knowledge check reports the store's health (schema, tai version that created it,
+//! counts of runbooks, chunks and sessions, size on disk, last sync, embedding models and
+//! their vectors) without creating a store where there is none.
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -15,6 +19,8 @@ use serde::Serialize;
 use super::args::DoctorArgs;
 use crate::config::Config;
 use crate::exit::{Code, HasExitCode};
+use crate::knowledge::store::{Store, StoreHealth};
+use crate::knowledge::{format_time, Knowledge};
 use crate::llm::probe;
 use crate::render::Palette;
 use crate::transport::{ssh, ExecOptions, Target, Transport, TransportError};
@@ -58,6 +64,8 @@ pub async fn run(config: &Config, args: DoctorArgs) -> Result<Code> {
     let mut checks = model_checks(config).await;
     checks.push(ssh_key_check(config));
     checks.push(store_check(config));
+    let (knowledge, health) = knowledge_check(config).await;
+    checks.push(knowledge);
     let mut host_fields = serde_json::Map::new();
     let mut host_error: Option<TransportError> = None;
     if let Some(host) = &args.host {
@@ -72,6 +80,9 @@ pub async fn run(config: &Config, args: DoctorArgs) -> Result<Code> {
         let mut doc = serde_json::Map::new();
         doc.insert("ok".into(), (failed == 0).into());
         doc.insert("checks".into(), serde_json::to_value(&checks)?);
+        if let Some(h) = &health {
+            doc.insert("store".into(), serde_json::to_value(h)?);
+        }
         doc.extend(host_fields);
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
@@ -484,6 +495,82 @@ fn store_check(config: &Config) -> Check {
             format!("{} (will be created on first use)", home.display()),
         ),
     }
+}
+
+/// The knowledge store's health, opened off the async runtime; no store is created.
+async fn knowledge_check(config: &Config) -> (Check, Option<StoreHealth>) {
+    const NAME: &str = "knowledge";
+    let dir = Knowledge::store_dir(&config.tai_home);
+    if config.no_persist {
+        return (Check::pass(NAME, "not used (--no-persist)"), None);
+    }
+    if !dir.join("data.mdb").exists() {
+        return (
+            Check::pass(
+                NAME,
+                format!("{}: no store yet (created on first use)", dir.display()),
+            ),
+            None,
+        );
+    }
+    let opened = {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || Store::open(&dir).and_then(|s| s.health())).await
+    };
+    match opened {
+        Ok(Ok(h)) => (Check::pass(NAME, health_line(&h)), Some(h)),
+        Ok(Err(e)) => {
+            let msg = e.to_string();
+            let fix = msg
+                .lines()
+                .skip(1)
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let fix = if fix.is_empty() {
+                "check the permissions and free space of TAI_HOME".to_string()
+            } else {
+                fix
+            };
+            (Check::fail(NAME, first_line(&msg), fix), None)
+        }
+        Err(e) => (
+            Check::fail(
+                NAME,
+                format!("the store check did not finish: {e}"),
+                "run tai doctor again",
+            ),
+            None,
+        ),
+    }
+}
+
+fn health_line(h: &StoreHealth) -> String {
+    let mut line = format!(
+        "schema {}, {} runbooks ({} chunks), {} sessions, {:.1} MiB",
+        h.schema_version,
+        h.runbooks,
+        h.chunks,
+        h.sessions,
+        h.disk_bytes as f64 / (1024.0 * 1024.0)
+    );
+    match h.last_sync {
+        Some(t) => line.push_str(&format!(", last sync {}", format_time(t))),
+        None => line.push_str(", never synced"),
+    }
+    if h.embeddings.is_empty() {
+        line.push_str(", no embeddings yet (BM25 only)");
+    }
+    for e in &h.embeddings {
+        line.push_str(&format!(
+            ", {} ({} dims: {}/{} chunks, {}/{} sessions embedded)",
+            e.model, e.dimensions, e.runbook_vectors, h.chunks, e.session_vectors, h.sessions
+        ));
+    }
+    if let Some(v) = &h.created_by {
+        line.push_str(&format!(", created by tai {v}"));
+    }
+    line
 }
 
 fn first_line(s: &str) -> String {

@@ -13,8 +13,10 @@ use crate::config::Config;
 use crate::exit::{Code, HasExitCode};
 
 pub mod args;
+mod cleanup;
 mod collect;
 mod doctor;
+mod export;
 mod history;
 mod host;
 mod policy;
@@ -94,6 +96,9 @@ pub async fn run(cli: Cli) -> Result<Code> {
         Some(Command::History(a)) => history::run(&config, a).await,
         Some(Command::Doctor(a)) => doctor::run(&config, a).await,
         Some(Command::Config) => show_config(&config),
+        Some(Command::Cleanup(a)) => cleanup::run(&config, a).await,
+        Some(Command::Export(a)) => export::run_export(&config, a).await,
+        Some(Command::Import(a)) => export::run_import(&config, a).await,
         Some(Command::Completions(a)) => {
             let shell = match a.shell {
                 args::Shell::Bash => clap_complete::Shell::Bash,
@@ -168,6 +173,9 @@ fn exit_code_for(err: &anyhow::Error) -> Code {
             return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<crate::knowledge::KnowledgeError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::knowledge::store::archive::ArchiveError>() {
             return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<crate::agent::AgentError>() {

@@ -12,6 +12,7 @@ mod knowledge_chunks;
 mod knowledge_embed;
 mod knowledge_retrieval;
 mod knowledge_store;
+mod lifecycle;
 mod network_probes;
 mod pipeline;
 mod policy_corpus;

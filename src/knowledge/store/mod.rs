@@ -19,7 +19,14 @@ use super::runbook::{self, Runbook};
 use super::vector::{ArroyIndex, VectorIndex};
 use super::{KnowledgeError, SessionSummary};
 
+pub mod archive;
+mod lifecycle;
 mod upgrade;
+
+pub use lifecycle::{
+    is_no_space, EmbeddingInfo, ImportBatch, ImportStats, StoreHealth, CREATED_BY_KEY,
+    LAST_SYNC_KEY,
+};
 
 /// The store format this tai reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -574,6 +581,7 @@ impl Store {
                     .map_err(|e| self.err(e))?;
             }
         }
+        self.stamp_sync(&mut wtxn)?;
         wtxn.commit().map_err(|e| self.err(e))?;
         Ok(stats)
     }

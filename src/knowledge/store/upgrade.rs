@@ -1,6 +1,7 @@
 //! Schema upgrades of the store: an older store is re-indexed in place inside one write
 //! transaction (runbook sources and sessions are kept; chunks and vectors are rebuilt, vectors
 //! from the embedding cache where the text is unchanged); a newer one is refused untouched.
+//! A new store records the tai version that created it (`created_by`).
 use heed::RwTxn;
 
 use super::{bytes_to_vec, cache_key, runbook, Kind, ModelSlot, Store, SCHEMA_KEY, SCHEMA_VERSION};
@@ -28,11 +29,14 @@ impl Store {
             && self.sessions.is_empty(&wtxn).map_err(|e| self.err(e))?;
         if !is_empty {
             self.reindex(&mut wtxn)?;
+        } else if version.is_none() {
+            // A new store: remember which tai made it.
+            self.stamp_created(&mut wtxn)?;
         }
         self.meta
             .put(&mut wtxn, SCHEMA_KEY, &serde_json::json!(SCHEMA_VERSION))
             .map_err(|e| self.err(e))?;
-        wtxn.commit().map_err(|e| self.err(e))
+        wtxn.commit().map_err(|e| self.write_err(e))
     }
 
     /// Rebuild everything derived (chunks, vectors) from what is kept (runbook texts, session
