@@ -495,6 +495,53 @@ fn a_damaged_store_is_exit_9_for_every_lifecycle_command_and_nothing_is_deleted(
     assert_eq!(std::fs::read(&data).unwrap(), garbage);
 }
 
+/// Stamp a newer schema version into a store, as a newer tai would leave it.
+fn stamp_schema(store: &Path, schema: u32) {
+    use heed::types::{SerdeJson, Str};
+    // SAFETY: no other environment on this path is open in this process.
+    let env = unsafe {
+        heed::EnvOpenOptions::new()
+            .map_size(tai::knowledge::store::MAP_SIZE)
+            .max_dbs(16)
+            .open(store)
+    }
+    .unwrap();
+    let wtxn = env.write_txn().unwrap();
+    env.create_databases_and_commit(wtxn, |dbo, wtxn| -> heed::Result<_> {
+        let meta = dbo.create_database::<Str, SerdeJson<serde_json::Value>>(wtxn, Some("meta"))?;
+        meta.put(wtxn, "schema_version", &serde_json::json!(schema))?;
+        Ok(heed::CommitOrAbort::<(), ()>::Commit(()))
+    })
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_newer_store_is_refused_by_import_export_cleanup_and_left_untouched() {
+    let (a, file) = populated().await;
+    ok(&run(a.path(), &["export", file.to_str().unwrap()]));
+    let b = tempfile::tempdir().unwrap();
+    seed(b.path(), vec![session("web01", "one", now() - 400 * DAY)]).await;
+    let store = Knowledge::store_dir(b.path());
+    stamp_schema(&store, 99);
+    let data = std::fs::read(store.join("data.mdb")).unwrap();
+    let out_file = b.path().join("out.tai");
+    for args in [
+        vec!["import", file.to_str().unwrap()],
+        vec!["export", out_file.to_str().unwrap()],
+        vec!["cleanup", "--what", "sessions"],
+    ] {
+        let o = run(b.path(), &args);
+        assert_eq!(o.status.code(), Some(9), "{args:?}: {o:?}");
+        let err = stderr_of(&o);
+        assert!(
+            err.contains("newer tai") && err.contains("upgrade tai"),
+            "{err}"
+        );
+    }
+    assert_eq!(std::fs::read(store.join("data.mdb")).unwrap(), data);
+    assert!(!out_file.exists());
+}
+
 fn seed_blocking(home: &Path) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -562,7 +609,9 @@ async fn an_import_killed_half_way_leaves_the_store_as_it_was_or_complete() {
     let h = home.path();
     seed(h, vec![session("web01", "kept", now() - DAY)]).await;
     let before = history(h);
-    for delay_ms in [30u64, 120, 400] {
+    // A debug build imports it in about 0.2 s: these land before, inside and after the
+    // write transaction.
+    for delay_ms in [20u64, 60, 100, 140, 180, 400] {
         let mut child = tai(h)
             .arg("import")
             .arg(&big)
