@@ -248,10 +248,13 @@ fn audit_items(home: &Path, before: Option<u64>) -> Result<(Vec<Item>, Option<St
 
 /// The `prev` of the first line of an audit file.
 fn first_prev(file: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(file)
+    use std::io::BufRead;
+    let mut first = String::new();
+    std::fs::File::open(file)
+        .map(std::io::BufReader::new)
+        .and_then(|mut r| r.read_line(&mut first))
         .with_context(|| format!("cannot read the audit file {}", file.display()))?;
-    let first = text.lines().next().unwrap_or_default();
-    serde_json::from_str::<serde_json::Value>(first)
+    serde_json::from_str::<serde_json::Value>(&first)
         .ok()
         .and_then(|v| v.get("prev").and_then(|p| p.as_str()).map(str::to_string))
         .with_context(|| {

@@ -168,13 +168,7 @@ fn export_blocking(dir: &Path, scope: &archive::Scope, file: &Path) -> Result<Ex
         sessions: sessions.len() as u64,
         runbooks: runbooks.len() as u64,
         bytes: bytes.len() as u64,
-        sha256: {
-            use sha2::Digest;
-            sha2::Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        },
+        sha256: archive::sha256_of(&bytes),
     })
 }
 

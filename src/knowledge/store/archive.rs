@@ -111,6 +111,11 @@ fn hex(d: impl AsRef<[u8]>) -> String {
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Lowercase hex SHA-256 of `bytes` (what `tai export` prints for the whole file).
+pub fn sha256_of(bytes: &[u8]) -> String {
+    hex(Sha256::digest(bytes))
+}
+
 /// The archive bytes for these records.
 pub fn encode(
     scope: &Scope,
