@@ -72,6 +72,53 @@ pub struct Report {
     /// could not be reached, a step bound that was hit.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The deterministic findings, strongest first (the root cause, then its consequences):
+    /// for scripts and other tools (`--json`). Empty when no detector fired.
+    #[serde(default)]
+    pub findings: Vec<FindingRecord>,
+}
+
+/// A line behind a finding and the tool call that printed it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EvidenceLine {
+    pub line: String,
+    pub call_id: String,
+    pub tool: String,
+}
+
+/// A causal link to another finding (`causes.toml`): its kind and subject, and why.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CauseLink {
+    pub kind: String,
+    pub subject: String,
+    pub why: String,
+}
+
+/// One deterministic finding as the report carries it (`findings` in `--json`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FindingRecord {
+    /// The detector kind (`oom_kill`, `filesystem_full`, …).
+    pub kind: String,
+    /// The issue category (`disk`, `memory`, `service`, …).
+    pub category: String,
+    /// `critical`, `warning` or `info`.
+    pub severity: String,
+    /// What it is about: a unit, a mount point, a port, a device.
+    pub subject: String,
+    /// When the newest log line behind it was written (RFC 3339, UTC); `null` for current
+    /// state read from command output.
+    pub when: Option<String>,
+    /// `false` for history: an earlier boot, before the incident window, or recovered.
+    pub current: bool,
+    pub summary: String,
+    /// The lines behind it, each with the call id and tool that printed it.
+    pub evidence: Vec<EvidenceLine>,
+    /// The upstream finding that explains this one.
+    pub caused_by: Option<CauseLink>,
+    /// The findings this one explains.
+    pub consequences: Vec<CauseLink>,
+    /// What a human should do next.
+    pub actions: Vec<String>,
 }
 
 impl Report {

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::tools::{CallStatus, ToolOutcome};
 
+mod causes;
 mod detectors;
+mod history;
 mod report;
 pub(crate) mod time;
 
@@ -22,7 +24,8 @@ pub(crate) mod time;
 mod tests;
 
 pub use report::{
-    pick_runbook_section, report, report_with_actions, runbook_query, steps_from_section, strongest,
+    families, pick_runbook_section, record, report, report_with_actions, runbook_query,
+    steps_from_section, strongest,
 };
 
 /// How bad a finding is. Ordered: `Info < Warning < Critical`.
@@ -53,6 +56,15 @@ pub struct Supporting {
     pub tool: String,
 }
 
+/// A causal link between two findings (see `causes.toml`): the other end's kind and subject,
+/// and why the cause leads to the effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub kind: String,
+    pub subject: String,
+    pub why: String,
+}
+
 /// One deterministic finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -80,6 +92,25 @@ pub struct Finding {
     /// How specific the finding is as a root cause (higher explains more); breaks ties
     /// between findings of the same severity.
     pub rank: u8,
+    /// When the newest log line behind it was written (seconds since the epoch); `None` when
+    /// it rests on command output only (current state: "now") or the lines carry no time.
+    #[serde(default)]
+    pub when: Option<i64>,
+    /// Whether it is about now: current state, or log lines of the current boot inside the
+    /// incident window. Old entries (earlier boots, before the window) and errors the current
+    /// state contradicts are history: `false`, ranked below current ones.
+    #[serde(default = "yes")]
+    pub current: bool,
+    /// The upstream finding that explains this one, when both fired (`causes.toml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<Link>,
+    /// The findings this one explains.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consequences: Vec<Link>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Finding {
@@ -321,12 +352,17 @@ impl<'a> Corpus<'a> {
                     continue;
                 }
                 let (source, program) = Source::classify(&o.call.tool, "", &o.call.args);
+                let text = if source.is_log() {
+                    without_command_echoes(&o.output)
+                } else {
+                    o.output.clone()
+                };
                 blocks.push(Block {
                     call_id: &o.call.id,
                     tool: &o.call.tool,
                     command: "",
                     args: &o.call.args,
-                    text: o.output.clone(),
+                    text,
                     source,
                     program,
                 });
@@ -341,6 +377,9 @@ impl<'a> Corpus<'a> {
                     text.push_str(&c.stderr);
                 }
                 let (source, program) = Source::classify(&o.call.tool, &c.command, &o.call.args);
+                if source.is_log() {
+                    text = without_command_echoes(&text);
+                }
                 blocks.push(Block {
                     call_id: &o.call.id,
                     tool: &o.call.tool,
@@ -354,6 +393,31 @@ impl<'a> Corpus<'a> {
         }
         Corpus { blocks, now }
     }
+}
+
+/// Log lines that only record a command line someone ran: sudo's `COMMAND=…`, cron's
+/// `CMD (…)`, auditd `EXECVE`/`PROCTITLE`/`USER_CMD` records. An admin's
+/// `sudo grep "No space left" /var/log/syslog` is not the host running out of space.
+pub(crate) fn is_command_echo(line: &str) -> bool {
+    static ECHO: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?:^|[\s;])COMMAND=|\bCRON\[\d+\]: \([^)]*\) CMD \(|\btype=(?:EXECVE|PROCTITLE|USER_CMD|SYSCALL)\b|\bproctitle=|\baudit\(\d+\.\d+:\d+\): argc=\d+ a0="#,
+        )
+        .expect("valid regex")
+    });
+    ECHO.is_match(line)
+}
+
+fn without_command_echoes(text: &str) -> String {
+    if !text.lines().any(is_command_echo) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    for l in text.lines().filter(|l| !is_command_echo(l)) {
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
 }
 
 /// Run every detector over the outcomes. Findings come back strongest first (severity, then
@@ -377,13 +441,51 @@ pub fn analyze_at(outcomes: &[ToolOutcome], now: SystemTime) -> Vec<Finding> {
             out.push(f);
         }
     }
+    history::apply(&corpus, &mut out);
+    causes::link(&mut out);
+    order(&mut out);
+    out
+}
+
+/// Strongest first (severity, current before history, rank, evidence), with every effect right
+/// after the finding that caused it (a cause ranks as high as its strongest effect).
+fn order(out: &mut Vec<Finding>) {
     out.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
+            .then(b.current.cmp(&a.current))
             .then(b.rank.cmp(&a.rank))
             .then(evidence_weight(b).cmp(&evidence_weight(a)))
     });
-    out
+    let mut ordered: Vec<Finding> = Vec::with_capacity(out.len());
+    let mut taken = vec![false; out.len()];
+    fn place(i: usize, out: &[Finding], taken: &mut [bool], ordered: &mut Vec<Finding>) {
+        if taken[i] {
+            return;
+        }
+        taken[i] = true;
+        ordered.push(out[i].clone());
+        for (j, f) in out.iter().enumerate() {
+            if let Some(c) = &f.caused_by {
+                if c.kind == out[i].kind && c.subject == out[i].subject {
+                    place(j, out, taken, ordered);
+                }
+            }
+        }
+    }
+    for i in 0..out.len() {
+        let is_effect = out[i].caused_by.as_ref().is_some_and(|c| {
+            out.iter()
+                .any(|p| p.kind == c.kind && p.subject == c.subject)
+        });
+        if !is_effect {
+            place(i, out, &mut taken, &mut ordered);
+        }
+    }
+    for i in 0..out.len() {
+        place(i, out, &mut taken, &mut ordered);
+    }
+    *out = ordered;
 }
 
 /// Maximum evidence lines kept per finding.

@@ -1,29 +1,100 @@
 //! The deterministic report: Root Cause from the strongest finding, Evidence lines citing the
 //! tool calls they came from, Recommended Actions from the findings' own advice (or from a
 //! runbook section when the caller has one).
-use crate::report::{Evidence, Report, ToolCallRecord};
+use crate::report::{CauseLink, Evidence, EvidenceLine, FindingRecord, Report, ToolCallRecord};
 use crate::tools::{CallStatus, ToolOutcome};
 
-use super::{Finding, Severity};
+use super::{Finding, Link, Severity};
+
+/// The detector families tai checks (`auth`, `disk`, `services`, …): the report's "what was
+/// checked" when nothing is wrong.
+pub fn families() -> &'static [String] {
+    super::detectors::families()
+}
+
+fn link_record(l: &Link) -> CauseLink {
+    CauseLink {
+        kind: l.kind.clone(),
+        subject: l.subject.clone(),
+        why: l.why.clone(),
+    }
+}
+
+/// A finding as the report carries it (`findings` in `--json`).
+pub fn record(f: &Finding) -> FindingRecord {
+    let mut evidence: Vec<EvidenceLine> = f
+        .evidence
+        .iter()
+        .map(|l| EvidenceLine {
+            line: l.clone(),
+            call_id: f.call_id.clone(),
+            tool: f.tool.clone(),
+        })
+        .collect();
+    evidence.extend(f.supporting.iter().map(|s| EvidenceLine {
+        line: s.line.clone(),
+        call_id: s.call_id.clone(),
+        tool: s.tool.clone(),
+    }));
+    FindingRecord {
+        kind: f.kind.clone(),
+        category: f.category.clone(),
+        severity: f.severity.to_string(),
+        subject: f.subject.clone(),
+        when: f.when.map(super::time::rfc3339),
+        current: f.current,
+        summary: f.summary.clone(),
+        evidence,
+        caused_by: f.caused_by.as_ref().map(link_record),
+        consequences: f.consequences.iter().map(link_record).collect(),
+        actions: f.actions.clone(),
+    }
+}
 
 /// Most findings whose evidence goes into the report.
 const MAX_FINDINGS_IN_EVIDENCE: usize = 5;
 /// Most evidence items in the report.
 const MAX_EVIDENCE_ITEMS: usize = 14;
 
-/// Order findings for the root cause: severity first, then how specific the finding is, with
-/// a bonus when it matches the category the issue was classified as.
+/// Order findings for the root cause: severity first, current before history, then how
+/// specific the finding is, with a bonus when it matches the category the issue was classified
+/// as. A finding another one caused (`caused_by`) ranks with its cause and right after it, so
+/// the first is always the upstream finding.
 pub fn strongest<'a>(category: &str, findings: &'a [Finding]) -> Vec<&'a Finding> {
-    let mut v: Vec<&Finding> = findings.iter().collect();
     let score = |f: &Finding| f.rank as u32 + if f.category == category { 10 } else { 0 };
-    let weight = |f: &Finding| f.evidence.len() + f.supporting.len();
-    v.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(score(b).cmp(&score(a)))
-            .then(weight(b).cmp(&weight(a)))
+    let key = |f: &Finding| {
+        (
+            f.severity,
+            f.current,
+            score(f),
+            f.evidence.len() + f.supporting.len(),
+        )
+    };
+    // The root of each finding's cause chain (an index into `findings`).
+    let root = |mut i: usize| {
+        for _ in 0..8 {
+            let Some(c) = &findings[i].caused_by else {
+                break;
+            };
+            match findings
+                .iter()
+                .position(|p| p.kind == c.kind && p.subject == c.subject)
+            {
+                Some(j) if j != i => i = j,
+                _ => break,
+            }
+        }
+        i
+    };
+    let mut v: Vec<(usize, usize)> = (0..findings.len()).map(|i| (i, root(i))).collect();
+    v.sort_by(|&(a, ra), &(b, rb)| {
+        key(&findings[rb])
+            .cmp(&key(&findings[ra]))
+            .then(ra.cmp(&rb))
+            .then((b == rb).cmp(&(a == ra)))
+            .then(key(&findings[b]).cmp(&key(&findings[a])))
     });
-    v
+    v.into_iter().map(|(i, _)| &findings[i]).collect()
 }
 
 /// Build the report from the collected outcomes and the findings. `category` is the category
@@ -63,37 +134,68 @@ pub fn report_with_actions(
     }
     let ran_ok = outcomes.iter().any(|o| o.status != CallStatus::Denied);
 
-    let Some(top) = ordered.first().copied() else {
-        let root_cause = if ran_ok {
-            format!(
-                "No deterministic detector fired on the {} collected call(s); the cause is not one of the known patterns (failed units, OOM kills, full disks or inodes, port conflicts, auth modes, DNS, certificates, clock, read-only filesystems, segfaults, I/O errors, load).",
-                outcomes.len()
-            )
-        } else {
-            "Nothing could be collected from the host, so nothing could be triaged.".to_string()
-        };
-        return Report {
-            host: host.to_string(),
-            issue: issue.to_string(),
-            category: category.to_string(),
-            root_cause,
-            evidence: Vec::new(),
-            actions: vec![
-                format!("Run `tai {host} \"{issue}\"` with a model to investigate beyond the known patterns"),
-                "Read the collected output below (Tool calls) for anything unusual".to_string(),
-            ],
-            confidence: "low".into(),
-            tool_calls,
-            tokens: Default::default(),
-            mode: "triage".into(),
-            warnings,
-        };
+    let records: Vec<FindingRecord> = ordered.iter().map(|f| record(f)).collect();
+    let top = match ordered.first().copied() {
+        Some(top) if top.severity >= Severity::Warning => top,
+        _ => {
+            // Nothing at warning or above: no fault found, and what was checked.
+            let root_cause = if ran_ok {
+                no_fault(outcomes, &ordered)
+            } else {
+                "Nothing could be collected from the host, so nothing could be triaged.".to_string()
+            };
+            let mut evidence: Vec<Evidence> = Vec::new();
+            for f in ordered.iter().take(MAX_FINDINGS_IN_EVIDENCE) {
+                if let Some(line) = f.evidence.first() {
+                    push_evidence(&mut evidence, line, &f.call_id);
+                }
+            }
+            return Report {
+                host: host.to_string(),
+                issue: issue.to_string(),
+                category: category.to_string(),
+                root_cause,
+                evidence,
+                actions: vec![
+                    format!("Run `tai {host} \"{issue}\"` with a model to investigate beyond the known patterns"),
+                    "Read the collected output below (Tool calls) for anything unusual".to_string(),
+                ],
+                confidence: "low".into(),
+                tool_calls,
+                tokens: Default::default(),
+                mode: "triage".into(),
+                warnings,
+                findings: records,
+            };
+        }
     };
 
-    let mut root_cause = format!("{}.", top.summary.trim_end_matches('.'));
+    let mut root_cause = top.summary.trim_end_matches('.').to_string();
+    let effects: Vec<&&Finding> = ordered[1..]
+        .iter()
+        .filter(|f| {
+            f.caused_by
+                .as_ref()
+                .is_some_and(|c| c.kind == top.kind && c.subject == top.subject)
+        })
+        .take(3)
+        .collect();
+    for e in &effects {
+        root_cause.push_str(&format!(
+            "; consequence: {} ({}) [{}]",
+            e.summary.trim_end_matches('.'),
+            e.caused_by.as_ref().map(|c| c.why.as_str()).unwrap_or(""),
+            e.call_id
+        ));
+    }
+    root_cause.push('.');
     let others: Vec<&&Finding> = ordered[1..]
         .iter()
-        .filter(|f| f.severity >= Severity::Warning && f.kind != top.kind)
+        .filter(|f| {
+            f.severity >= Severity::Warning
+                && f.kind != top.kind
+                && !effects.iter().any(|e| std::ptr::eq(**e, **f))
+        })
         .take(3)
         .collect();
     if !others.is_empty() {
@@ -156,7 +258,35 @@ pub fn report_with_actions(
         tokens: Default::default(),
         mode: "triage".into(),
         warnings,
+        findings: records,
     }
+}
+
+/// The root cause of a report with nothing at warning or above: no fault found, the detector
+/// families and the calls that were checked, and what was noted (history, info).
+fn no_fault(outcomes: &[ToolOutcome], noted: &[&Finding]) -> String {
+    let calls: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.status != CallStatus::Denied)
+        .map(|o| format!("{} {}", o.call.id, o.call.tool))
+        .collect();
+    let mut s = format!(
+        "No fault found: no detector found a problem at warning or above. Checked {} detector families ({}) over {} call{} ({}).",
+        families().len(),
+        families().join(", "),
+        calls.len(),
+        if calls.len() == 1 { "" } else { "s" },
+        calls.join(", ")
+    );
+    if !noted.is_empty() {
+        let list: Vec<String> = noted
+            .iter()
+            .take(4)
+            .map(|f| format!("{} [{}]", f.summary.trim_end_matches('.'), f.call_id))
+            .collect();
+        s.push_str(&format!(" Noted, not faults: {}.", list.join("; ")));
+    }
+    s
 }
 
 fn push_evidence(evidence: &mut Vec<Evidence>, line: &str, call_id: &str) {

@@ -1,7 +1,7 @@
 //! Authentication detectors: sshd refusing keys for bad modes, failed logins counted by source.
 use std::collections::BTreeMap;
 
-use super::{plural, Corpus, Detector, Finding, Groups, New, Severity, MAX_EVIDENCE};
+use super::{from, plural, Corpus, Detector, Finding, Groups, New, Severity, MAX_EVIDENCE};
 
 /// The `auth_modes` detector: the journal lines it recognises and the function that reads them.
 pub(super) const AUTH_MODES: Detector = Detector {
@@ -36,12 +36,19 @@ fn auth_modes(c: &Corpus, out: &mut Vec<Finding>) {
     let stat_file = re!(r"^\s*File: [‘'`]?([^’'`]+)[’'`]?$");
     let stat_access =
         re!(r"^\s*Access: \((\d{4})/([-d][rwxsStT-]{9})\)\s+Uid: \(\s*\d+/\s*(\S+)\)");
-    for b in &c.blocks {
+    // sshd's refusal in the logs; modes in `ls -l`/`stat` output (the list_dir tool runs ls).
+    for b in c
+        .blocks
+        .iter()
+        .filter(|b| b.is_log() || from(b, &["ls", "stat"]))
+    {
         let mut g = Groups::default();
         let mut stat_path: Option<String> = None;
         for line in b.lines() {
-            if let Some(m) = refused.captures(line) {
-                g.add(&m[1], line);
+            if b.is_log() {
+                if let Some(m) = refused.captures(line) {
+                    g.add(&m[1], line);
+                }
                 continue;
             }
             if let Some(m) = ls.captures(line) {
@@ -112,7 +119,7 @@ fn auth_failures(c: &Corpus, out: &mut Vec<Finding>) {
     let other = re!(
         r"maximum authentication attempts exceeded|PAM \d+ more authentication failures|Permission denied \(publickey"
     );
-    for b in &c.blocks {
+    for b in c.logs() {
         let mut lines: Vec<String> = Vec::new();
         let mut sources: BTreeMap<String, usize> = BTreeMap::new();
         let mut count = 0usize;

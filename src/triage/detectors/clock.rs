@@ -1,5 +1,15 @@
 //! Time detector: clock not synchronised, NTP unreachable, clock skew.
-use super::{Corpus, Detector, Finding, New, Severity};
+use super::{from, Corpus, Detector, Finding, New, Severity};
+
+/// Programs whose output states the clock's sync state.
+const CLOCK_PROGRAMS: &[&str] = &[
+    "timedatectl",
+    "chronyc",
+    "ntpq",
+    "ntpstat",
+    "ntpdate",
+    "ntpdc",
+];
 
 /// The `clock` detector: the journal lines it recognises and the function that reads them.
 pub(super) const CLOCK: Detector = Detector {
@@ -27,7 +37,11 @@ fn clock(c: &Corpus, out: &mut Vec<Finding>) {
     let tracking = re!(r"System time\s*:\s*([\d.]+) seconds (?:fast|slow) of NTP time");
     let skew_msg = re!(r"(?i)clock skew too great|clock skew detected|Clock skew detected");
     let synced = re!(r"System clock synchronized:\s*yes|Leap status\s*:\s*Normal");
-    for b in &c.blocks {
+    for b in c
+        .blocks
+        .iter()
+        .filter(|b| b.is_log() || from(b, CLOCK_PROGRAMS))
+    {
         let mut lines: Vec<String> = Vec::new();
         let mut is_unsynced = false;
         let mut cannot = false;

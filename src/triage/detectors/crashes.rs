@@ -25,7 +25,7 @@ fn segfaults(c: &Corpus, out: &mut Vec<Finding>) {
     let unit_dumped = re!(&format!(
         r"({UNIT}): Main process exited, code=dumped, status=\d+/(SEGV|ABRT|BUS|ILL|FPE|SYS|TRAP)"
     ));
-    for b in &c.blocks {
+    for b in c.logs() {
         let mut g = Groups::default();
         for line in b.lines() {
             let name = if let Some(m) = segv.captures(line) {

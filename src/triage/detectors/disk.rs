@@ -69,7 +69,7 @@ fn readonly_actions(mount: &str, dev: &str) -> Vec<String> {
 
 /// `df` and `df -i`: full and nearly full filesystems, exhausted inode tables.
 fn disk_space(c: &Corpus, out: &mut Vec<Finding>) {
-    for b in &c.blocks {
+    for b in c.by_program("df") {
         let lines: Vec<&str> = b.lines().collect();
         let mut i = 0usize;
         let mut header: Option<(bool, usize, Option<usize>, Option<usize>)> = None;
@@ -177,7 +177,7 @@ fn disk_space(c: &Corpus, out: &mut Vec<Finding>) {
 /// `No space left on device` wherever it is printed.
 fn no_space(c: &Corpus, out: &mut Vec<Finding>) {
     let r = re!(r"No space left on device|\bENOSPC\b");
-    for b in &c.blocks {
+    for b in c.logs() {
         let lines: Vec<String> = b
             .lines()
             .filter(|l| r.is_match(l))
@@ -237,18 +237,24 @@ fn readonly_fs(c: &Corpus, out: &mut Vec<Finding>) {
     let mut ro: Vec<RoMount> = Vec::new();
     let mut kernel: Vec<(String, String, &Block)> = Vec::new();
     let mut eroses: Vec<(String, &Block)> = Vec::new();
-    for b in &c.blocks {
+    for b in c
+        .blocks
+        .iter()
+        .filter(|b| b.is_log() || is_mount_listing(b))
+    {
         for line in b.lines() {
-            if let Some(m) = remount.captures(line) {
+            if !b.is_log() {
+                // fall through to the mount-table parsers below
+            } else if let Some(m) = remount.captures(line) {
                 kernel.push((m[2].to_string(), line.to_string(), b));
                 continue;
-            }
-            if let Some(m) = xfs_down.captures(line) {
+            } else if let Some(m) = xfs_down.captures(line) {
                 kernel.push((m[1].to_string(), line.to_string(), b));
                 continue;
-            }
-            if erofs.is_match(line) {
-                eroses.push((line.to_string(), b));
+            } else {
+                if erofs.is_match(line) {
+                    eroses.push((line.to_string(), b));
+                }
                 continue;
             }
             let parsed = mount_out
@@ -400,6 +406,16 @@ fn readonly_fs(c: &Corpus, out: &mut Vec<Finding>) {
     }
 }
 
+/// Whether a block is a mount table: `mount`, `findmnt`, or a read of `/proc/mounts`,
+/// `/proc/self/mounts` or `/etc/mtab`.
+fn is_mount_listing(b: &Block) -> bool {
+    matches!(b.program(), "mount" | "findmnt")
+        || (matches!(b.program(), "cat" | "head" | "tail" | "grep")
+            && ["/proc/mounts", "/proc/self/mounts", "/etc/mtab"]
+                .iter()
+                .any(|p| b.command.contains(p)))
+}
+
 /// Block-layer, libata, NVMe and filesystem I/O errors.
 fn io_errors(c: &Corpus, out: &mut Vec<Finding>) {
     let pats: [&Regex; 9] = [
@@ -416,7 +432,7 @@ fn io_errors(c: &Corpus, out: &mut Vec<Finding>) {
         re!(r"BTRFS error \(device ([\w-]+)\).*(?:bdev .* errs|I/O error)"),
     ];
     let eio = re!(r"Input/output error");
-    for b in &c.blocks {
+    for b in c.logs() {
         let mut g = Groups::default();
         for line in b.lines() {
             if let Some(m) = pats.iter().find_map(|r| r.captures(line)) {

@@ -1,7 +1,18 @@
 //! DNS detector: resolution failures in application logs and resolvers that do not answer.
 use regex::Regex;
 
-use super::{ev, plural, support, Block, Corpus, Detector, Finding, Groups, New, Severity};
+use super::{ev, from, plural, support, Block, Corpus, Detector, Finding, Groups, New, Severity};
+
+/// Resolver clients whose output reports failed lookups.
+const RESOLVERS: &[&str] = &[
+    "dig",
+    "host",
+    "nslookup",
+    "getent",
+    "resolvectl",
+    "drill",
+    "delv",
+];
 
 /// The `dns` detector: the journal lines it recognises and the function that reads them.
 pub(super) const DNS: Detector = Detector {
@@ -85,8 +96,12 @@ fn dns(c: &Corpus, out: &mut Vec<Finding>) {
 
     let mut servers: Vec<(String, String, &Block)> = Vec::new();
     for b in &c.blocks {
-        let is_resolv = b.path_arg().is_some_and(|p| p.ends_with("resolv.conf"))
-            || b.command.contains("resolv.conf");
+        let is_resolv = !b.is_log()
+            && (b.path_arg().is_some_and(|p| p.ends_with("resolv.conf"))
+                || b.command.contains("resolv.conf"));
+        if !is_resolv {
+            continue;
+        }
         let mut any_ns = false;
         for line in b.lines() {
             if let Some(m) = nameserver.captures(line) {
@@ -112,7 +127,7 @@ fn dns(c: &Corpus, out: &mut Vec<Finding>) {
         }
     }
 
-    for b in &c.blocks {
+    for b in c.blocks.iter().filter(|b| b.is_log() || from(b, RESOLVERS)) {
         let mut fail_lines: Vec<String> = Vec::new();
         let mut hard_n = 0usize;
         let mut dead: Groups = Groups::default();

@@ -76,6 +76,24 @@ pub(crate) fn run_all(c: &Corpus) -> Vec<Finding> {
     out
 }
 
+/// The detector families (this module's submodules, read from its own `mod` lines), for the
+/// report's "what was checked".
+pub(crate) fn families() -> &'static [String] {
+    static F: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        include_str!("mod.rs")
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("mod ")?.strip_suffix(';'))
+            .map(str::to_string)
+            .collect()
+    });
+    &F
+}
+
+/// Whether a block is the output of one of `programs` (`df`, `ss`, `systemctl`, …).
+fn from(b: &Block, programs: &[&str]) -> bool {
+    programs.contains(&b.program())
+}
+
 /// The journal lines every detector reads, as one `journalctl --grep` pattern.
 pub(crate) fn journal_signatures() -> &'static str {
     static SIGS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -148,6 +166,10 @@ impl New<'_> {
             supporting: Vec::new(),
             actions: self.actions,
             rank: self.rank,
+            when: None,
+            current: true,
+            caused_by: None,
+            consequences: Vec::new(),
         }
     }
 }

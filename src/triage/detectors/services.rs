@@ -3,7 +3,9 @@
 use regex::Regex;
 use std::collections::BTreeMap;
 
-use super::{ev, ident, support, Block, Corpus, Detector, Finding, Groups, New, Severity, UNIT};
+use super::{
+    ev, from, ident, support, Block, Corpus, Detector, Finding, Groups, New, Severity, UNIT,
+};
 
 /// The `port_conflict` detector: the journal lines it recognises and the function that reads them.
 pub(super) const PORT_CONFLICT: Detector = Detector {
@@ -61,7 +63,11 @@ fn port_conflict(c: &Corpus, out: &mut Vec<Finding>) {
     let ss_users = re!(r#"users:\(\("([^"]+)",pid=(\d+)"#);
     let netstat = re!(r"^tcp6?\s+\d+\s+\d+\s+(\S+):(\d+)\s+\S+\s+LISTEN\s+(?:(\d+)/(\S+))?");
     let lsof = re!(r"^(\S+)\s+(\d+)\s+\S+\s+\S+\s+IPv[46]\s+.*\bTCP\s+(\S+):(\d+)\s+\(LISTEN\)");
-    for b in &c.blocks {
+    for b in c
+        .blocks
+        .iter()
+        .filter(|b| from(b, &["ss", "netstat", "lsof"]))
+    {
         for line in b.lines() {
             let t = line.trim_start();
             if let Some(m) = ss.captures(t) {
@@ -140,7 +146,7 @@ fn port_conflict(c: &Corpus, out: &mut Vec<Finding>) {
     let pg_hint = re!(r"Is another postmaster already running on port (\d+)");
     let any_port = re!(r"(?:port\s+|:)(\d{2,5})\b");
 
-    for b in &c.blocks {
+    for b in c.logs() {
         let lines: Vec<&str> = b.lines().collect();
         let pg_port = lines
             .iter()
@@ -294,7 +300,11 @@ fn units(c: &Corpus, out: &mut Vec<Finding>) {
     let active_failed = re!(r"^\s*Active:\s+failed\s+\(Result:\s*([^)]+)\)");
     let active_loop = re!(r"^\s*Active:\s+activating\s+\(auto-restart\)");
 
-    for b in &c.blocks {
+    for b in c
+        .blocks
+        .iter()
+        .filter(|b| b.is_log() || from(b, &["systemctl"]))
+    {
         let mut looping = Groups::default();
         let mut counters: BTreeMap<String, u64> = BTreeMap::new();
         let mut failed = Groups::default();
@@ -430,7 +440,7 @@ fn upstream(c: &Corpus, out: &mut Vec<Finding>) {
     let r = re!(
         r#"connect\(\) failed \((111: Connection refused|110: Connection timed out|113: No route to host)\) while connecting to upstream.*?upstream: "([^"]+)""#
     );
-    for b in &c.blocks {
+    for b in c.logs() {
         let mut g = Groups::default();
         let mut why: BTreeMap<String, String> = BTreeMap::new();
         for line in b.lines() {

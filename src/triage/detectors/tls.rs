@@ -1,5 +1,5 @@
 //! TLS detector: expired and soon-expiring certificates in OpenSSL output and logs.
-use super::{plural, Corpus, Detector, Finding, New, Severity};
+use super::{from, plural, Corpus, Detector, Finding, New, Severity};
 use crate::triage::time::{epoch_secs, parse_openssl_date};
 
 /// The `certificates` detector: the journal lines it recognises and the function that reads them.
@@ -25,7 +25,12 @@ fn certificates(c: &Corpus, out: &mut Vec<Finding>) {
     );
     let will_expire = re!(r"^Certificate will expire$");
     let now = epoch_secs(c.now);
-    for b in &c.blocks {
+    // Dates in openssl's output; TLS errors in the logs and in openssl's own verify output.
+    for b in c
+        .blocks
+        .iter()
+        .filter(|b| b.is_log() || from(b, &["openssl"]))
+    {
         let subject = b.path_arg().map(str::to_string);
         let mut last_line_subject: Option<String> = None;
         let mut log_lines: Vec<String> = Vec::new();
@@ -41,7 +46,7 @@ fn certificates(c: &Corpus, out: &mut Vec<Finding>) {
                     }
                 }
             }
-            if let Some(m) = not_after.captures(line) {
+            if let Some(m) = not_after.captures(line).filter(|_| !b.is_log()) {
                 let Some(t) = parse_openssl_date(&m[1]) else {
                     continue;
                 };

@@ -10,13 +10,16 @@ use super::*;
 use crate::tools::{CommandRecord, ToolCall};
 
 mod auth;
+mod causes;
 mod clock;
 mod crashes;
 mod disk;
 mod dns;
+mod history;
 mod load;
 mod memory;
 mod services;
+mod source;
 mod tls;
 
 fn outcome(id: &str, tool: &str, command: &str, stdout: &str) -> ToolOutcome {
@@ -197,8 +200,15 @@ fn report_without_findings_says_so() {
     let r = report("web01", "slow", "performance", &outcomes, &run(&outcomes));
     assert_eq!(r.category, "performance");
     assert_eq!(r.confidence, "low");
-    assert!(r.root_cause.contains("No deterministic detector fired"));
+    assert!(
+        r.root_cause.starts_with("No fault found"),
+        "{}",
+        r.root_cause
+    );
+    // What was checked: the detector families and the calls.
+    assert!(r.root_cause.contains("services") && r.root_cause.contains("T1 cpu_load"));
     assert!(r.evidence.is_empty());
+    assert!(r.findings.is_empty());
 }
 
 #[test]
@@ -266,7 +276,13 @@ Nov 25 08:00:41 app02 systemd[1]: chrony.service: Failed with result 'exit-code'
 Nov 25 08:00:42 app02 systemd[1]: postgresql@15-main.service: Failed with result 'exit-code'.
 ";
     let f = run(&[journal(log)]);
-    let cat = |s: &str| f.iter().find(|x| x.subject == s).unwrap().category.clone();
+    let cat = |s: &str| {
+        f.iter()
+            .find(|x| x.subject == s && x.kind.starts_with("unit_"))
+            .unwrap()
+            .category
+            .clone()
+    };
     assert_eq!(cat("systemd-resolved.service"), "dns");
     assert_eq!(cat("chrony.service"), "time");
     assert_eq!(cat("postgresql@15-main.service"), "service");
