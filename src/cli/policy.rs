@@ -43,7 +43,7 @@ pub fn run(config: &Config, cmd: PolicyCommand) -> Result<Code> {
                 command.clone(),
                 Decision::Deny {
                     rule: "shell-syntax".into(),
-                    reason,
+                    reason: reason.to_string(),
                 },
             ),
         },

@@ -311,13 +311,15 @@ impl Knowledge {
 }
 
 /// The tools' `search_runbooks` / `search_history` go through this (the tool layer's trait
-/// carries errors as text for the model).
+/// carries the [`KnowledgeError`] boxed; the tool shows it to the model).
 #[async_trait::async_trait]
 impl crate::tools::KnowledgeSource for Knowledge {
-    async fn search_runbooks(&self, query: &str, limit: usize) -> Result<String, String> {
-        Knowledge::search_runbooks(self, query, limit)
-            .await
-            .map_err(|e| e.to_string())
+    async fn search_runbooks(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<String, crate::tools::types::SearchError> {
+        Ok(Knowledge::search_runbooks(self, query, limit).await?)
     }
 
     async fn search_history(
@@ -325,10 +327,8 @@ impl crate::tools::KnowledgeSource for Knowledge {
         query: &str,
         host: Option<&str>,
         limit: usize,
-    ) -> Result<String, String> {
-        Knowledge::search_history(self, query, host, limit)
-            .await
-            .map_err(|e| e.to_string())
+    ) -> Result<String, crate::tools::types::SearchError> {
+        Ok(Knowledge::search_history(self, query, host, limit).await?)
     }
 }
 

@@ -11,12 +11,15 @@ use serde::Serialize;
 
 use crate::exit::{Code, HasExitCode};
 
+mod command_line;
 pub mod paths;
 pub mod quote;
 pub mod rules;
 pub mod scripts;
 pub mod url;
 
+pub use command_line::{split_command_line, CommandLineError};
+pub use rules::RulesError;
 use rules::{PolicyFile, Refusal, Rules};
 
 /// An argv the policy approved. Only this module can create one, so a transport can only run
@@ -93,7 +96,7 @@ pub enum PolicyError {
         reason: String,
     },
     #[error("the read-only policy is invalid: {0}")]
-    Invalid(String),
+    Invalid(#[from] RulesError),
 }
 
 impl HasExitCode for PolicyError {
@@ -132,7 +135,7 @@ pub struct Policy {
 }
 
 fn compiled() -> Result<Arc<Rules>, PolicyError> {
-    static RULES: OnceLock<Result<Arc<Rules>, String>> = OnceLock::new();
+    static RULES: OnceLock<Result<Arc<Rules>, RulesError>> = OnceLock::new();
     RULES
         .get_or_init(|| load_rules(POLICY_TOML).map(Arc::new))
         .clone()
@@ -140,46 +143,49 @@ fn compiled() -> Result<Arc<Rules>, PolicyError> {
 }
 
 /// Parse a policy file, compile it and check every rule's examples.
-pub fn load_rules(text: &str) -> Result<Rules, String> {
-    let file: PolicyFile =
-        toml::from_str(text).map_err(|e| format!("tools/policy.toml does not parse: {e}"))?;
+pub fn load_rules(text: &str) -> Result<Rules, RulesError> {
+    let file: PolicyFile = toml::from_str(text)?;
     let rules = Rules::compile(file)?;
     check_examples(&rules)?;
     Ok(rules)
 }
 
 /// Every example must be decided the way its rule says.
-fn check_examples(rules: &Rules) -> Result<(), String> {
+fn check_examples(rules: &Rules) -> Result<(), RulesError> {
     let split = |line: &str| {
-        shell_words::split(line).map_err(|e| format!("example `{line}` does not split: {e}"))
+        shell_words::split(line).map_err(|e| RulesError::ExampleSplit {
+            line: line.to_string(),
+            reason: e.to_string(),
+        })
     };
     let mut errors = Vec::new();
-    let mut deny_rule = |id: &str, must: &[String], must_not: &[String]| -> Result<(), String> {
-        if must.is_empty() || must_not.is_empty() {
-            errors.push(format!(
-                "rule {id}: needs must_match and must_not_match examples"
-            ));
-        }
-        for line in must {
-            match rules.evaluate(&split(line)?) {
-                Err(r) if r.rule == id => {}
-                other => errors.push(format!(
-                    "rule {id}: `{line}` should be refused by it, got {other:?}"
-                )),
+    let mut deny_rule =
+        |id: &str, must: &[String], must_not: &[String]| -> Result<(), RulesError> {
+            if must.is_empty() || must_not.is_empty() {
+                errors.push(format!(
+                    "rule {id}: needs must_match and must_not_match examples"
+                ));
             }
-        }
-        for line in must_not {
-            if let Err(r) = rules.evaluate(&split(line)?) {
-                if r.rule == id {
-                    errors.push(format!(
-                        "rule {id}: `{line}` should not be refused by it ({})",
-                        r.reason
-                    ));
+            for line in must {
+                match rules.evaluate(&split(line)?) {
+                    Err(r) if r.rule == id => {}
+                    other => errors.push(format!(
+                        "rule {id}: `{line}` should be refused by it, got {other:?}"
+                    )),
                 }
             }
-        }
-        Ok(())
-    };
+            for line in must_not {
+                if let Err(r) = rules.evaluate(&split(line)?) {
+                    if r.rule == id {
+                        errors.push(format!(
+                            "rule {id}: `{line}` should not be refused by it ({})",
+                            r.reason
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        };
     for d in &rules.file.deny_program {
         deny_rule(&d.id, &d.must_match, &d.must_not_match)?;
     }
@@ -213,117 +219,8 @@ fn check_examples(rules: &Rules) -> Result<(), String> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "{} policy example(s) disagree with their rules:\n  {}",
-            errors.len(),
-            errors.join("\n  ")
-        ))
+        Err(RulesError::Examples(errors))
     }
-}
-
-/// Split a command line typed by a person or a model into argv, the way a POSIX shell would
-/// split words, but refuse everything a shell would *do*: operators (`;`, `|`, `&`, `&&`,
-/// `>`, `<`), substitutions (`$(...)`, backticks, `$VAR`, `${...}`), newlines, comments, and
-/// globs or `~` that a shell would expand. The `Err` says what to write instead.
-pub fn split_command_line(line: &str) -> Result<Vec<String>, String> {
-    #[derive(PartialEq, Clone, Copy)]
-    enum Q {
-        None,
-        Single,
-        Double,
-    }
-    if line.contains(['\n', '\r']) {
-        return Err("newlines are not supported: send one command per call".into());
-    }
-    let mut q = Q::None;
-    let mut word_start = true;
-    let chars: Vec<char> = line.chars().collect();
-    let mut i = 0usize;
-    for _ in 0..chars.len() + 1 {
-        if i >= chars.len() {
-            break;
-        }
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        match q {
-            Q::Single => {
-                if c == '\'' {
-                    q = Q::None;
-                }
-            }
-            Q::Double => match c {
-                '"' => q = Q::None,
-                '\\' => i += 1,
-                '`' => return Err(no_subst()),
-                '$' if next.is_some_and(|n| n == '(' || n == '{' || n.is_ascii_alphanumeric() || n == '_') => {
-                    return Err(no_subst())
-                }
-                _ => {}
-            },
-            Q::None => match c {
-                '\'' => q = Q::Single,
-                '"' => q = Q::Double,
-                '\\' => {
-                    if next == Some('\n') {
-                        return Err("line continuations are not supported; put the command on one line".into());
-                    }
-                    i += 1;
-                }
-                ';' | '|' | '&' | '>' | '<' => {
-                    return Err(format!(
-                        "shell operator `{c}` is not supported: tai runs one command, without a shell \
-                         (no lists, redirections or background jobs). Run each command as its own \
-                         call; to filter output end the line with `| grep/sort/uniq/head/tail/wc/cut/awk` \
-                         stages (tai applies them itself) or use the command's own options (grep -m, \
-                         head -n, journalctl -g), or quote the character if it is part of an argument"
-                    ))
-                }
-                '`' => return Err(no_subst()),
-                '$' if next.is_some_and(|n| n == '(' || n == '{' || n.is_ascii_alphanumeric() || n == '_') => {
-                    return Err(no_subst())
-                }
-                '$' if next.is_some_and(|n| n == '\'' || n == '"') => {
-                    return Err("`$'...'` and `$\"...\"` quoting are not supported; write the characters \
-                                plainly inside single quotes"
-                        .into())
-                }
-                '\n' | '\r' => {
-                    return Err("newlines are not supported: send one command per call".into())
-                }
-                '#' if word_start => {
-                    return Err("comments (`#`) are not supported; quote `#` if it is part of an argument".into())
-                }
-                '*' | '?' => {
-                    return Err(format!(
-                        "unquoted `{c}` would be a glob, and tai does not expand globs: name the file, \
-                         use list_dir to see what exists, or quote the pattern (e.g. find -name '*.log')"
-                    ))
-                }
-                '~' if word_start => {
-                    return Err("`~` is not expanded; write the full path (e.g. /root or /home/USER)".into())
-                }
-                _ => {}
-            },
-        }
-        word_start = q == Q::None && c.is_whitespace();
-        i += 1;
-    }
-    if chars.contains(&'\0') {
-        return Err("NUL bytes are not allowed".into());
-    }
-    let argv = shell_words::split(line)
-        .map_err(|e| format!("cannot split the command line: {e} (check the quotes)"))?;
-    if argv.is_empty() {
-        return Err("empty command".into());
-    }
-    Ok(argv)
-}
-
-fn no_subst() -> String {
-    "command substitution and variables (`$(...)`, backticks, `$VAR`) are not supported: tai runs \
-     exactly the words you give, without a shell; write the literal value, or use single quotes \
-     if the `$` is meant literally (e.g. awk '{print $1}')"
-        .into()
 }
 
 impl Policy {
@@ -556,6 +453,9 @@ mod tests {
         );
         assert_ne!(bad, POLICY_TOML);
         let err = load_rules(&bad).unwrap_err();
-        assert!(err.contains("journalctl --vacuum-size=1M"), "{err}");
+        assert!(
+            err.to_string().contains("journalctl --vacuum-size=1M"),
+            "{err}"
+        );
     }
 }

@@ -16,7 +16,7 @@ mod eval;
 pub mod kinds;
 
 use eval::{Eval, Found};
-pub use kinds::{parse_kind, Arity, Kind, OptKind};
+pub use kinds::{parse_kind, Arity, Kind, KindError, OptKind, ValueError};
 
 /// The whole policy file.
 #[derive(Debug, Clone, Deserialize)]
@@ -163,6 +163,39 @@ fn yes() -> bool {
     true
 }
 
+/// Why the policy file cannot be used: a bug in `tools/policy*.toml`, found when it loads
+/// (every rule and every example is checked then), never at decision time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RulesError {
+    #[error("tools/policy.toml does not parse: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("every [[command]] needs an `id` and `programs`")]
+    MissingIdOrPrograms,
+    #[error("program `{0}` has two command rules")]
+    TwoRules(String),
+    #[error("program `{program}` is both allowed ({allowed}) and denied ({denied})")]
+    AllowedAndDenied {
+        program: String,
+        allowed: String,
+        denied: String,
+    },
+    #[error("rule {rule}, option {option}: {source}")]
+    OptionKind {
+        rule: String,
+        option: String,
+        source: KindError,
+    },
+    #[error("rule {rule}, positional: {source}")]
+    PositionalKind { rule: String, source: KindError },
+    #[error("rule {0}: a subcommand has no `names`")]
+    SubcommandNames(String),
+    #[error("example `{line}` does not split: {reason}")]
+    ExampleSplit { line: String, reason: String },
+    /// Examples decided otherwise than their rule says, one line each.
+    #[error("{} policy example(s) disagree with their rules:\n  {}", .0.len(), .0.join("\n  "))]
+    Examples(Vec<String>),
+}
+
 /// A refusal: which rule and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -188,16 +221,16 @@ pub struct Rules {
 }
 
 impl Rules {
-    pub fn compile(file: PolicyFile) -> Result<Rules, String> {
+    pub fn compile(file: PolicyFile) -> Result<Rules, RulesError> {
         let mut by_program = BTreeMap::new();
         for (i, r) in file.command.iter().enumerate() {
             if r.id.is_empty() || r.programs.is_empty() {
-                return Err("every [[command]] needs an `id` and `programs`".into());
+                return Err(RulesError::MissingIdOrPrograms);
             }
             validate_rule(r, &r.id)?;
             for p in &r.programs {
                 if by_program.insert(p.clone(), i).is_some() {
-                    return Err(format!("program `{p}` has two command rules"));
+                    return Err(RulesError::TwoRules(p.clone()));
                 }
             }
         }
@@ -205,10 +238,11 @@ impl Rules {
         for (i, d) in file.deny_program.iter().enumerate() {
             for p in &d.programs {
                 if by_program.contains_key(p) {
-                    return Err(format!(
-                        "program `{p}` is both allowed ({}) and denied ({})",
-                        file.command[by_program[p]].id, d.id
-                    ));
+                    return Err(RulesError::AllowedAndDenied {
+                        program: p.clone(),
+                        allowed: file.command[by_program[p]].id.clone(),
+                        denied: d.id.clone(),
+                    });
                 }
                 denied_programs.insert(p.clone(), i);
             }
@@ -404,20 +438,23 @@ impl Rules {
             walked.extend(found.operands.iter());
         }
         for raw in walked {
-            self.guard_one(raw).map_err(|p| refuse(&p))?;
+            if let Some(p) = self.guard_refuses(raw) {
+                return Err(refuse(&p));
+            }
             if let Some(real) = resolved.and_then(|m| m.get(raw)) {
-                self.guard_one(real)
-                    .map_err(|p| refuse(&format!("{raw} (resolves to {p})")))?;
+                if let Some(p) = self.guard_refuses(real) {
+                    return Err(refuse(&format!("{raw} (resolves to {p})")));
+                }
             }
         }
         Ok(())
     }
 
-    /// `Err(normalised path)` when a recursive read may not start at `raw`.
-    fn guard_one(&self, raw: &str) -> Result<(), String> {
+    /// `Some(normalised path)` when a recursive read may not start at `raw`.
+    fn guard_refuses(&self, raw: &str) -> Option<String> {
         let g = &self.file.recursive_guard;
         if !raw.starts_with('/') {
-            return Err(raw.to_string());
+            return Some(raw.to_string());
         }
         let p = paths::normalize(raw);
         let allowed_root = g.allow_under.iter().any(|root| {
@@ -429,9 +466,9 @@ impl Rules {
                 .iter()
                 .any(|s| paths::glob_match(&format!("{s}/**"), &p))
         {
-            return Err(p);
+            return Some(p);
         }
-        Ok(())
+        None
     }
 }
 
@@ -453,16 +490,23 @@ pub struct Verdict {
     pub probe_names: Vec<String>,
 }
 
-fn validate_rule(r: &Rule, id: &str) -> Result<(), String> {
+fn validate_rule(r: &Rule, id: &str) -> Result<(), RulesError> {
     for (k, v) in &r.options {
-        parse_kind(v).map_err(|e| format!("rule {id}, option {k}: {e}"))?;
+        parse_kind(v).map_err(|source| RulesError::OptionKind {
+            rule: id.to_string(),
+            option: k.clone(),
+            source,
+        })?;
     }
     for k in &r.positional {
-        parse_kind(k).map_err(|e| format!("rule {id}, positional: {e}"))?;
+        parse_kind(k).map_err(|source| RulesError::PositionalKind {
+            rule: id.to_string(),
+            source,
+        })?;
     }
     for s in &r.subcommands {
         if s.names.is_empty() {
-            return Err(format!("rule {id}: a subcommand has no `names`"));
+            return Err(RulesError::SubcommandNames(id.to_string()));
         }
         validate_rule(s, id)?;
     }

@@ -3,6 +3,58 @@
 //! file or read a file the policy did not see is refused, even at the cost of refusing some
 //! harmless programs.
 
+/// Why an awk program or sed script given to an allowed command was refused (the policy's
+/// reason after "value `...`").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScriptError {
+    /// An awk word that runs commands, reads files or exposes the environment.
+    #[error("{0}")]
+    AwkWord(&'static str),
+    #[error("awk string is not terminated (missing `\"`)")]
+    AwkString,
+    #[error("awk regex is not terminated (missing `/`)")]
+    AwkRegex,
+    #[error("awk pipes (`|`) run shell commands")]
+    AwkPipe,
+    #[error(
+        "awk output redirection (`print > file`) writes files; to compare inside print, put the \
+         comparison in parentheses"
+    )]
+    AwkRedirect,
+    #[error("gawk `@` directives and indirect calls are not allowed")]
+    AwkDirective,
+    #[error("sed script ends after an address without a command")]
+    SedNoCommand,
+    #[error("sed `{0}` command is incomplete")]
+    SedIncomplete(char),
+    #[error("sed `s` needs a delimiter")]
+    SedDelimiter,
+    #[error("sed `s///e` executes the pattern space as a command")]
+    SedSubstExec,
+    #[error("sed `s///w` writes to a file")]
+    SedSubstWrite,
+    #[error("sed `s` flag `{0}` is not allowed")]
+    SedFlag(char),
+    #[error("sed `e` executes a command")]
+    SedExec,
+    #[error("sed `w` writes to a file")]
+    SedWrite,
+    #[error("sed `r` reads a file the policy did not check")]
+    SedRead,
+    #[error("sed `{0}` (text insertion) is not allowed; use `p`")]
+    SedInsert(char),
+    #[error("sed command `{0}` is not allowed; only printing (p, =, l), d, q, s and y")]
+    SedCommand(char),
+    #[error("unexpected `{found}` after sed command `{command}`")]
+    SedTrailing { found: char, command: char },
+    #[error("sed address is incomplete")]
+    SedAddress,
+    #[error("newline inside a sed regex or replacement")]
+    SedNewline,
+    #[error("unterminated sed expression (missing `{0}`)")]
+    SedUnterminated(char),
+}
+
 /// Check an awk program. `Err` carries the reason.
 ///
 /// The program is tokenised the way awk reads it: string literals, regex literals (a `/` where
@@ -12,7 +64,7 @@
 /// refused only where awk reads them as output redirection: in a `print`/`printf` statement
 /// at the statement's own parenthesis depth (`print $1 > "f"`), never in a comparison
 /// (`$3 > 100`, `if (n > 0) print n`, `print (a > b)`).
-pub fn check_awk(program: &str) -> Result<(), String> {
+pub fn check_awk(program: &str) -> Result<(), ScriptError> {
     const DENIED_WORDS: &[(&str, &str)] = &[
         ("system", "awk `system()` runs a shell command"),
         ("getline", "awk `getline` can read from commands and files"),
@@ -46,7 +98,7 @@ pub fn check_awk(program: &str) -> Result<(), String> {
             }
             let word: String = b[start..i].iter().collect();
             if let Some((_, why)) = DENIED_WORDS.iter().find(|(w, _)| *w == word) {
-                return Err((*why).to_string());
+                return Err(ScriptError::AwkWord(why));
             }
             if word == "print" || word == "printf" {
                 print_at = Some(depth);
@@ -63,14 +115,12 @@ pub fn check_awk(program: &str) -> Result<(), String> {
         }
         match c {
             '"' => {
-                i = skip_quoted(&b, i + 1, '"')
-                    .ok_or("awk string is not terminated (missing `\"`)")?;
+                i = skip_quoted(&b, i + 1, '"').ok_or(ScriptError::AwkString)?;
                 operand = true;
                 continue;
             }
             '/' if !operand => {
-                i = skip_quoted(&b, i + 1, '/')
-                    .ok_or("awk regex is not terminated (missing `/`)")?;
+                i = skip_quoted(&b, i + 1, '/').ok_or(ScriptError::AwkRegex)?;
                 operand = true;
                 continue;
             }
@@ -86,7 +136,7 @@ pub fn check_awk(program: &str) -> Result<(), String> {
                     operand = false;
                     continue;
                 }
-                return Err("awk pipes (`|`) run shell commands".into());
+                return Err(ScriptError::AwkPipe);
             }
             '>' => {
                 if b.get(i + 1) == Some(&'=') {
@@ -95,14 +145,10 @@ pub fn check_awk(program: &str) -> Result<(), String> {
                     continue;
                 }
                 if print_at == Some(depth) {
-                    return Err(
-                        "awk output redirection (`print > file`) writes files; to compare \
-                         inside print, put the comparison in parentheses"
-                            .into(),
-                    );
+                    return Err(ScriptError::AwkRedirect);
                 }
             }
-            '@' => return Err("gawk `@` directives and indirect calls are not allowed".into()),
+            '@' => return Err(ScriptError::AwkDirective),
             '(' | '[' => depth += 1,
             ')' | ']' => depth = depth.saturating_sub(1),
             // A line continues after `\`, `,`, `&&` and `||`.
@@ -149,7 +195,7 @@ fn skip_quoted(b: &[char], mut i: usize, end: char) -> Option<usize> {
 /// Check a sed script: only addresses and the printing/deleting/quitting commands and `s`/`y`
 /// without the `e` or `w` flags. Anything else (`e`, `w`, `W`, `r`, `R`, `a`, `i`, `c`, labels,
 /// in-place editing via the script) is refused.
-pub fn check_sed(script: &str) -> Result<(), String> {
+pub fn check_sed(script: &str) -> Result<(), ScriptError> {
     let b: Vec<char> = script.chars().collect();
     let mut i = 0usize;
     let n = b.len();
@@ -186,7 +232,7 @@ pub fn check_sed(script: &str) -> Result<(), String> {
             i += 1;
         }
         if i >= n {
-            return Err("sed script ends after an address without a command".into());
+            return Err(ScriptError::SedNoCommand);
         }
         let cmd = b[i];
         i += 1;
@@ -199,9 +245,9 @@ pub fn check_sed(script: &str) -> Result<(), String> {
                 }
             }
             's' => {
-                let delim = *b.get(i).ok_or("sed `s` command is incomplete")?;
+                let delim = *b.get(i).ok_or(ScriptError::SedIncomplete('s'))?;
                 if delim == '\\' || delim == '\n' {
-                    return Err("sed `s` needs a delimiter".into());
+                    return Err(ScriptError::SedDelimiter);
                 }
                 i += 1;
                 for _part in 0..2 {
@@ -212,35 +258,25 @@ pub fn check_sed(script: &str) -> Result<(), String> {
                     match b[i] {
                         'g' | 'p' | 'i' | 'I' | 'm' | 'M' => {}
                         c if c.is_ascii_digit() => {}
-                        'e' => {
-                            return Err("sed `s///e` executes the pattern space as a command".into())
-                        }
-                        'w' | 'W' => return Err("sed `s///w` writes to a file".into()),
-                        c => return Err(format!("sed `s` flag `{c}` is not allowed")),
+                        'e' => return Err(ScriptError::SedSubstExec),
+                        'w' | 'W' => return Err(ScriptError::SedSubstWrite),
+                        c => return Err(ScriptError::SedFlag(c)),
                     }
                     i += 1;
                 }
             }
             'y' => {
-                let delim = *b.get(i).ok_or("sed `y` command is incomplete")?;
+                let delim = *b.get(i).ok_or(ScriptError::SedIncomplete('y'))?;
                 i += 1;
                 for _part in 0..2 {
                     i = sed_until(&b, i, delim)?;
                 }
             }
-            'e' => return Err("sed `e` executes a command".into()),
-            'w' | 'W' => return Err("sed `w` writes to a file".into()),
-            'r' | 'R' => return Err("sed `r` reads a file the policy did not check".into()),
-            'a' | 'i' | 'c' => {
-                return Err(format!(
-                    "sed `{cmd}` (text insertion) is not allowed; use `p`"
-                ))
-            }
-            other => {
-                return Err(format!(
-                    "sed command `{other}` is not allowed; only printing (p, =, l), d, q, s and y"
-                ))
-            }
+            'e' => return Err(ScriptError::SedExec),
+            'w' | 'W' => return Err(ScriptError::SedWrite),
+            'r' | 'R' => return Err(ScriptError::SedRead),
+            'a' | 'i' | 'c' => return Err(ScriptError::SedInsert(cmd)),
+            other => return Err(ScriptError::SedCommand(other)),
         }
         if cmd == '{' {
             continue;
@@ -250,14 +286,17 @@ pub fn check_sed(script: &str) -> Result<(), String> {
             i += 1;
         }
         if i < n && !matches!(b[i], ';' | '\n' | '}') {
-            return Err(format!("unexpected `{}` after sed command `{cmd}`", b[i]));
+            return Err(ScriptError::SedTrailing {
+                found: b[i],
+                command: cmd,
+            });
         }
     }
     Ok(())
 }
 
 /// Parse one optional sed address starting at `i`; returns the index after it.
-fn sed_address(b: &[char], mut i: usize) -> Result<usize, String> {
+fn sed_address(b: &[char], mut i: usize) -> Result<usize, ScriptError> {
     let n = b.len();
     if i >= n {
         return Ok(i);
@@ -279,7 +318,7 @@ fn sed_address(b: &[char], mut i: usize) -> Result<usize, String> {
         return Ok(i);
     }
     if b[i] == '\\' {
-        let delim = *b.get(i + 1).ok_or("sed address is incomplete")?;
+        let delim = *b.get(i + 1).ok_or(ScriptError::SedAddress)?;
         i = sed_until(b, i + 2, delim)?;
         while i < n && (b[i] == 'I' || b[i] == 'M') {
             i += 1;
@@ -290,7 +329,7 @@ fn sed_address(b: &[char], mut i: usize) -> Result<usize, String> {
 }
 
 /// Skip to just past the next unescaped `delim`.
-fn sed_until(b: &[char], mut i: usize, delim: char) -> Result<usize, String> {
+fn sed_until(b: &[char], mut i: usize, delim: char) -> Result<usize, ScriptError> {
     for _ in 0..b.len() + 1 {
         if i >= b.len() {
             break;
@@ -303,11 +342,11 @@ fn sed_until(b: &[char], mut i: usize, delim: char) -> Result<usize, String> {
             return Ok(i + 1);
         }
         if b[i] == '\n' {
-            return Err("newline inside a sed regex or replacement".into());
+            return Err(ScriptError::SedNewline);
         }
         i += 1;
     }
-    Err(format!("unterminated sed expression (missing `{delim}`)"))
+    Err(ScriptError::SedUnterminated(delim))
 }
 
 #[cfg(test)]

@@ -15,48 +15,160 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// What to do instead, appended to every refusal.
 const INSTEAD: &str = "probe the service's own address instead; tai never queries cloud metadata or link-local addresses (they hand out credentials)";
 
+/// Why a probe target (URL, host, `HOST:PORT`, curl text, resolved address) was refused.
+/// The policy turns it into the refusal's reason; each text says what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    #[error("URL `{url}` contains {found:?}; write the URL without spaces or control characters")]
+    UrlSpace { url: String, found: char },
+    #[error("URL `{0}` contains a backslash; write `/` (backslashes are read differently by different parsers)")]
+    UrlBackslash(String),
+    #[error(
+        "URL `{0}` is not plain ASCII; percent-encode the path, write the host as ASCII (punycode)"
+    )]
+    UrlNotAscii(String),
+    #[error(
+        "`{0}` is not an http:// or https:// URL; write the scheme explicitly (http://HOST/...)"
+    )]
+    NoScheme(String),
+    #[error(
+        "URL scheme `{0}` is not allowed; only http:// and https:// probes are (to see whether a \
+         TCP port answers, use `curl -sv --max-time 5 http://HOST:PORT/` or `openssl s_client \
+         -connect HOST:PORT -brief`; `ss -tlnp` shows local listeners)"
+    )]
+    Scheme(String),
+    #[error("URL `{0}` has no host; write http://HOST/...")]
+    NoHost(String),
+    #[error("URL `{0}` carries a user name or password (`user@`); tai sends no credentials, write http://HOST/...")]
+    UserInfo(String),
+    #[error("URL `{url}` contains `{found}` after the host, which curl expands as a glob into many requests; percent-encode it")]
+    UrlGlob { url: String, found: char },
+    /// A problem with the host or port of a URL.
+    #[error("URL `{url}`: {source}")]
+    InUrl {
+        url: String,
+        source: Box<ProbeError>,
+    },
+    /// A problem with a host word (`ping HOST`, `dig @SERVER`).
+    #[error("host `{host}`: {source}")]
+    InHost {
+        host: String,
+        source: Box<ProbeError>,
+    },
+    /// A problem with a `HOST:PORT` word.
+    #[error("`{word}`: {source}")]
+    InHostPort {
+        word: String,
+        source: Box<ProbeError>,
+    },
+    /// A problem with the host of a curl `Host:` header.
+    #[error("header `{header}`: {source}")]
+    InHeader {
+        header: String,
+        source: Box<ProbeError>,
+    },
+    #[error("`{0}` starts with `@`, which makes curl read that file (and send it); write the text itself")]
+    ReadsFile(String),
+    #[error(
+        "`{0}` contains `%output{{...}}`, which makes curl write a file; tai never writes files"
+    )]
+    WritesFile(String),
+    #[error("`{0}` contains a control character (a header must be one line)")]
+    HeaderControl(String),
+    #[error("bad port")]
+    BadPortReading,
+    #[error("unexpected resolver output `{0}`")]
+    ResolverOutput(String),
+    #[error("an IPv6 address needs a closing `]`")]
+    UnclosedV6,
+    #[error("unexpected `{0}` after the address")]
+    AfterAddress(String),
+    #[error("port `{0}` must be a number from 0 to 65535")]
+    Port(String),
+    #[error("the host is empty")]
+    EmptyHost,
+    #[error("`{0}` names a cloud metadata service; {INSTEAD}")]
+    MetadataName(String),
+    #[error("the name embeds an address: {0}")]
+    EmbeddedInName(Box<ProbeError>),
+    #[error("zone id `{0}` must be an interface name")]
+    Zone(String),
+    #[error("`{0}` is not an IPv6 address; write it in standard form")]
+    NotV6(String),
+    #[error(
+        "`{0}` is not allowed in a host name (letters, digits, `-`, `_`, `.`; IPv6 in [brackets])"
+    )]
+    NameCharacter(char),
+    #[error("is not a valid host name (empty label, label starting with `-`, or too long)")]
+    InvalidName,
+    #[error("looks like a numeric address but is not a valid one; write a dotted quad (10.0.0.5)")]
+    BadNumeric,
+    #[error("{0} is a link-local address (cloud metadata lives at 169.254.169.254); {INSTEAD}")]
+    LinkLocalV4(Ipv4Addr),
+    #[error("{0} is a cloud metadata address; {INSTEAD}")]
+    MetadataV4(Ipv4Addr),
+    #[error("{0} is a link-local address; {INSTEAD}")]
+    LinkLocalV6(Ipv6Addr),
+    #[error("{0} is the AWS IPv6 metadata address range; {INSTEAD}")]
+    MetadataV6(Ipv6Addr),
+    #[error("{addr} embeds {source}")]
+    EmbeddedInV6 {
+        addr: Ipv6Addr,
+        source: Box<ProbeError>,
+    },
+}
+
+impl ProbeError {
+    fn in_url(url: &str) -> impl FnOnce(ProbeError) -> ProbeError + '_ {
+        move |e| ProbeError::InUrl {
+            url: url.to_string(),
+            source: Box::new(e),
+        }
+    }
+}
+
 /// Check an `http://` or `https://` URL for a probe (curl's URL argument).
-pub fn check_url(v: &str) -> Result<(), String> {
+pub fn check_url(v: &str) -> Result<(), ProbeError> {
     if let Some(c) = v.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "URL `{v}` contains {c:?}; write the URL without spaces or control characters"
-        ));
+        return Err(ProbeError::UrlSpace {
+            url: v.to_string(),
+            found: c,
+        });
     }
     if v.contains('\\') {
-        return Err(format!("URL `{v}` contains a backslash; write `/` (backslashes are read differently by different parsers)"));
+        return Err(ProbeError::UrlBackslash(v.to_string()));
     }
     if !v.is_ascii() {
-        return Err(format!("URL `{v}` is not plain ASCII; percent-encode the path, write the host as ASCII (punycode)"));
+        return Err(ProbeError::UrlNotAscii(v.to_string()));
     }
-    let (scheme, rest) = v.split_once("://").ok_or_else(|| {
-        format!("`{v}` is not an http:// or https:// URL; write the scheme explicitly (http://HOST/...)")
-    })?;
+    let (scheme, rest) = v
+        .split_once("://")
+        .ok_or_else(|| ProbeError::NoScheme(v.to_string()))?;
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "http" && scheme != "https" {
-        return Err(format!(
-            "URL scheme `{scheme}` is not allowed; only http:// and https:// probes are (to see \
-             whether a TCP port answers, use `curl -sv --max-time 5 http://HOST:PORT/` or \
-             `openssl s_client -connect HOST:PORT -brief`; `ss -tlnp` shows local listeners)"
-        ));
+        return Err(ProbeError::Scheme(scheme));
     }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
     if authority.is_empty() {
-        return Err(format!("URL `{v}` has no host; write http://HOST/..."));
+        return Err(ProbeError::NoHost(v.to_string()));
     }
     if authority.contains('@') {
-        return Err(format!("URL `{v}` carries a user name or password (`user@`); tai sends no credentials, write http://HOST/..."));
+        return Err(ProbeError::UserInfo(v.to_string()));
     }
     if let Some(c) = tail.chars().find(|c| "{}[]".contains(*c)) {
-        return Err(format!("URL `{v}` contains `{c}` after the host, which curl expands as a glob into many requests; percent-encode it"));
+        return Err(ProbeError::UrlGlob {
+            url: v.to_string(),
+            found: c,
+        });
     }
-    let (host, port) = split_authority(authority).map_err(|e| format!("URL `{v}`: {e}"))?;
+    let (host, port) = split_authority(authority).map_err(ProbeError::in_url(v))?;
     if let Some(p) = port {
-        check_port(p).map_err(|e| format!("URL `{v}`: {e}"))?;
+        check_port(p).map_err(ProbeError::in_url(v))?;
     }
     parse_host(host)
         .and_then(|t| check_target(&t))
-        .map_err(|e| format!("URL `{v}`: {e}"))
+        .map_err(ProbeError::in_url(v))
 }
 
 /// Check a host name or address a probe connects to (`ping HOST`, `traceroute HOST`,
@@ -65,46 +177,49 @@ pub fn check_url(v: &str) -> Result<(), String> {
 /// as a host, and `HOST:PORT` split at the last `:` (OpenSSL's reading, so
 /// `::ffff:a9fe:a9fe:443` is refused) or `[V6]:PORT`. It is allowed only when at least one
 /// reading is well formed and no well-formed reading is refused.
-pub fn check_host(v: &str) -> Result<(), String> {
+pub fn check_host(v: &str) -> Result<(), ProbeError> {
     let h = v.strip_prefix('@').unwrap_or(v);
-    check_readings(h).map_err(|e| format!("host `{v}`: {e}"))
+    check_readings(h).map_err(|e| ProbeError::InHost {
+        host: v.to_string(),
+        source: Box::new(e),
+    })
 }
 
 /// Check `HOST:PORT`, `[V6]:PORT` or a bare `HOST` (openssl `-connect`, `host:port`
 /// operands), under every reading as [`check_host`] does.
-pub fn check_host_port(v: &str) -> Result<(), String> {
-    check_readings(v).map_err(|e| format!("`{v}`: {e}"))
+pub fn check_host_port(v: &str) -> Result<(), ProbeError> {
+    check_readings(v).map_err(|e| ProbeError::InHostPort {
+        word: v.to_string(),
+        source: Box::new(e),
+    })
 }
 
 /// Text curl sends or prints (`-H`, `-A`, `-w`): `@FILE` reads a file (and sends it), and
 /// `-w '%output{FILE}'` (curl 8.3+) writes one.
-pub fn check_curl_text(v: &str) -> Result<(), String> {
+pub fn check_curl_text(v: &str) -> Result<(), ProbeError> {
     if v.starts_with('@') {
-        return Err(format!(
-            "`{v}` starts with `@`, which makes curl read that file (and send it); write the text itself"
-        ));
+        return Err(ProbeError::ReadsFile(v.to_string()));
     }
     if v.to_ascii_lowercase().contains("%output{") {
-        return Err(format!(
-            "`{v}` contains `%output{{...}}`, which makes curl write a file; tai never writes files"
-        ));
+        return Err(ProbeError::WritesFile(v.to_string()));
     }
     // A `Host:` header makes a local reverse proxy forward to that host.
     if let Some((name, value)) = v.split_once(':') {
         if name.trim().eq_ignore_ascii_case("host") {
-            check_host(value.trim()).map_err(|e| format!("header `{v}`: {e}"))?;
+            check_host(value.trim()).map_err(|e| ProbeError::InHeader {
+                header: v.to_string(),
+                source: Box::new(e),
+            })?;
         }
     }
     if v.chars().any(|c| c.is_control()) {
-        return Err(format!(
-            "`{v}` contains a control character (a header must be one line)"
-        ));
+        return Err(ProbeError::HeaderControl(v.to_string()));
     }
     Ok(())
 }
 
 /// The readings of a host word (see [`check_host`]).
-fn check_readings(h: &str) -> Result<(), String> {
+fn check_readings(h: &str) -> Result<(), ProbeError> {
     let mut readings: Vec<(&str, Option<&str>)> = vec![(h, None)];
     if h.starts_with('[') {
         if let Ok((host, Some(port))) = split_authority(h) {
@@ -121,7 +236,8 @@ fn check_readings(h: &str) -> Result<(), String> {
                 && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
             service || (!p.is_empty() && check_port(p).is_ok())
         });
-        match parse_host(host).and_then(|t| port_ok.then_some(t).ok_or_else(|| "bad port".into())) {
+        match parse_host(host).and_then(|t| port_ok.then_some(t).ok_or(ProbeError::BadPortReading))
+        {
             Ok(target) => {
                 check_target(&target)?;
                 valid += 1;
@@ -173,12 +289,12 @@ pub fn names_to_resolve(word: &str, url: bool) -> Vec<String> {
 /// Check what the host resolved for a probe's names: the output of `getent ahosts NAME...`
 /// (each line starts with an address). Every address is checked with [`check_ip`]; a line
 /// that does not start with an address fails closed.
-pub fn check_resolved_addresses(getent_ahosts: &str) -> Result<(), String> {
+pub fn check_resolved_addresses(getent_ahosts: &str) -> Result<(), ProbeError> {
     for line in getent_ahosts.lines().filter(|l| !l.trim().is_empty()) {
         let first = line.split_whitespace().next().unwrap_or("");
         let ip: IpAddr = first
             .parse()
-            .map_err(|_| format!("unexpected resolver output `{line}`"))?;
+            .map_err(|_| ProbeError::ResolverOutput(line.to_string()))?;
         check_ip(ip)?;
     }
     Ok(())
@@ -241,7 +357,7 @@ fn url_endpoint(v: &str) -> Option<(String, String, u16)> {
 
 /// Check an address after resolution: cloud metadata services and link-local addresses,
 /// including IPv4 addresses embedded in IPv6 ones.
-pub fn check_ip(ip: IpAddr) -> Result<(), String> {
+pub fn check_ip(ip: IpAddr) -> Result<(), ProbeError> {
     match ip {
         IpAddr::V4(a) => check_v4(a),
         IpAddr::V6(a) => check_v6(a),
@@ -249,15 +365,15 @@ pub fn check_ip(ip: IpAddr) -> Result<(), String> {
 }
 
 /// Split `host[:port]` or `[v6][:port]`; the host keeps its brackets.
-fn split_authority(a: &str) -> Result<(&str, Option<&str>), String> {
+fn split_authority(a: &str) -> Result<(&str, Option<&str>), ProbeError> {
     if a.starts_with('[') {
-        let close = a.find(']').ok_or("an IPv6 address needs a closing `]`")?;
+        let close = a.find(']').ok_or(ProbeError::UnclosedV6)?;
         let (host, rest) = a.split_at(close + 1);
         return match rest {
             "" => Ok((host, None)),
             _ => match rest.strip_prefix(':') {
                 Some(p) => Ok((host, Some(p))),
-                None => Err(format!("unexpected `{rest}` after the address")),
+                None => Err(ProbeError::AfterAddress(rest.to_string())),
             },
         };
     }
@@ -267,13 +383,13 @@ fn split_authority(a: &str) -> Result<(&str, Option<&str>), String> {
     })
 }
 
-fn check_port(p: &str) -> Result<(), String> {
+fn check_port(p: &str) -> Result<(), ProbeError> {
     if p.is_empty() {
         return Ok(());
     }
     match p.parse::<u16>() {
         Ok(_) if p.chars().all(|c| c.is_ascii_digit()) => Ok(()),
-        _ => Err(format!("port `{p}` must be a number from 0 to 65535")),
+        _ => Err(ProbeError::Port(p.to_string())),
     }
 }
 
@@ -287,14 +403,12 @@ enum Target {
 
 /// Parse a host: `[v6]`, a bare IPv6 literal (with an optional zone id), an IPv4 address in
 /// any `inet_aton` spelling, or a DNS name. `Err` only for words that are none of these.
-fn parse_host(h: &str) -> Result<Target, String> {
+fn parse_host(h: &str) -> Result<Target, ProbeError> {
     if h.is_empty() {
-        return Err("the host is empty".into());
+        return Err(ProbeError::EmptyHost);
     }
     if let Some(inner) = h.strip_prefix('[') {
-        let inner = inner
-            .strip_suffix(']')
-            .ok_or("an IPv6 address needs a closing `]`")?;
+        let inner = inner.strip_suffix(']').ok_or(ProbeError::UnclosedV6)?;
         return parse_v6_literal(inner);
     }
     if h.contains(':') {
@@ -303,18 +417,18 @@ fn parse_host(h: &str) -> Result<Target, String> {
     parse_name(h)
 }
 
-fn check_target(t: &Target) -> Result<(), String> {
+fn check_target(t: &Target) -> Result<(), ProbeError> {
     match t {
         Target::V4(a) => check_v4(*a),
         Target::V6(a) => check_v6(*a),
         Target::Name(name) => {
             for l in name.split('.') {
                 if matches!(l, "metadata" | "instance-data") {
-                    return Err(format!("`{l}` names a cloud metadata service; {INSTEAD}"));
+                    return Err(ProbeError::MetadataName(l.to_string()));
                 }
             }
             for ip in embedded_addresses(name) {
-                check_ip(ip).map_err(|e| format!("the name embeds an address: {e}"))?;
+                check_ip(ip).map_err(|e| ProbeError::EmbeddedInName(Box::new(e)))?;
             }
             Ok(())
         }
@@ -322,7 +436,7 @@ fn check_target(t: &Target) -> Result<(), String> {
 }
 
 /// An IPv6 literal with an optional zone id (`fe80::1%eth0`, `%25eth0` in URLs).
-fn parse_v6_literal(s: &str) -> Result<Target, String> {
+fn parse_v6_literal(s: &str) -> Result<Target, ProbeError> {
     let (addr, zone) = match s.split_once('%') {
         Some((a, z)) => (a, Some(z)),
         None => (s, None),
@@ -333,16 +447,16 @@ fn parse_v6_literal(s: &str) -> Result<Target, String> {
             && z.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !ok {
-            return Err(format!("zone id `{z}` must be an interface name"));
+            return Err(ProbeError::Zone(z.to_string()));
         }
     }
     addr.parse()
         .map(Target::V6)
-        .map_err(|_| format!("`{addr}` is not an IPv6 address; write it in standard form"))
+        .map_err(|_| ProbeError::NotV6(addr.to_string()))
 }
 
 /// A host name, or an IPv4 address in any `inet_aton` spelling.
-fn parse_name(h: &str) -> Result<Target, String> {
+fn parse_name(h: &str) -> Result<Target, ProbeError> {
     if h == "." {
         return Ok(Target::Name(String::new())); // the DNS root (`dig . NS`)
     }
@@ -352,25 +466,20 @@ fn parse_name(h: &str) -> Result<Target, String> {
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c)))
     {
-        return Err(format!(
-            "`{c}` is not allowed in a host name (letters, digits, `-`, `_`, `.`; IPv6 in [brackets])"
-        ));
+        return Err(ProbeError::NameCharacter(c));
     }
     let labels: Vec<&str> = name.split('.').collect();
     if labels.iter().any(|l| l.is_empty() || l.starts_with('-')) || name.len() > 253 {
-        return Err(
-            "is not a valid host name (empty label, label starting with `-`, or too long)".into(),
-        );
+        return Err(ProbeError::InvalidName);
     }
     if labels
         .iter()
         .all(|l| numeric_part(l).is_some() || looks_numeric(l))
     {
         // glibc's inet_aton and curl both read these as an IPv4 address.
-        return inet_aton(&labels).map(Target::V4).ok_or_else(|| {
-            "looks like a numeric address but is not a valid one; write a dotted quad (10.0.0.5)"
-                .to_string()
-        });
+        return inet_aton(&labels)
+            .map(Target::V4)
+            .ok_or(ProbeError::BadNumeric);
     }
     Ok(Target::Name(name.to_string()))
 }
@@ -455,33 +564,32 @@ fn embedded_addresses(name: &str) -> Vec<IpAddr> {
     out
 }
 
-fn check_v4(a: Ipv4Addr) -> Result<(), String> {
+fn check_v4(a: Ipv4Addr) -> Result<(), ProbeError> {
     let o = a.octets();
     if o[0] == 169 && o[1] == 254 {
-        return Err(format!(
-            "{a} is a link-local address (cloud metadata lives at 169.254.169.254); {INSTEAD}"
-        ));
+        return Err(ProbeError::LinkLocalV4(a));
     }
     // Alibaba Cloud metadata, Azure WireServer, Oracle Cloud's legacy metadata address.
     const METADATA: [[u8; 4]; 3] = [[100, 100, 100, 200], [168, 63, 129, 16], [192, 0, 0, 192]];
     if METADATA.contains(&o) {
-        return Err(format!("{a} is a cloud metadata address; {INSTEAD}"));
+        return Err(ProbeError::MetadataV4(a));
     }
     Ok(())
 }
 
-fn check_v6(a: Ipv6Addr) -> Result<(), String> {
+fn check_v6(a: Ipv6Addr) -> Result<(), ProbeError> {
     let s = a.segments();
     if s[0] & 0xffc0 == 0xfe80 {
-        return Err(format!("{a} is a link-local address; {INSTEAD}"));
+        return Err(ProbeError::LinkLocalV6(a));
     }
     if s[0] == 0xfd00 && s[1] == 0x0ec2 {
-        return Err(format!(
-            "{a} is the AWS IPv6 metadata address range; {INSTEAD}"
-        ));
+        return Err(ProbeError::MetadataV6(a));
     }
     for v4 in embedded_v4(a) {
-        check_v4(v4).map_err(|e| format!("{a} embeds {e}"))?;
+        check_v4(v4).map_err(|e| ProbeError::EmbeddedInV6 {
+            addr: a,
+            source: Box::new(e),
+        })?;
     }
     Ok(())
 }

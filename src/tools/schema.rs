@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::json_schema::clean_value;
+use crate::tools::types::ArgsError;
 
 /// The cleaned schema of an argument type.
 pub fn schema_for<T: JsonSchema>() -> Value {
@@ -33,12 +34,14 @@ pub fn schema_for<T: JsonSchema>() -> Value {
 }
 
 /// Parse a call's arguments; the error tells the model what was expected.
-pub fn parse_args<T: DeserializeOwned + JsonSchema>(tool: &str, args: &Value) -> Result<T, String> {
-    serde_json::from_value(args.clone()).map_err(|e| {
-        format!(
-            "invalid arguments for `{tool}`: {e}. Expected a JSON object matching: {}",
-            schema_for::<T>()["properties"]
-        )
+pub fn parse_args<T: DeserializeOwned + JsonSchema>(
+    tool: &str,
+    args: &Value,
+) -> Result<T, ArgsError> {
+    serde_json::from_value(args.clone()).map_err(|e| ArgsError::Invalid {
+        tool: tool.to_string(),
+        reason: e.to_string(),
+        expected: schema_for::<T>()["properties"].to_string(),
     })
 }
 

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::schema::{parse_args, schema_for};
 use super::step::run_step;
-use super::types::{CallStatus, ExecContext, HostFacts, Run, Step, Tool, ToolError};
+use super::types::{ArgsError, CallStatus, ExecContext, HostFacts, Run, Step, Tool, ToolError};
 
 /// At most this many files are read per call.
 pub const MAX_FILES: usize = 64;
@@ -519,13 +519,14 @@ impl Walk<'_> {
 pub struct ServiceConfig;
 
 impl ServiceConfig {
-    fn candidates(a: &ServiceConfigArgs, family: &str) -> Result<Vec<(String, String)>, String> {
+    fn candidates(a: &ServiceConfigArgs, family: &str) -> Result<Vec<(String, String)>, ArgsError> {
         match &a.path {
             Some(p) => {
                 if !p.starts_with('/') || p.chars().any(char::is_control) {
-                    return Err(format!(
-                        "path must be an absolute path without control characters, got `{p}`"
-                    ));
+                    return Err(ArgsError::AbsolutePath {
+                        what: "path",
+                        value: p.clone(),
+                    });
                 }
                 Ok(vec![(p.clone(), dirname(p))])
             }
@@ -550,16 +551,14 @@ impl Tool for ServiceConfig {
     fn parameters(&self) -> Value {
         schema_for::<ServiceConfigArgs>()
     }
-    fn render(&self, args: &Value, facts: &HostFacts) -> Result<Vec<Step>, String> {
+    fn render(&self, args: &Value, facts: &HostFacts) -> Result<Vec<Step>, ArgsError> {
         let a: ServiceConfigArgs = parse_args("service_config", args)?;
         let c = Self::candidates(&a, &facts.family)?;
         Ok(vec![Step::new(["cat", "--", c[0].0.as_str()])])
     }
     async fn run(&self, ctx: &ExecContext, args: &Value) -> Result<Run, ToolError> {
-        let a: ServiceConfigArgs =
-            parse_args("service_config", args).map_err(ToolError::RespondToModel)?;
-        let candidates =
-            Self::candidates(&a, &ctx.facts.family).map_err(ToolError::RespondToModel)?;
+        let a: ServiceConfigArgs = parse_args("service_config", args)?;
+        let candidates = Self::candidates(&a, &ctx.facts.family)?;
         let mut walk = Walk {
             ctx,
             service: a.service,

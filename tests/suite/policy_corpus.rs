@@ -29,7 +29,8 @@ fn lines(text: &str) -> Vec<&str> {
 /// A line the command-line parser refuses (shell syntax, a pipe into something that is not a
 /// stage tai applies) is refused by the rule `shell-syntax`.
 fn decide(policy: &Policy, line: &str) -> Result<String, (String, String)> {
-    let (argv, _stages) = split_pipeline(line).map_err(|e| ("shell-syntax".to_string(), e))?;
+    let (argv, _stages) =
+        split_pipeline(line).map_err(|e| ("shell-syntax".to_string(), e.to_string()))?;
     match policy.check(&argv) {
         Decision::Allow { rule } => Ok(rule),
         Decision::Deny { rule, reason } => Err((rule, reason)),

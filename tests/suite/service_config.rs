@@ -177,10 +177,12 @@ fn unknown_services_and_relative_paths_are_argument_errors() {
     assert!(tool
         .render(&json!({"service": "mysql"}), &facts)
         .unwrap_err()
+        .to_string()
         .contains("invalid arguments"));
     assert!(tool
         .render(&json!({"service": "nginx", "path": "nginx.conf"}), &facts)
         .unwrap_err()
+        .to_string()
         .contains("absolute"));
     let steps = tool.render(&json!({"service": "apache"}), &facts).unwrap();
     assert_eq!(steps[0].argv, ["cat", "--", "/etc/apache2/apache2.conf"]);

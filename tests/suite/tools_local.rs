@@ -407,7 +407,11 @@ struct FakeKnowledge;
 
 #[async_trait::async_trait]
 impl KnowledgeSource for FakeKnowledge {
-    async fn search_runbooks(&self, query: &str, limit: usize) -> Result<String, String> {
+    async fn search_runbooks(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<String, tai::tools::types::SearchError> {
         Ok(format!("runbooks for {query} (limit {limit})"))
     }
     async fn search_history(
@@ -415,8 +419,8 @@ impl KnowledgeSource for FakeKnowledge {
         query: &str,
         host: Option<&str>,
         limit: usize,
-    ) -> Result<String, String> {
-        Err(format!("store closed ({query}, {host:?}, {limit})"))
+    ) -> Result<String, tai::tools::types::SearchError> {
+        Err(format!("store closed ({query}, {host:?}, {limit})").into())
     }
 }
 

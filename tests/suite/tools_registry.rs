@@ -263,6 +263,6 @@ fn bad_arguments_are_refused_with_a_message() {
     ];
     for (name, args, want) in cases {
         let err = r.get(name).unwrap().render(&args, &f).unwrap_err();
-        assert!(err.contains(want), "{name} {args}: {err}");
+        assert!(err.to_string().contains(want), "{name} {args}: {err}");
     }
 }

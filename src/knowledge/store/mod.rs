@@ -194,7 +194,8 @@ impl Store {
         .map_err(|e| open_error(dir, existed, e))?;
 
         // Look before writing anything: a newer store must stay untouched.
-        let found_version: Option<Result<u32, String>> = {
+        // `Err` carries a schema record that is not a number.
+        let found_version: Option<Result<u32, serde_json::Value>> = {
             let rtxn = env.read_txn().map_err(|e| open_error(dir, existed, e))?;
             let looked = env
                 .open_databases_and_commit(rtxn, |dbo, rtxn| -> heed::Result<_> {
@@ -204,9 +205,7 @@ impl Store {
                         None => None,
                         Some(meta) => Some(match meta.get(rtxn, SCHEMA_KEY)? {
                             None => Ok(0),
-                            Some(v) => v.as_u64().map(|n| n as u32).ok_or_else(|| {
-                                format!("schema version record is {v}, not a number")
-                            }),
+                            Some(v) => v.as_u64().map(|n| n as u32).ok_or(v),
                         }),
                     };
                     // Nothing to keep open: abort the read transaction, hand back the answer.
@@ -219,10 +218,10 @@ impl Store {
             }
         };
         let found_version = match found_version {
-            Some(Err(reason)) => {
+            Some(Err(v)) => {
                 return Err(KnowledgeError::Corrupt {
                     path: dir.display().to_string(),
-                    reason,
+                    reason: format!("schema version record is {v}, not a number"),
                 })
             }
             Some(Ok(v)) => Some(v),

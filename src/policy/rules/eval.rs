@@ -235,7 +235,9 @@ impl<'a> Eval<'a> {
     fn listed(&self, scopes: &[&Rule], name: &str) -> Result<Option<OptKind>, Refusal> {
         for s in scopes.iter().rev() {
             if let Some(k) = s.options.get(name) {
-                return kinds::parse_kind(k).map(Some).map_err(|e| self.refuse(e));
+                return kinds::parse_kind(k)
+                    .map(Some)
+                    .map_err(|e| self.refuse(e.to_string()));
             }
         }
         Ok(None)
@@ -501,7 +503,7 @@ impl<'a> Eval<'a> {
                 .iter()
                 .map(|k| kinds::parse_kind(k))
                 .collect::<Result<_, _>>()
-                .map_err(|e| self.refuse(e))?;
+                .map_err(|e| self.refuse(e.to_string()))?;
             if pattern_given && depth == 0 && kinds.len() > 1 {
                 kinds.remove(0);
             }

@@ -70,7 +70,41 @@ pub struct OptKind {
     pub arity: Arity,
 }
 
-pub fn parse_kind(s: &str) -> Result<OptKind, String> {
+/// An option kind in a policy file that tai does not know (a policy bug, found at load).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KindError {
+    #[error("unknown argument kind `{0}`")]
+    Unknown(String),
+    #[error("`{0}`: a flag takes no value, optional or not")]
+    FlagWithValue(String),
+}
+
+/// Why a value does not fit its kind, phrased to follow "value `v`".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("must be a plain name (letters, digits, `_@.:+-`)")]
+    Word,
+    #[error("must be a bare name (no `/`, no leading `.`)")]
+    Name,
+    #[error("must be a number")]
+    Number,
+    #[error("may only be /dev/null (tai never writes files)")]
+    DevNull,
+    #[error("must be a +FORMAT (other arguments would change state)")]
+    Format,
+    #[error("may not contain macro expansions (`%(...)` runs a shell)")]
+    Macro,
+    #[error("must be one of: {}", .0.join(", "))]
+    Enum(Vec<String>),
+    /// A probe target (URL, host, curl text) that is refused.
+    #[error(transparent)]
+    Probe(#[from] url::ProbeError),
+    /// An awk program or sed script that is refused.
+    #[error(transparent)]
+    Script(#[from] scripts::ScriptError),
+}
+
+pub fn parse_kind(s: &str) -> Result<OptKind, KindError> {
     let (base, arity) = if let Some(b) = s.strip_suffix("?next") {
         (b, Arity::Next)
     } else if let Some(b) = s.strip_suffix('?') {
@@ -99,11 +133,11 @@ pub fn parse_kind(s: &str) -> Result<OptKind, String> {
         "nomacro" => Kind::NoMacro,
         other => match other.strip_prefix("enum:") {
             Some(list) => Kind::Enum(list.split('|').map(str::to_string).collect()),
-            None => return Err(format!("unknown argument kind `{s}`")),
+            None => return Err(KindError::Unknown(s.to_string())),
         },
     };
     if kind == Kind::Flag && arity != Arity::Required {
-        return Err(format!("`{s}`: a flag takes no value, optional or not"));
+        return Err(KindError::FlagWithValue(s.to_string()));
     }
     Ok(OptKind { kind, arity })
 }
@@ -116,8 +150,8 @@ pub fn is_negative_number(v: &str) -> bool {
 
 /// Check a value against a kind that needs no path rules (`Path`, `Dir` and `@FILE` are the
 /// caller's). `Err` is the reason, phrased to follow "value `v`".
-pub fn check_plain(kind: &Kind, v: &str) -> Result<(), String> {
-    let fail = |why: &str| Err(why.to_string());
+pub fn check_plain(kind: &Kind, v: &str) -> Result<(), ValueError> {
+    let fail = Err;
     match kind {
         Kind::Flag | Kind::Text | Kind::Pattern | Kind::Path | Kind::Dir => Ok(()),
         Kind::Word => {
@@ -128,7 +162,7 @@ pub fn check_plain(kind: &Kind, v: &str) -> Result<(), String> {
             if ok {
                 Ok(())
             } else {
-                fail("must be a plain name (letters, digits, `_@.:+-`)")
+                fail(ValueError::Word)
             }
         }
         Kind::Name => {
@@ -139,14 +173,14 @@ pub fn check_plain(kind: &Kind, v: &str) -> Result<(), String> {
             if ok {
                 Ok(())
             } else {
-                fail("must be a bare name (no `/`, no leading `.`)")
+                fail(ValueError::Name)
             }
         }
         Kind::Number => {
             if !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()) {
                 Ok(())
             } else {
-                fail("must be a number")
+                fail(ValueError::Number)
             }
         }
         Kind::Signed => {
@@ -157,41 +191,41 @@ pub fn check_plain(kind: &Kind, v: &str) -> Result<(), String> {
             {
                 Ok(())
             } else {
-                fail("must be a number")
+                fail(ValueError::Number)
             }
         }
-        Kind::Url => url::check_url(v),
-        Kind::Host => url::check_host(v),
-        Kind::HostPort => url::check_host_port(v),
+        Kind::Url => Ok(url::check_url(v)?),
+        Kind::Host => Ok(url::check_host(v)?),
+        Kind::HostPort => Ok(url::check_host_port(v)?),
         Kind::DevNull => {
             if v == "/dev/null" {
                 Ok(())
             } else {
-                fail("may only be /dev/null (tai never writes files)")
+                fail(ValueError::DevNull)
             }
         }
         Kind::Format => {
             if v.starts_with('+') {
                 Ok(())
             } else {
-                fail("must be a +FORMAT (other arguments would change state)")
+                fail(ValueError::Format)
             }
         }
-        Kind::NoAt => url::check_curl_text(v),
+        Kind::NoAt => Ok(url::check_curl_text(v)?),
         Kind::NoMacro => {
             if v.contains("%(") || v.contains("%{lua") || v.contains("%{expand") {
-                fail("may not contain macro expansions (`%(...)` runs a shell)")
+                fail(ValueError::Macro)
             } else {
                 Ok(())
             }
         }
-        Kind::Awk => scripts::check_awk(v),
-        Kind::Sed => scripts::check_sed(v),
+        Kind::Awk => Ok(scripts::check_awk(v)?),
+        Kind::Sed => Ok(scripts::check_sed(v)?),
         Kind::Enum(list) => {
             if list.iter().any(|x| x == v) {
                 Ok(())
             } else {
-                Err(format!("must be one of: {}", list.join(", ")))
+                Err(ValueError::Enum(list.clone()))
             }
         }
     }

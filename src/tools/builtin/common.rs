@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::tools::schema::{parse_args, schema_for};
 use crate::tools::step::run_step;
-use crate::tools::types::{ExecContext, HostFacts, Run, Step, Tool, ToolError};
+use crate::tools::types::{ArgsError, ExecContext, HostFacts, Run, Step, Tool, ToolError};
 use crate::tools::variants::{self, Variants};
 
 /// A tool that is a typed argument struct rendered to a fixed list of steps.
@@ -16,7 +16,7 @@ pub trait Spec: Send + Sync + 'static {
     type Args: JsonSchema + DeserializeOwned + Send + Sync;
     const NAME: &'static str;
     const DESCRIPTION: &'static str;
-    fn steps(&self, args: &Self::Args, v: &Variants) -> Result<Vec<Step>, String>;
+    fn steps(&self, args: &Self::Args, v: &Variants) -> Result<Vec<Step>, ArgsError>;
     /// Shape the stdout of step `index` (keep the last N lines, sort, ...).
     fn post(&self, _args: &Self::Args, _index: usize, stdout: String) -> String {
         stdout
@@ -37,16 +37,13 @@ impl<S: Spec> Tool for Simple<S> {
     fn parameters(&self) -> Value {
         schema_for::<S::Args>()
     }
-    fn render(&self, args: &Value, facts: &HostFacts) -> Result<Vec<Step>, String> {
+    fn render(&self, args: &Value, facts: &HostFacts) -> Result<Vec<Step>, ArgsError> {
         let a: S::Args = parse_args(S::NAME, args)?;
         self.0.steps(&a, &variants::for_family(&facts.family))
     }
     async fn run(&self, ctx: &ExecContext, args: &Value) -> Result<Run, ToolError> {
-        let a: S::Args = parse_args(S::NAME, args).map_err(ToolError::RespondToModel)?;
-        let steps = self
-            .0
-            .steps(&a, &variants::for_family(&ctx.facts.family))
-            .map_err(ToolError::RespondToModel)?;
+        let a: S::Args = parse_args(S::NAME, args)?;
+        let steps = self.0.steps(&a, &variants::for_family(&ctx.facts.family))?;
         let mut run = Run::default();
         for (i, step) in steps.iter().enumerate() {
             if !run_step(ctx, step, &mut run, |s| self.0.post(&a, i, s)).await? {
@@ -61,30 +58,36 @@ impl<S: Spec> Tool for Simple<S> {
 // model a precise message first.
 
 /// A plain name (unit, package, host): no leading `-`, no whitespace or control characters.
-pub(super) fn plain(what: &str, v: &str) -> Result<(), String> {
+pub(super) fn plain(what: &'static str, v: &str) -> Result<(), ArgsError> {
     if v.is_empty() || v.len() > 255 {
-        return Err(format!("{what} must be 1-255 characters"));
+        return Err(ArgsError::Length { what });
     }
+    let value = || v.to_string();
     if v.starts_with('-') {
-        return Err(format!("{what} `{v}` may not start with `-`"));
+        return Err(ArgsError::LeadingDash {
+            what,
+            value: value(),
+        });
     }
     if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "{what} `{v}` may not contain spaces or control characters"
-        ));
+        return Err(ArgsError::Spaces {
+            what,
+            value: value(),
+        });
     }
     Ok(())
 }
 
 /// An absolute path without control characters.
-pub(super) fn abs_path(what: &str, v: &str) -> Result<(), String> {
+pub(super) fn abs_path(what: &'static str, v: &str) -> Result<(), ArgsError> {
     if !v.starts_with('/') {
-        return Err(format!(
-            "{what} must be an absolute path (start with `/`), got `{v}`"
-        ));
+        return Err(ArgsError::NotAbsolute {
+            what,
+            value: v.to_string(),
+        });
     }
     if v.chars().any(|c| c.is_control()) {
-        return Err(format!("{what} may not contain control characters"));
+        return Err(ArgsError::ControlCharacters { what });
     }
     Ok(())
 }

@@ -3,7 +3,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::common::{abs_path, clamp, NoArgs, Spec};
-use crate::tools::types::Step;
+use crate::tools::types::{ArgsError, Step};
 use crate::tools::variants::Variants;
 
 /// Arguments of `disk_usage`.
@@ -24,7 +24,7 @@ impl Spec for DiskUsage {
     const DESCRIPTION: &'static str =
         "Filesystem usage (df) and, for a path, its largest subdirectories (du, one filesystem)";
 
-    fn steps(&self, a: &DiskUsageArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, a: &DiskUsageArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         let mut steps = Vec::new();
         match &a.path {
             None => steps.push(Step::new(["df", "-hPT"])),
@@ -99,7 +99,7 @@ impl Spec for InodeUsage {
     const DESCRIPTION: &'static str =
         "Inode usage per filesystem (df -i): full inodes look like a full disk";
 
-    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         Ok(vec![Step::new(["df", "-iPT"])])
     }
 }
@@ -112,7 +112,7 @@ impl Spec for BlockDevices {
     const DESCRIPTION: &'static str =
         "Disks and partitions: size, type, filesystem, mount point, read-only flag";
 
-    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         Ok(vec![Step::new([
             "lsblk",
             "-o",
@@ -130,7 +130,7 @@ impl Spec for Mounts {
     const DESCRIPTION: &'static str =
         "Mounted filesystems with source, type and options (ro, noexec, ...)";
 
-    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         Ok(vec![Step::new([
             "findmnt",
             "-l",

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::common::{abs_path, clamp, keep_lines, Spec};
 use crate::tools::schema::{parse_args, schema_for};
 use crate::tools::step::run_step;
-use crate::tools::types::{ExecContext, HostFacts, Run, Step, Tool, ToolError};
+use crate::tools::types::{ArgsError, ExecContext, HostFacts, Run, Step, Tool, ToolError};
 use crate::tools::variants::Variants;
 
 /// Arguments of `read_file`.
@@ -46,11 +46,14 @@ impl ReadFile {
         }
     }
 
-    fn validate(a: &ReadFileArgs) -> Result<(), String> {
+    fn validate(a: &ReadFileArgs) -> Result<(), ArgsError> {
         abs_path("path", &a.path)?;
         if let Some(g) = &a.grep {
             if g.is_empty() || g.chars().any(|c| c.is_control()) {
-                return Err("grep must be a non-empty pattern without control characters".into());
+                return Err(ArgsError::Pattern {
+                    what: "grep",
+                    extra: " without control characters",
+                });
             }
         }
         Ok(())
@@ -68,14 +71,14 @@ impl Tool for ReadFile {
     fn parameters(&self) -> Value {
         schema_for::<ReadFileArgs>()
     }
-    fn render(&self, args: &Value, _facts: &HostFacts) -> Result<Vec<Step>, String> {
+    fn render(&self, args: &Value, _facts: &HostFacts) -> Result<Vec<Step>, ArgsError> {
         let a: ReadFileArgs = parse_args("read_file", args)?;
         Self::validate(&a)?;
         Ok(vec![Self::read_step(&a, &a.path)])
     }
     async fn run(&self, ctx: &ExecContext, args: &Value) -> Result<Run, ToolError> {
-        let a: ReadFileArgs = parse_args("read_file", args).map_err(ToolError::RespondToModel)?;
-        Self::validate(&a).map_err(ToolError::RespondToModel)?;
+        let a: ReadFileArgs = parse_args("read_file", args)?;
+        Self::validate(&a)?;
         let mut run = Run::default();
         // run_step judges the read, resolves the path on the host, re-checks the target,
         // then reads it.
@@ -105,7 +108,7 @@ impl Spec for ListDir {
     const DESCRIPTION: &'static str =
         "List a directory with owners, permissions, sizes and times (optionally a few levels deep)";
 
-    fn steps(&self, a: &ListDirArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, a: &ListDirArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         abs_path("path", &a.path)?;
         let depth = clamp(a.depth, 1, 4);
         if depth == 1 {
@@ -150,7 +153,7 @@ impl Spec for CertInfo {
     const DESCRIPTION: &'static str =
         "A certificate's subject, issuer, validity dates, serial, fingerprint and names (openssl x509)";
 
-    fn steps(&self, a: &CertInfoArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, a: &CertInfoArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         abs_path("path", &a.path)?;
         Ok(vec![Step::new([
             "openssl",

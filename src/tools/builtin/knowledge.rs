@@ -6,7 +6,9 @@ use serde_json::Value;
 
 use super::common::clamp;
 use crate::tools::schema::{parse_args, schema_for};
-use crate::tools::types::{CallStatus, ExecContext, HostFacts, Run, Step, Tool, ToolError};
+use crate::tools::types::{
+    ArgsError, CallStatus, ExecContext, HostFacts, Run, Step, Tool, ToolError,
+};
 
 const NO_KNOWLEDGE: &str = "knowledge layer not available: runbooks and past sessions are not \
                             loaded in this session; continue with the host tools";
@@ -34,13 +36,12 @@ impl Tool for SearchRunbooks {
     fn parameters(&self) -> Value {
         schema_for::<SearchRunbooksArgs>()
     }
-    fn render(&self, args: &Value, _facts: &HostFacts) -> Result<Vec<Step>, String> {
+    fn render(&self, args: &Value, _facts: &HostFacts) -> Result<Vec<Step>, ArgsError> {
         parse_args::<SearchRunbooksArgs>("search_runbooks", args)?;
         Ok(Vec::new())
     }
     async fn run(&self, ctx: &ExecContext, args: &Value) -> Result<Run, ToolError> {
-        let a: SearchRunbooksArgs =
-            parse_args("search_runbooks", args).map_err(ToolError::RespondToModel)?;
+        let a: SearchRunbooksArgs = parse_args("search_runbooks", args)?;
         let Some(k) = &ctx.knowledge else {
             return Ok(Run::message(CallStatus::Error, NO_KNOWLEDGE));
         };
@@ -81,13 +82,12 @@ impl Tool for SearchHistory {
     fn parameters(&self) -> Value {
         schema_for::<SearchHistoryArgs>()
     }
-    fn render(&self, args: &Value, _facts: &HostFacts) -> Result<Vec<Step>, String> {
+    fn render(&self, args: &Value, _facts: &HostFacts) -> Result<Vec<Step>, ArgsError> {
         parse_args::<SearchHistoryArgs>("search_history", args)?;
         Ok(Vec::new())
     }
     async fn run(&self, ctx: &ExecContext, args: &Value) -> Result<Run, ToolError> {
-        let a: SearchHistoryArgs =
-            parse_args("search_history", args).map_err(ToolError::RespondToModel)?;
+        let a: SearchHistoryArgs = parse_args("search_history", args)?;
         let Some(k) = &ctx.knowledge else {
             return Ok(Run::message(CallStatus::Error, NO_KNOWLEDGE));
         };

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::common::{args_of, clamp, keep_lines, plain, Spec};
-use crate::tools::types::Step;
+use crate::tools::types::{ArgsError, Step};
 use crate::tools::variants::Variants;
 
 /// Journal priorities, most to least severe.
@@ -72,7 +72,7 @@ impl Spec for ReadJournal {
     const DESCRIPTION: &'static str =
         "Read recent systemd journal entries, filtered by unit, priority, time and pattern (falls back to the syslog file)";
 
-    fn steps(&self, a: &ReadJournalArgs, v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, a: &ReadJournalArgs, v: &Variants) -> Result<Vec<Step>, ArgsError> {
         let n = clamp(a.lines, 100, 2000);
         let mut argv = args_of(&["journalctl", "--no-pager", "-q", "-o", "short-iso"]);
         argv.push(format!("--lines={n}"));
@@ -86,14 +86,17 @@ impl Spec for ReadJournal {
         for (flag, val) in [("--since", &a.since), ("--until", &a.until)] {
             if let Some(t) = val {
                 if t.chars().any(|c| c.is_control()) || t.is_empty() {
-                    return Err(format!("{flag} must be a time like `1 hour ago`"));
+                    return Err(ArgsError::Time { flag });
                 }
                 argv.push(format!("{flag}={t}"));
             }
         }
         if let Some(g) = &a.grep {
             if g.is_empty() || g.chars().any(|c| c.is_control()) {
-                return Err("grep must be a non-empty pattern".into());
+                return Err(ArgsError::Pattern {
+                    what: "grep",
+                    extra: " without control characters",
+                });
             }
             argv.push(format!("--grep={g}"));
             argv.push("--case-sensitive=no".into());
@@ -162,7 +165,7 @@ impl Spec for KernelLog {
     const DESCRIPTION: &'static str =
         "Kernel ring buffer messages (dmesg) at or above a severity: OOM kills, disk and NIC errors";
 
-    fn steps(&self, a: &KernelLogArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, a: &KernelLogArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         let level = a.level.unwrap_or(Priority::Warning);
         Ok(vec![Step::new([
             "dmesg".to_string(),

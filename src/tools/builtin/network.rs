@@ -3,7 +3,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::common::{plain, NoArgs, Spec};
-use crate::tools::types::Step;
+use crate::tools::types::{ArgsError, Step};
 use crate::tools::variants::Variants;
 
 /// Arguments of `list_sockets`.
@@ -24,7 +24,7 @@ impl Spec for ListSockets {
     const DESCRIPTION: &'static str =
         "TCP and UDP sockets: what listens on which port, and optionally open connections, with processes";
 
-    fn steps(&self, a: &ListSocketsArgs, v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, a: &ListSocketsArgs, v: &Variants) -> Result<Vec<Step>, ArgsError> {
         let mut flags = String::from("-tun");
         flags.push(if a.listening.unwrap_or(true) {
             'l'
@@ -52,7 +52,7 @@ impl Spec for NetworkInterfaces {
     const DESCRIPTION: &'static str =
         "Network interfaces with state, MTU, addresses and error counters";
 
-    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         Ok(vec![
             Step::new(["ip", "addr", "show"]).or(["cat", "/proc/net/dev"]),
             Step::new(["ip", "-s", "link", "show"]),
@@ -67,7 +67,7 @@ impl Spec for Routes {
     const NAME: &'static str = "routes";
     const DESCRIPTION: &'static str = "IPv4 and IPv6 routing tables";
 
-    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         Ok(vec![
             Step::new(["ip", "route", "show"]).or(["netstat", "-rn"]),
             Step::new(["ip", "-6", "route", "show"]),
@@ -91,7 +91,7 @@ impl Spec for ResolveHost {
     const DESCRIPTION: &'static str =
         "Resolve a host name the way the host does (getent ahosts) and show its resolver configuration";
 
-    fn steps(&self, a: &ResolveHostArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, a: &ResolveHostArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         plain("name", &a.name)?;
         Ok(vec![
             Step::new(["getent", "ahosts", &a.name]).ok_codes(&[0, 2]),

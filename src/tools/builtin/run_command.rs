@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::tools::pipeline;
 use crate::tools::schema::{parse_args, schema_for};
 use crate::tools::step::run_step;
-use crate::tools::types::{ExecContext, HostFacts, Run, Step, Tool, ToolError};
+use crate::tools::types::{ArgsError, ExecContext, HostFacts, Run, Step, Tool, ToolError};
 
 /// Arguments of `run_command`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -35,19 +35,18 @@ impl Tool for RunCommand {
     fn parameters(&self) -> Value {
         schema_for::<RunCommandArgs>()
     }
-    fn render(&self, args: &Value, _facts: &HostFacts) -> Result<Vec<Step>, String> {
+    fn render(&self, args: &Value, _facts: &HostFacts) -> Result<Vec<Step>, ArgsError> {
         let a: RunCommandArgs = parse_args("run_command", args)?;
-        Ok(vec![Step::new(pipeline::split_pipeline(&a.command)?.0)])
+        let (argv, _) = pipeline::split_pipeline(&a.command)?;
+        Ok(vec![Step::new(argv)])
     }
 
     /// The paths the command would read are resolved on the host and re-checked by
     /// [`run_step`] (as for every tool), so a symlink cannot lead to a secret.
     async fn run(&self, ctx: &ExecContext, args: &Value) -> Result<Run, ToolError> {
-        let a: RunCommandArgs =
-            parse_args("run_command", args).map_err(ToolError::RespondToModel)?;
+        let a: RunCommandArgs = parse_args("run_command", args)?;
         // Only the first segment runs on the host; `| STAGE`s are applied by tai below.
-        let (argv, stages) =
-            pipeline::split_pipeline(&a.command).map_err(ToolError::RespondToModel)?;
+        let (argv, stages) = pipeline::split_pipeline(&a.command).map_err(ArgsError::from)?;
         let mut run = Run::default();
         run_step(ctx, &Step::new(argv), &mut run, |s| {
             pipeline::apply_stages(&stages, s)

@@ -3,7 +3,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::common::{args_of, plain, Spec};
-use crate::tools::types::Step;
+use crate::tools::types::{ArgsError, Step};
 use crate::tools::variants::Variants;
 
 /// Arguments of `service_status`.
@@ -22,7 +22,7 @@ impl Spec for ServiceStatus {
     const DESCRIPTION: &'static str =
         "State of one service: active or failed, since when, main PID, memory, and its last log lines";
 
-    fn steps(&self, a: &ServiceStatusArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, a: &ServiceStatusArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         plain("unit", &a.unit)?;
         let u = a.unit.clone();
         Ok(vec![Step::new([
@@ -67,7 +67,7 @@ impl Spec for ListServices {
     const DESCRIPTION: &'static str =
         "List systemd services and their state (running, failed, ...)";
 
-    fn steps(&self, a: &ListServicesArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, a: &ListServicesArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         let mut argv = args_of(&[
             "systemctl",
             "list-units",

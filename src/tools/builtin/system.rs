@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::common::{clamp, keep_lines, plain, NoArgs, Spec};
-use crate::tools::types::Step;
+use crate::tools::types::{ArgsError, Step};
 use crate::tools::variants::Variants;
 
 /// Sort order for `list_processes`.
@@ -35,7 +35,7 @@ impl Spec for ListProcesses {
     const DESCRIPTION: &'static str =
         "Top processes by CPU, memory, PID or CPU time, with state, age and command line";
 
-    fn steps(&self, a: &ListProcessesArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, a: &ListProcessesArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         let key = match a.sort.unwrap_or(ProcessSort::Cpu) {
             ProcessSort::Cpu => "-%cpu",
             ProcessSort::Mem => "-rss",
@@ -79,9 +79,9 @@ impl Spec for ProcessInfo {
     const DESCRIPTION: &'static str =
         "One process in detail: command line, state, memory, threads, limits and cgroup";
 
-    fn steps(&self, a: &ProcessInfoArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, a: &ProcessInfoArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         if a.pid == 0 {
-            return Err("pid must be a positive process ID".into());
+            return Err(ArgsError::Pid);
         }
         let pid = a.pid.to_string();
         let proc_file = |f: &str| format!("/proc/{pid}/{f}");
@@ -109,7 +109,7 @@ impl Spec for MemoryInfo {
     const DESCRIPTION: &'static str =
         "Memory and swap usage (free, /proc/meminfo) and memory pressure";
 
-    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         Ok(vec![
             Step::new(["free", "-m"]),
             Step::new(["cat", "/proc/meminfo"]),
@@ -126,7 +126,7 @@ impl Spec for CpuLoad {
     const DESCRIPTION: &'static str =
         "Load averages, CPU count, a 2-second vmstat sample and CPU pressure";
 
-    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         Ok(vec![
             Step::new(["uptime"]),
             Step::new(["nproc"]),
@@ -143,7 +143,7 @@ impl Spec for SystemInfo {
     const NAME: &'static str = "system_info";
     const DESCRIPTION: &'static str = "Operating system, kernel, host name and uptime";
 
-    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, _a: &NoArgs, _v: &Variants) -> Result<Vec<Step>, ArgsError> {
         Ok(vec![
             Step::new(["uname", "-a"]),
             Step::new(["cat", "/etc/os-release"]),
@@ -169,7 +169,7 @@ impl Spec for PackageVersion {
     const DESCRIPTION: &'static str =
         "Installed version of a package (dpkg-query or rpm -q, per distro)";
 
-    fn steps(&self, a: &PackageVersionArgs, v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, a: &PackageVersionArgs, v: &Variants) -> Result<Vec<Step>, ArgsError> {
         plain("name", &a.name)?;
         let with_name = |prefix: &Vec<String>| {
             let mut argv = prefix.clone();
@@ -177,9 +177,9 @@ impl Spec for PackageVersion {
             argv
         };
         let mut queries = v.package_query.iter();
-        let first = queries
-            .next()
-            .ok_or("no package query is configured for this distro family")?;
+        let first = queries.next().ok_or(ArgsError::NotConfigured {
+            what: "package query",
+        })?;
         let mut step = Step::new(with_name(first));
         for q in queries {
             step = step.or(with_name(q));
@@ -196,7 +196,7 @@ impl Spec for TimeSync {
     const DESCRIPTION: &'static str =
         "Clock and NTP synchronisation state (timedatectl, chrony or ntpd)";
 
-    fn steps(&self, _a: &NoArgs, v: &Variants) -> Result<Vec<Step>, String> {
+    fn steps(&self, _a: &NoArgs, v: &Variants) -> Result<Vec<Step>, ArgsError> {
         let mut steps = vec![Step::new(["timedatectl", "status"]).or(["date", "-u"])];
         let mut sync = v.time_sync.iter();
         if let Some(first) = sync.next() {

@@ -13,16 +13,65 @@ use std::collections::HashMap;
 
 use regex::Regex;
 
+use super::common::{no_files, opt, parse_opts, Arity, Out, PatternError, PipelineError};
 use super::grep::{compile, translate};
 use super::printf::{check_format, fmt_num, num, printf};
-use super::{no_files, opt, parse_opts, Arity, Out};
 
-const SUPPORTED: &str = "awk after `|` supports only [-F SEP] '[COND] {print ITEMS}': ITEMS are \
+/// What the `awk` stage supports, appended to its errors.
+pub(super) const SUPPORTED: &str = "awk after `|` supports only [-F SEP] '[COND] {print ITEMS}': ITEMS are \
     $N, $NF, $(NF-N), $0, NR, NF, numbers and \"strings\" (comma = space, juxtaposition = \
     concatenation); COND is /re/, !/re/, X ~ /re/, X !~ /re/, or X OP Y with OP one of == != \
     < <= > >=, joined by && and ||; printf \"FMT\", ITEMS also works, and sums: \
     '{s+=$N; n++} END {print s, n, s/n}' (arithmetic + - * / %, no arrays). To count, add `| sort | uniq -c`; for anything else run awk on \
     the file as the first command";
+
+/// Why an awk program was refused (shown as `awk program `P`: ERROR. SUPPORTED`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AwkError {
+    #[error("expected `{{` after END")]
+    EndBlock,
+    #[error("unexpected `{0}`")]
+    Trailing(String),
+    #[error("empty program")]
+    Empty,
+    #[error("expected `;` or `}}` after a statement")]
+    StatementEnd,
+    #[error("printf needs a \"format\" string first")]
+    PrintfFormat,
+    #[error(
+        "printf conversion `%{0}` is not supported (use %s %d %i %f %x %o %c, with optional - 0 \
+         width and .precision)"
+    )]
+    PrintfConversion(String),
+    #[error("expected `)` after the printf arguments")]
+    PrintfParen,
+    #[error("the only statements supported are print, printf and VAR += X, VAR++")]
+    Statement,
+    #[error("unsupported statement starting with `{0}`")]
+    StatementStart(String),
+    #[error("`!` is supported only before /regex/")]
+    Negation,
+    #[error("expected /regex/")]
+    ExpectedRegex,
+    #[error("unterminated /regex/")]
+    UnterminatedRegex,
+    #[error("only $(NF-N) is supported inside $( )")]
+    FieldExpression,
+    #[error("expected `)` in $(NF-N)")]
+    FieldParen,
+    #[error("unterminated string")]
+    UnterminatedString,
+    #[error("bad number `{0}`")]
+    Number(String),
+    #[error("unsupported `{0}` where a field, NR, NF, number or string was expected")]
+    Operand(char),
+    #[error("the program ends where a field, NR, NF, number or string was expected")]
+    EndsEarly,
+    #[error("expected a field number after `$` (e.g. $1, $NF)")]
+    FieldNumber,
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+}
 
 #[derive(Debug, Clone)]
 enum Operand {
@@ -83,10 +132,13 @@ enum Stmt {
 }
 
 impl Awk {
-    pub(super) fn parse(args: &[String]) -> Result<Awk, String> {
+    pub(super) fn parse(args: &[String]) -> Result<Awk, PipelineError> {
         let table = [opt('F', "field-separator", Arity::Value)];
         let (opts, mut operands) =
-            parse_opts("awk", args, &table).map_err(|e| format!("{e}. {SUPPORTED}"))?;
+            parse_opts("awk", args, &table).map_err(|e| PipelineError::WithHelp {
+                source: Box::new(e),
+                help: SUPPORTED,
+            })?;
         let mut sep = Sep::Blanks;
         for (_, v) in opts {
             let v = v.unwrap_or_default();
@@ -104,12 +156,16 @@ impl Awk {
                 }
                 _ => Sep::Re(
                     compile(&translate(&v, true)?, false)
-                        .map_err(|e| format!("awk -F `{v}`: {e}"))?,
+                        .map_err(|e| PatternError::new(&v, e.into()))?,
                 ),
             };
         }
         if operands.is_empty() {
-            return Err(format!("`awk` needs a program. {SUPPORTED}"));
+            return Err(PipelineError::Missing {
+                stage: "awk",
+                what: "a program. ",
+                help: SUPPORTED,
+            });
         }
         let program = operands.remove(0);
         no_files("awk", &operands)?;
@@ -117,9 +173,10 @@ impl Awk {
             cs: program.chars().collect(),
             i: 0,
         };
-        let (conds, action, main, end) = p
-            .program()
-            .map_err(|e| format!("awk program `{program}`: {e}. {SUPPORTED}"))?;
+        let (conds, action, main, end) = p.program().map_err(|source| PipelineError::Awk {
+            program: program.clone(),
+            source,
+        })?;
         Ok(Awk {
             sep,
             conds,
@@ -141,7 +198,7 @@ impl Awk {
     pub(super) fn apply(&self, input: &str, out: &mut Out) {
         let mut vars: HashMap<String, f64> = HashMap::new();
         let mut last = ("", 0usize);
-        for (i, line) in super::lines(input).enumerate() {
+        for (i, line) in super::common::lines(input).enumerate() {
             last = (line, i + 1);
             if !self.main {
                 continue;
@@ -354,7 +411,7 @@ impl Parser {
         }
     }
 
-    fn program(&mut self) -> Result<Program, String> {
+    fn program(&mut self) -> Result<Program, AwkError> {
         let mut conds = Vec::new();
         let main = !self.keyword("END");
         let mut action = None;
@@ -378,18 +435,15 @@ impl Parser {
         let mut end = Vec::new();
         if !main || self.keyword("END") {
             if !self.eat("{") {
-                return Err("expected `{` after END".into());
+                return Err(AwkError::EndBlock);
             }
             end = self.block()?;
         }
         if self.peek().is_some() {
-            return Err(format!(
-                "unexpected `{}`",
-                self.cs[self.i..].iter().collect::<String>()
-            ));
+            return Err(AwkError::Trailing(self.cs[self.i..].iter().collect()));
         }
         if main && conds.is_empty() && action.is_none() {
-            return Err("empty program".into());
+            return Err(AwkError::Empty);
         }
         Ok((conds, action, main, end))
     }
@@ -410,7 +464,7 @@ impl Parser {
     }
 
     /// Statements up to the closing `}` (consumed), separated by `;`.
-    fn block(&mut self) -> Result<Vec<Stmt>, String> {
+    fn block(&mut self) -> Result<Vec<Stmt>, AwkError> {
         let mut stmts = Vec::new();
         loop {
             while self.eat(";") {}
@@ -419,16 +473,16 @@ impl Parser {
             }
             stmts.push(self.stmt()?);
             if !self.eat(";") && self.peek() != Some('}') {
-                return Err("expected `;` or `}` after a statement".into());
+                return Err(AwkError::StatementEnd);
             }
         }
     }
 
-    fn stmt(&mut self) -> Result<Stmt, String> {
+    fn stmt(&mut self) -> Result<Stmt, AwkError> {
         if self.keyword("printf") {
             let paren = self.eat("(");
             let Operand::Str(fmt) = self.operand()? else {
-                return Err("printf needs a \"format\" string first".into());
+                return Err(AwkError::PrintfFormat);
             };
             check_format(&fmt)?;
             let mut args = Vec::new();
@@ -436,7 +490,7 @@ impl Parser {
                 args.push(self.expr()?);
             }
             if paren && !self.eat(")") {
-                return Err("expected `)` after the printf arguments".into());
+                return Err(AwkError::PrintfParen);
             }
             return Ok(Stmt::Printf(fmt, args));
         }
@@ -459,9 +513,7 @@ impl Parser {
             return Ok(Stmt::Print(items));
         }
         let Some(var) = self.ident() else {
-            return Err(
-                "the only statements supported are print, printf and VAR += X, VAR++".into(),
-            );
+            return Err(AwkError::Statement);
         };
         for (tok, op) in [("+=", '+'), ("-=", '-'), ("++", '+'), ("--", '-')] {
             if self.eat(tok) {
@@ -476,7 +528,7 @@ impl Parser {
         if self.eat("=") && !self.eat("=") {
             return Ok(Stmt::Assign(var, '=', self.expr()?));
         }
-        Err(format!("unsupported statement starting with `{var}`"))
+        Err(AwkError::StatementStart(var))
     }
 
     /// A variable name (not a keyword, not a function call).
@@ -512,7 +564,7 @@ impl Parser {
     }
 
     /// `A (+|-) B` over `A (*|/|%) B` over operands, left to right.
-    fn expr(&mut self) -> Result<Operand, String> {
+    fn expr(&mut self) -> Result<Operand, AwkError> {
         let mut a = self.term()?;
         loop {
             self.ws();
@@ -530,7 +582,7 @@ impl Parser {
         }
     }
 
-    fn term(&mut self) -> Result<Operand, String> {
+    fn term(&mut self) -> Result<Operand, AwkError> {
         let mut a = self.operand()?;
         loop {
             let op = match self.peek() {
@@ -543,10 +595,10 @@ impl Parser {
         }
     }
 
-    fn cond(&mut self) -> Result<Cond, String> {
+    fn cond(&mut self) -> Result<Cond, AwkError> {
         if self.eat("!") {
             if self.peek() != Some('/') {
-                return Err("`!` is supported only before /regex/".into());
+                return Err(AwkError::Negation);
             }
             let re = self.regex()?;
             return Ok(Cond::Match {
@@ -579,14 +631,14 @@ impl Parser {
         Ok(Cond::Truthy(a))
     }
 
-    fn regex(&mut self) -> Result<Regex, String> {
+    fn regex(&mut self) -> Result<Regex, AwkError> {
         if !self.eat("/") {
-            return Err("expected /regex/".into());
+            return Err(AwkError::ExpectedRegex);
         }
         let mut pat = String::new();
         loop {
             match self.cs.get(self.i).copied() {
-                None => return Err("unterminated /regex/".into()),
+                None => return Err(AwkError::UnterminatedRegex),
                 Some('/') => {
                     self.i += 1;
                     break;
@@ -608,21 +660,22 @@ impl Parser {
                 }
             }
         }
-        compile(&translate(&pat, true)?, false).map_err(|e| format!("bad regex /{pat}/: {e}"))
+        Ok(compile(&translate(&pat, true)?, false)
+            .map_err(|e| PatternError::new(&pat, e.into()))?)
     }
 
-    fn operand(&mut self) -> Result<Operand, String> {
+    fn operand(&mut self) -> Result<Operand, AwkError> {
         if self.eat("$") {
             if self.eat("NF") {
                 return Ok(Operand::FieldFromEnd(0));
             }
             if self.eat("(") {
                 if !self.eat("NF") {
-                    return Err("only $(NF-N) is supported inside $( )".into());
+                    return Err(AwkError::FieldExpression);
                 }
                 let k = if self.eat("-") { self.digits()? } else { 0 };
                 if !self.eat(")") {
-                    return Err("expected `)` in $(NF-N)".into());
+                    return Err(AwkError::FieldParen);
                 }
                 return Ok(Operand::FieldFromEnd(k));
             }
@@ -642,12 +695,12 @@ impl Parser {
                 self.i += 1;
                 let mut s = String::new();
                 loop {
-                    let c = *self.cs.get(self.i).ok_or("unterminated string")?;
+                    let c = *self.cs.get(self.i).ok_or(AwkError::UnterminatedString)?;
                     self.i += 1;
                     match c {
                         '"' => return Ok(Operand::Str(s)),
                         '\\' => {
-                            let e = *self.cs.get(self.i).ok_or("unterminated string")?;
+                            let e = *self.cs.get(self.i).ok_or(AwkError::UnterminatedString)?;
                             self.i += 1;
                             s.push(match e {
                                 'n' => '\n',
@@ -670,26 +723,21 @@ impl Parser {
                     self.i += 1;
                 }
                 let text: String = self.cs[start..self.i].iter().collect();
-                let n = text.parse().map_err(|_| format!("bad number `{text}`"))?;
+                let n = text.parse().map_err(|_| AwkError::Number(text.clone()))?;
                 Ok(Operand::Num(n, text))
             }
-            Some(c) => Err(format!(
-                "unsupported `{c}` where a field, NR, NF, number or string was expected"
-            )),
-            None => {
-                Err("the program ends where a field, NR, NF, number or string was expected".into())
-            }
+            Some(c) => Err(AwkError::Operand(c)),
+            None => Err(AwkError::EndsEarly),
         }
     }
 
-    fn digits(&mut self) -> Result<usize, String> {
+    fn digits(&mut self) -> Result<usize, AwkError> {
         self.ws();
         let start = self.i;
         while self.cs.get(self.i).is_some_and(char::is_ascii_digit) {
             self.i += 1;
         }
         let text: String = self.cs[start..self.i].iter().collect();
-        text.parse()
-            .map_err(|_| "expected a field number after `$` (e.g. $1, $NF)".to_string())
+        text.parse().map_err(|_| AwkError::FieldNumber)
     }
 }

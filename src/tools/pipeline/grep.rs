@@ -3,7 +3,9 @@
 //! crate matches in linear time, so no pattern can make tai spin.
 use regex::{Regex, RegexBuilder};
 
-use super::{no_files, number, opt, parse_opts, Arity, Out};
+use super::common::{
+    no_files, number, opt, parse_opts, Arity, Out, PatternError, PatternProblem, PipelineError,
+};
 
 /// A parsed `grep` stage.
 #[derive(Debug, Clone)]
@@ -20,7 +22,7 @@ pub struct Grep {
 }
 
 impl Grep {
-    pub(super) fn parse(args: &[String], extended: bool) -> Result<Grep, String> {
+    pub(super) fn parse(args: &[String], extended: bool) -> Result<Grep, PipelineError> {
         let table = [
             opt('v', "invert-match", Arity::Flag),
             opt('i', "ignore-case", Arity::Flag),
@@ -78,17 +80,17 @@ impl Grep {
                 'A' => g.after = number("grep", "-A", &v)?,
                 'B' => g.before = number("grep", "-B", &v)?,
                 'C' => (g.before, g.after) = (number("grep", "-C", &v)?, number("grep", "-C", &v)?),
-                'P' => {
-                    return Err("`grep -P` (Perl regex) is not supported after `|`: use -E \
-                                (extended regex; \\w \\s \\b and \\d work)"
-                        .into())
-                }
+                'P' => return Err(PipelineError::GrepPerl),
                 _ => {}
             }
         }
         if patterns.is_empty() {
             if operands.is_empty() {
-                return Err("`grep` after `|` needs a pattern, e.g. `| grep -i error`".into());
+                return Err(PipelineError::Missing {
+                    stage: "grep",
+                    what: "a pattern",
+                    help: ", e.g. `| grep -i error`",
+                });
             }
             patterns.push(operands.remove(0));
         }
@@ -106,7 +108,8 @@ impl Grep {
         if line {
             re = format!("^(?:{re})$");
         }
-        g.re = compile(&re, icase).map_err(|e| format!("`grep`: bad pattern {patterns:?}: {e}"))?;
+        g.re = compile(&re, icase)
+            .map_err(|e| PatternError::new(&patterns.join("` or `"), e.into()))?;
         Ok(g)
     }
 
@@ -144,7 +147,7 @@ impl Grep {
     }
 
     pub(super) fn apply(&self, input: &str, out: &mut Out) {
-        let all: Vec<&str> = super::lines(input).collect();
+        let all: Vec<&str> = super::common::lines(input).collect();
         let context = !self.count && !self.only && (self.before > 0 || self.after > 0);
         let mut selected = 0usize;
         let mut last_printed: Option<usize> = None;
@@ -248,7 +251,8 @@ const CLASSES: &[&str] = &[
 
 /// Translate a POSIX BRE (`extended = false`, GNU extensions `\+ \? \|` included) or ERE into
 /// `regex` syntax. Backreferences and collating elements are refused with a message.
-pub fn translate(pat: &str, extended: bool) -> Result<String, String> {
+pub fn translate(pat: &str, extended: bool) -> Result<String, PatternError> {
+    let bad = |problem| PatternError::new(pat, problem);
     let cs: Vec<char> = pat.chars().collect();
     let mut out = String::with_capacity(pat.len() + 8);
     let mut at_start = true;
@@ -262,7 +266,7 @@ pub fn translate(pat: &str, extended: bool) -> Result<String, String> {
         match c {
             '\\' => {
                 let Some(&d) = cs.get(i) else {
-                    return Err(format!("pattern `{pat}` ends with a lone `\\`"));
+                    return Err(bad(PatternProblem::LoneBackslash));
                 };
                 i += 1;
                 match d {
@@ -282,19 +286,16 @@ pub fn translate(pat: &str, extended: bool) -> Result<String, String> {
                     '{' if !extended && !was_start => {
                         let end = (i..cs.len().saturating_sub(1))
                             .find(|&k| cs[k] == '\\' && cs[k + 1] == '}')
-                            .ok_or_else(|| format!("pattern `{pat}`: `\\{{` without `\\}}`"))?;
+                            .ok_or_else(|| bad(PatternProblem::UnclosedInterval))?;
                         let body: String = cs[i..end].iter().collect();
-                        out.push_str(&interval(&body).ok_or_else(|| {
-                            format!("pattern `{pat}`: invalid interval `\\{{{body}\\}}`")
-                        })?);
+                        out.push_str(
+                            &interval(&body)
+                                .ok_or_else(|| bad(PatternProblem::BadInterval(body.clone())))?,
+                        );
                         i = end + 2;
                     }
                     '+' | '?' if !extended && !was_start => out.push(d),
-                    '1'..='9' => {
-                        return Err(format!(
-                            "pattern `{pat}`: backreferences (`\\{d}`) are not supported"
-                        ))
-                    }
+                    '1'..='9' => return Err(bad(PatternProblem::Backreference(d))),
                     'w' | 'W' | 's' | 'S' | 'b' | 'B' => {
                         out.push('\\');
                         out.push(d);
@@ -304,10 +305,7 @@ pub fn translate(pat: &str, extended: bool) -> Result<String, String> {
                     'd' => out.push_str("[0-9]"),
                     'D' => out.push_str("[^0-9]"),
                     c if c.is_alphanumeric() => {
-                        return Err(format!(
-                            "pattern `{pat}`: unsupported escape `\\{c}` (supported: \\w \\W \\s \
-                             \\S \\b \\B \\< \\> \\d and escaped punctuation)"
-                        ))
+                        return Err(bad(PatternProblem::UnsupportedEscape(c)))
                     }
                     c => push_literal(&mut out, c),
                 }
@@ -355,7 +353,7 @@ pub fn translate(pat: &str, extended: bool) -> Result<String, String> {
         }
     }
     if depth > 0 {
-        return Err(format!("pattern `{pat}`: unmatched `(`"));
+        return Err(bad(PatternProblem::UnmatchedParen));
     }
     Ok(out)
 }
@@ -383,8 +381,8 @@ fn interval(body: &str) -> Option<String> {
 }
 
 /// Translate the bracket expression starting after `[` at `i`; returns the index after `]`.
-fn bracket(cs: &[char], mut i: usize, out: &mut String, pat: &str) -> Result<usize, String> {
-    let unterminated = || format!("pattern `{pat}`: `[` without a closing `]`");
+fn bracket(cs: &[char], mut i: usize, out: &mut String, pat: &str) -> Result<usize, PatternError> {
+    let unterminated = || PatternError::new(pat, PatternProblem::UnclosedBracket);
     out.push('[');
     if cs.get(i) == Some(&'^') {
         out.push('^');
@@ -411,9 +409,9 @@ fn bracket(cs: &[char], mut i: usize, out: &mut String, pat: &str) -> Result<usi
                 .ok_or_else(unterminated)?;
             let name: String = cs[i + 2..end].iter().collect();
             if kind != ':' || !CLASSES.contains(&name.as_str()) {
-                return Err(format!(
-                    "pattern `{pat}`: `[{kind}{name}{kind}]` is not supported; use a class like \
-                     [:alpha:] [:digit:] [:space:]"
+                return Err(PatternError::new(
+                    pat,
+                    PatternProblem::UnsupportedClass { kind, name },
                 ));
             }
             out.push_str(&format!("[:{name}:]"));
@@ -424,7 +422,10 @@ fn bracket(cs: &[char], mut i: usize, out: &mut String, pat: &str) -> Result<usi
         if cs.get(i) == Some(&'-') && cs.get(i + 1).is_some_and(|&h| h != ']') {
             let hi = cs[i + 1];
             if hi < c {
-                return Err(format!("pattern `{pat}`: invalid range `{c}-{hi}`"));
+                return Err(PatternError::new(
+                    pat,
+                    PatternProblem::BadRange { lo: c, hi },
+                ));
             }
             esc(out, c);
             out.push('-');

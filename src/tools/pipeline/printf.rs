@@ -1,6 +1,7 @@
 //! Number formatting for the `awk` stage: awk's output form of numbers, its string-to-number
 //! conversion, and the `printf` subset (`%s %d %i %f %x %o %c`, flags `-` and `0`, width and
 //! precision, widths capped at 256).
+use super::awk::AwkError;
 
 /// awk's output form of a number: integers plainly, others with 6 significant digits.
 pub(super) fn fmt_num(v: f64) -> String {
@@ -27,7 +28,7 @@ pub(super) fn fmt_num(v: f64) -> String {
 }
 
 /// The conversions `printf` supports: `%[-0][WIDTH][.PREC](s|d|i|f|x|o|c|%)`.
-pub(super) fn check_format(fmt: &str) -> Result<(), String> {
+pub(super) fn check_format(fmt: &str) -> Result<(), AwkError> {
     let mut it = fmt.chars().peekable();
     while let Some(c) = it.next() {
         if c != '%' {
@@ -39,10 +40,8 @@ pub(super) fn check_format(fmt: &str) -> Result<(), String> {
         match it.next() {
             Some('s' | 'd' | 'i' | 'f' | 'x' | 'o' | 'c' | '%') => {}
             other => {
-                return Err(format!(
-                    "printf conversion `%{}` is not supported (use %s %d %i %f %x %o %c, with \
-                     optional - 0 width and .precision)",
-                    other.map(String::from).unwrap_or_default()
+                return Err(AwkError::PrintfConversion(
+                    other.map(String::from).unwrap_or_default(),
                 ))
             }
         }

@@ -4,11 +4,39 @@
 //! `s/RE/REPL/[g][p][i][N]` (any delimiter; `&` and `\1`-`\9` in REPL), `p`, `d` or `q`.
 use regex::Regex;
 
+use super::common::{no_files, opt, parse_opts, Arity, Out, PatternError, PipelineError};
 use super::grep::{compile, translate};
-use super::{opt, parse_opts, Arity, Out};
 
-const SUPPORTED: &str = "sed after `|` supports [-n] [-E] 'SCRIPT' with `;`-separated \
+/// What the `sed` stage supports, appended to its errors.
+pub(super) const SUPPORTED: &str = "sed after `|` supports [-n] [-E] 'SCRIPT' with `;`-separated \
     [ADDR[,ADDR]][!]CMD: ADDR is N, $ or /re/; CMD is s/re/repl/[gpiN], p, d or q";
+
+/// Why a sed script was refused (shown as `sed script `S`: ERROR. SUPPORTED`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SedError {
+    #[error("expected an address after `,`")]
+    MissingAddress,
+    #[error("missing command")]
+    MissingCommand,
+    #[error("command `{0}` is not supported")]
+    UnsupportedCommand(char),
+    #[error("unexpected `{0}` after a command")]
+    Trailing(char),
+    #[error("bad line number `{0}`")]
+    LineNumber(String),
+    #[error("missing closing `{0}`")]
+    Unclosed(char),
+    #[error("a lone `\\` at the end")]
+    LoneBackslash,
+    #[error("s needs a delimiter")]
+    NoDelimiter,
+    #[error("`{0}` cannot delimit s///")]
+    BadDelimiter(char),
+    #[error("s///Ng (replace from the Nth match on) is not supported")]
+    NthGlobal,
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+}
 
 #[derive(Debug, Clone)]
 enum Addr {
@@ -47,7 +75,7 @@ pub struct Sed {
 }
 
 impl Sed {
-    pub(super) fn parse(args: &[String]) -> Result<Sed, String> {
+    pub(super) fn parse(args: &[String]) -> Result<Sed, PipelineError> {
         let table = [
             opt('n', "quiet", Arity::Flag),
             opt('E', "regexp-extended", Arity::Flag),
@@ -56,7 +84,10 @@ impl Sed {
             opt('u', "unbuffered", Arity::Flag),
         ];
         let (opts, mut operands) =
-            parse_opts("sed", args, &table).map_err(|e| format!("{e}. {SUPPORTED}"))?;
+            parse_opts("sed", args, &table).map_err(|e| PipelineError::WithHelp {
+                source: Box::new(e),
+                help: SUPPORTED,
+            })?;
         let quiet = opts.iter().any(|(k, _)| *k == 'n');
         let ere = opts.iter().any(|(k, _)| *k == 'E' || *k == 'r');
         let mut scripts: Vec<String> = opts
@@ -66,11 +97,15 @@ impl Sed {
             .collect();
         if scripts.is_empty() {
             if operands.is_empty() {
-                return Err(format!("`sed` needs a script. {SUPPORTED}"));
+                return Err(PipelineError::Missing {
+                    stage: "sed",
+                    what: "a script. ",
+                    help: SUPPORTED,
+                });
             }
             scripts.push(operands.remove(0));
         }
-        super::no_files("sed", &operands)?;
+        no_files("sed", &operands)?;
         let mut cmds = Vec::new();
         for s in &scripts {
             let mut p = Parser {
@@ -78,14 +113,16 @@ impl Sed {
                 i: 0,
                 ere,
             };
-            p.script(&mut cmds)
-                .map_err(|e| format!("sed script `{s}`: {e}. {SUPPORTED}"))?;
+            p.script(&mut cmds).map_err(|source| PipelineError::Sed {
+                script: s.clone(),
+                source,
+            })?;
         }
         Ok(Sed { quiet, cmds })
     }
 
     pub(super) fn apply(&self, input: &str, out: &mut Out) {
-        let all: Vec<&str> = super::lines(input).collect();
+        let all: Vec<&str> = super::common::lines(input).collect();
         let last = all.len();
         // Per command: inside an active range.
         let mut active = vec![false; self.cmds.len()];
@@ -203,7 +240,7 @@ impl Parser {
         self.cs.get(self.i).copied()
     }
 
-    fn script(&mut self, cmds: &mut Vec<Command>) -> Result<(), String> {
+    fn script(&mut self, cmds: &mut Vec<Command>) -> Result<(), SedError> {
         loop {
             self.ws();
             while self.peek() == Some(';') {
@@ -216,7 +253,7 @@ impl Parser {
             let from = self.addr()?;
             let to = if from.is_some() && self.peek() == Some(',') {
                 self.i += 1;
-                Some(self.addr()?.ok_or("expected an address after `,`")?)
+                Some(self.addr()?.ok_or(SedError::MissingAddress)?)
             } else {
                 None
             };
@@ -226,14 +263,14 @@ impl Parser {
                 self.i += 1;
                 self.ws();
             }
-            let c = self.peek().ok_or("missing command")?;
+            let c = self.peek().ok_or(SedError::MissingCommand)?;
             self.i += 1;
             let cmd = match c {
                 'p' => Cmd::Print,
                 'd' => Cmd::Delete,
                 'q' => Cmd::Quit,
                 's' => self.subst()?,
-                c => return Err(format!("command `{c}` is not supported")),
+                c => return Err(SedError::UnsupportedCommand(c)),
             };
             cmds.push(Command {
                 from,
@@ -245,12 +282,12 @@ impl Parser {
             match self.peek() {
                 None => return Ok(()),
                 Some(';') => self.i += 1,
-                Some(c) => return Err(format!("unexpected `{c}` after a command")),
+                Some(c) => return Err(SedError::Trailing(c)),
             }
         }
     }
 
-    fn addr(&mut self) -> Result<Option<Addr>, String> {
+    fn addr(&mut self) -> Result<Option<Addr>, SedError> {
         self.ws();
         match self.peek() {
             Some('$') => {
@@ -265,7 +302,7 @@ impl Parser {
                 let text: String = self.cs[start..self.i].iter().collect();
                 let n = text
                     .parse()
-                    .map_err(|_| format!("bad line number `{text}`"))?;
+                    .map_err(|_| SedError::LineNumber(text.clone()))?;
                 Ok(Some(Addr::Line(n)))
             }
             Some('/') => {
@@ -278,16 +315,16 @@ impl Parser {
     }
 
     /// Text up to the unescaped `delim` (consumed); `\delim` becomes `delim`.
-    fn delimited(&mut self, delim: char) -> Result<String, String> {
+    fn delimited(&mut self, delim: char) -> Result<String, SedError> {
         let mut s = String::new();
         loop {
-            let c = self.peek().ok_or(format!("missing closing `{delim}`"))?;
+            let c = self.peek().ok_or(SedError::Unclosed(delim))?;
             self.i += 1;
             if c == delim {
                 return Ok(s);
             }
             if c == '\\' {
-                let n = self.peek().ok_or("a lone `\\` at the end")?;
+                let n = self.peek().ok_or(SedError::LoneBackslash)?;
                 self.i += 1;
                 if n != delim {
                     s.push('\\');
@@ -299,14 +336,15 @@ impl Parser {
         }
     }
 
-    fn regex(&self, pat: &str, icase: bool) -> Result<Regex, String> {
-        compile(&translate(pat, self.ere)?, icase).map_err(|e| format!("bad regex `{pat}`: {e}"))
+    fn regex(&self, pat: &str, icase: bool) -> Result<Regex, SedError> {
+        Ok(compile(&translate(pat, self.ere)?, icase)
+            .map_err(|e| PatternError::new(pat, e.into()))?)
     }
 
-    fn subst(&mut self) -> Result<Cmd, String> {
-        let delim = self.peek().ok_or("s needs a delimiter")?;
+    fn subst(&mut self) -> Result<Cmd, SedError> {
+        let delim = self.peek().ok_or(SedError::NoDelimiter)?;
         if delim.is_alphanumeric() || delim == '\\' || delim.is_whitespace() {
-            return Err(format!("`{delim}` cannot delimit s///"));
+            return Err(SedError::BadDelimiter(delim));
         }
         self.i += 1;
         let pat = self.delimited(delim)?;
@@ -323,7 +361,7 @@ impl Parser {
             self.i += 1;
         }
         if nth > 1 && global {
-            return Err("s///Ng (replace from the Nth match on) is not supported".into());
+            return Err(SedError::NthGlobal);
         }
         // sed's replacement: `&` is the match, `\N` a group, `\n` a newline, `\&` a literal.
         let mut repl = String::new();

@@ -5,7 +5,7 @@
 //! comparison GNU uses when keys tie (unless `-s` or `-u`).
 use std::cmp::Ordering;
 
-use super::{no_files, opt, parse_opts, Arity, Out};
+use super::common::{no_files, opt, parse_opts, Arity, Out, PipelineError, SortKeyProblem};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Order {
@@ -52,7 +52,7 @@ pub struct Sort {
 }
 
 impl Sort {
-    pub(super) fn parse(args: &[String]) -> Result<Sort, String> {
+    pub(super) fn parse(args: &[String]) -> Result<Sort, PipelineError> {
         let table = [
             opt('n', "numeric-sort", Arity::Flag),
             opt('h', "human-numeric-sort", Arity::Flag),
@@ -83,7 +83,13 @@ impl Sort {
                     let mut cs = v.chars();
                     s.sep = match (cs.next(), cs.next()) {
                         (Some(c), None) => Some(c),
-                        _ => return Err(format!("`sort -t` takes one character, got `{v}`")),
+                        _ => {
+                            return Err(PipelineError::OneCharacter {
+                                stage: "sort",
+                                option: 't',
+                                value: v,
+                            })
+                        }
                     };
                 }
                 c => {
@@ -164,7 +170,7 @@ impl Sort {
     }
 
     pub(super) fn apply(&self, input: &str, out: &mut Out) {
-        let mut all: Vec<&str> = super::lines(input).collect();
+        let mut all: Vec<&str> = super::common::lines(input).collect();
         all.sort_by(|a, b| {
             self.cmp_keys(a, b).then_with(|| {
                 if self.stable || self.unique {
@@ -190,25 +196,26 @@ impl Sort {
 }
 
 /// `-k 2`, `-k 2,2`, `-k3nr`, `-k 2,2n`.
-fn parse_key(v: &str) -> Result<Key, String> {
-    let bad = |why: &str| {
-        format!("`sort -k {v}`: {why}; use -k N[,M] with optional letters b f h n r, e.g. -k2,2nr")
+fn parse_key(v: &str) -> Result<Key, PipelineError> {
+    let bad = |problem| PipelineError::SortKey {
+        key: v.to_string(),
+        problem,
     };
     let mut order = Order::default();
-    let mut field = |s: &str| -> Result<usize, String> {
+    let mut field = |s: &str| -> Result<usize, PipelineError> {
         let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
         let rest = &s[digits.len()..];
         if rest.starts_with('.') {
-            return Err(bad("character positions (.C) are not supported"));
+            return Err(bad(SortKeyProblem::CharacterPositions));
         }
         for c in rest.chars() {
             if !order.set(c) {
-                return Err(bad(&format!("unknown ordering letter `{c}`")));
+                return Err(bad(SortKeyProblem::UnknownLetter(c)));
             }
         }
         match digits.parse::<usize>() {
             Ok(n) if n > 0 => Ok(n),
-            _ => Err(bad("fields are numbered from 1")),
+            _ => Err(bad(SortKeyProblem::FromOne)),
         }
     };
     let (a, b) = match v.split_once(',') {
@@ -218,7 +225,7 @@ fn parse_key(v: &str) -> Result<Key, String> {
     let from = field(a)?;
     let to = b.map(&mut field).transpose()?;
     if to.is_some_and(|t| t < from) {
-        return Err(bad("the end field is before the start field"));
+        return Err(bad(SortKeyProblem::EndBeforeStart));
     }
     Ok(Key { from, to, order })
 }

@@ -1,6 +1,6 @@
 //! The line-oriented stages: `head`, `tail`, `wc`, `uniq` and `cut`, with GNU coreutils'
 //! output formats (`uniq -c` counts right-aligned in 7 columns, `wc` columns of width 7).
-use super::{lines, no_files, number, opt, parse_opts, Arity, Out};
+use super::common::{lines, no_files, number, opt, parse_opts, Arity, Out, PipelineError};
 
 // ------------------------------------------------------------------------------------------
 // head / tail
@@ -15,7 +15,7 @@ pub struct Take {
 }
 
 impl Take {
-    pub(super) fn parse(prog: &str, args: &[String]) -> Result<Take, String> {
+    pub(super) fn parse(prog: &str, args: &[String]) -> Result<Take, PipelineError> {
         let mut args = args.to_vec();
         // The historical `-20` form.
         if let Some(first) = args.first() {
@@ -129,7 +129,7 @@ pub struct Wc {
 }
 
 impl Wc {
-    pub(super) fn parse(args: &[String]) -> Result<Wc, String> {
+    pub(super) fn parse(args: &[String]) -> Result<Wc, PipelineError> {
         let table = [
             opt('l', "lines", Arity::Flag),
             opt('w', "words", Arity::Flag),
@@ -192,7 +192,7 @@ pub struct Uniq {
 }
 
 impl Uniq {
-    pub(super) fn parse(args: &[String]) -> Result<Uniq, String> {
+    pub(super) fn parse(args: &[String]) -> Result<Uniq, PipelineError> {
         let table = [
             opt('c', "count", Arity::Flag),
             opt('d', "repeated", Arity::Flag),
@@ -296,7 +296,7 @@ pub struct Cut {
 }
 
 impl Cut {
-    pub(super) fn parse(args: &[String]) -> Result<Cut, String> {
+    pub(super) fn parse(args: &[String]) -> Result<Cut, PipelineError> {
         let table = [
             opt('d', "delimiter", Arity::Value),
             opt('f', "fields", Arity::Value),
@@ -324,7 +324,13 @@ impl Cut {
                     let mut cs = v.chars();
                     cut.delim = match (cs.next(), cs.next()) {
                         (Some(c), None) => c,
-                        _ => return Err(format!("`cut -d` takes one character, got `{v}`")),
+                        _ => {
+                            return Err(PipelineError::OneCharacter {
+                                stage: "cut",
+                                option: 'd',
+                                value: v,
+                            })
+                        }
                     };
                 }
                 'f' | 'c' | 'b' => {
@@ -339,10 +345,7 @@ impl Cut {
             }
         }
         if lists != 1 {
-            return Err(
-                "`cut` needs exactly one of -f LIST, -c LIST or -b LIST (e.g. `cut -d: -f1`)"
-                    .into(),
-            );
+            return Err(PipelineError::CutLists);
         }
         Ok(cut)
     }
@@ -389,8 +392,10 @@ impl Cut {
 }
 
 /// `1,3-5,7-`: 1-based inclusive ranges.
-fn parse_list(v: &str) -> Result<Vec<(usize, usize)>, String> {
-    let bad = || format!("`cut`: invalid list `{v}`; use numbers and ranges like `1,3-5,7-`");
+fn parse_list(v: &str) -> Result<Vec<(usize, usize)>, PipelineError> {
+    let bad = || PipelineError::CutList {
+        list: v.to_string(),
+    };
     let mut out = Vec::new();
     for part in v.split(',') {
         let (a, b) = match part.split_once('-') {

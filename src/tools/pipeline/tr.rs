@@ -1,6 +1,6 @@
 //! The `tr` stage (translate, delete, squeeze; C-locale classes) and `column -t` (align
 //! whitespace- or SEP-separated columns), both applied by tai to captured text.
-use super::{no_files, opt, parse_opts, Arity, Out};
+use super::common::{no_files, opt, parse_opts, Arity, Out, PipelineError};
 
 /// A parsed `tr` stage.
 #[derive(Debug, Clone)]
@@ -31,11 +31,11 @@ const CLASSES: &[(&str, ClassTest)] = &[
 ];
 
 /// Expand a `tr` set: `a-z`, `\n \t \r \\ \NNN`, `[:class:]`.
-fn expand(set: &str) -> Result<Vec<char>, String> {
+fn expand(set: &str) -> Result<Vec<char>, PipelineError> {
     let cs: Vec<char> = set.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
-    let next = |i: &mut usize| -> Result<char, String> {
+    let next = |i: &mut usize| -> Result<char, PipelineError> {
         let c = cs[*i];
         *i += 1;
         if c != '\\' || *i >= cs.len() {
@@ -60,7 +60,9 @@ fn expand(set: &str) -> Result<Vec<char>, String> {
                         None => break,
                     }
                 }
-                char::from_u32(v).ok_or_else(|| format!("`tr`: bad octal escape in `{set}`"))?
+                char::from_u32(v).ok_or_else(|| PipelineError::TrOctal {
+                    set: set.to_string(),
+                })?
             }
             c => c,
         })
@@ -69,13 +71,16 @@ fn expand(set: &str) -> Result<Vec<char>, String> {
         if cs[i] == '[' && cs.get(i + 1) == Some(&':') {
             let rest: String = cs[i + 2..].iter().collect();
             let Some(end) = rest.find(":]") else {
-                return Err(format!("`tr`: unterminated class in `{set}`"));
+                return Err(PipelineError::TrUnterminatedClass {
+                    set: set.to_string(),
+                });
             };
             let name = &rest[..end];
-            let (_, test) = CLASSES
-                .iter()
-                .find(|(n, _)| *n == name)
-                .ok_or_else(|| format!("`tr`: unknown class [:{name}:]"))?;
+            let (_, test) = CLASSES.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+                PipelineError::TrUnknownClass {
+                    name: name.to_string(),
+                }
+            })?;
             out.extend((0u8..128).map(char::from).filter(|c| test(*c)));
             i += 2 + name.chars().count() + 2;
             continue;
@@ -85,17 +90,17 @@ fn expand(set: &str) -> Result<Vec<char>, String> {
             && cs[i..].contains(&']')
             && cs.get(i + 2) == Some(&'*')
         {
-            return Err("`tr`: repeat sets like [c*n] are not supported".into());
+            return Err(PipelineError::TrRepeat);
         }
         let lo = next(&mut i)?;
         if cs.get(i) == Some(&'-') && i + 1 < cs.len() {
             i += 1;
             let hi = next(&mut i)?;
             if hi < lo {
-                return Err(format!("`tr`: range `{lo}-{hi}` is in reverse order"));
+                return Err(PipelineError::TrReversedRange { lo, hi });
             }
             if (hi as u32) - (lo as u32) > 0x1_0000 {
-                return Err(format!("`tr`: range `{lo}-{hi}` is too large"));
+                return Err(PipelineError::TrHugeRange { lo, hi });
             }
             out.extend((lo..=hi).collect::<Vec<char>>());
         } else {
@@ -106,7 +111,7 @@ fn expand(set: &str) -> Result<Vec<char>, String> {
 }
 
 impl Tr {
-    pub(super) fn parse(args: &[String]) -> Result<Tr, String> {
+    pub(super) fn parse(args: &[String]) -> Result<Tr, PipelineError> {
         let table = [
             opt('d', "delete", Arity::Flag),
             opt('s', "squeeze-repeats", Arity::Flag),
@@ -122,20 +127,19 @@ impl Tr {
             delete: has('d'),
             squeeze: has('s'),
         };
-        let usage = "`tr` after `|` takes SET1 [SET2] with -d, -s, -c (e.g. `tr -s ' '`, `tr -d '\\r'`, `tr a-z A-Z`); it reads the command's output, never files";
         let ok = match (tr.delete, tr.squeeze) {
             (true, false) => sets.len() == 1,
             (false, true) => sets.len() == 1 || sets.len() == 2,
             _ => sets.len() == 2,
         };
         if !ok {
-            return Err(usage.into());
+            return Err(PipelineError::TrUsage);
         }
         tr.set1 = expand(&sets[0])?;
         if let Some(s2) = sets.get(1) {
             tr.set2 = expand(s2)?;
             if tr.set2.is_empty() {
-                return Err("`tr`: SET2 may not be empty".into());
+                return Err(PipelineError::TrEmptySet2);
             }
         }
         Ok(tr)
@@ -189,7 +193,7 @@ pub struct Column {
 }
 
 impl Column {
-    pub(super) fn parse(args: &[String]) -> Result<Column, String> {
+    pub(super) fn parse(args: &[String]) -> Result<Column, PipelineError> {
         let table = [
             opt('t', "table", Arity::Flag),
             opt('s', "separator", Arity::Value),
@@ -198,7 +202,7 @@ impl Column {
         let (opts, operands) = parse_opts("column", args, &table)?;
         no_files("column", &operands)?;
         if !opts.iter().any(|(k, _)| *k == 't') {
-            return Err("`column` after `|` supports only -t (with -s SEP, -o OUTSEP)".into());
+            return Err(PipelineError::ColumnTable);
         }
         let mut c = Column {
             sep: None,
@@ -215,7 +219,7 @@ impl Column {
     }
 
     pub(super) fn apply(&self, input: &str, out: &mut Out) {
-        let rows: Vec<Vec<&str>> = super::lines(input)
+        let rows: Vec<Vec<&str>> = super::common::lines(input)
             .filter(|l| !l.trim().is_empty())
             .map(|l| match &self.sep {
                 Some(s) => l.split(|c| s.contains(&c)).collect(),
