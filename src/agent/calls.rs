@@ -64,18 +64,72 @@ impl Session {
     /// retrieval on (the default), Tier 1: the output is cut into chunks at line boundaries and
     /// the chunks most relevant to the question (BM25, rare symptom lines, and the log messages
     /// the matching runbooks name) are sent in output order, saying what was left out. With
-    /// `--no-rag`, or when nothing ranks: head and tail.
+    /// `--no-rag`, or when nothing ranks: head and tail. Lexical only (no request is made):
+    /// the baseline and `/collect` use it; model calls go through [`Self::fit_output_guided`].
     pub(super) fn fit_output(&self, o: &ToolOutcome, max_chars: usize) -> String {
-        let out = o.output.trim_end();
-        if !self.opts.rag || out.chars().count() <= max_chars {
-            return cap_for_model(out, max_chars);
+        let Some((chunks, budget)) = self.tier1_chunks(o, max_chars) else {
+            return cap_for_model(o.output.trim_end(), max_chars);
+        };
+        let sel = chunks.select_guided(&self.question, &self.question_patterns, budget, None);
+        self.fitted(o, max_chars, sel)
+    }
+
+    /// [`Self::fit_output`] with vectors when the session's knowledge has an embedding server
+    /// that is not known to be down: the output's chunks and the question are embedded and the
+    /// cosine ranking joins the fusion. Without an embedder, or while it is known to be down,
+    /// this is exactly the lexical path and sends no request.
+    pub(super) async fn fit_output_guided(&self, o: &ToolOutcome, max_chars: usize) -> String {
+        let Some((mut chunks, budget)) = self.tier1_chunks(o, max_chars) else {
+            return cap_for_model(o.output.trim_end(), max_chars);
+        };
+        let sel = match self.knowledge.as_ref().filter(|k| k.embeddings_available()) {
+            Some(k) => {
+                k.select_chunks_with(&mut chunks, &self.question, &self.question_patterns, budget)
+                    .await
+            }
+            None => chunks.select_guided(&self.question, &self.question_patterns, budget, None),
+        };
+        self.fitted(o, max_chars, sel)
+    }
+
+    /// The text the model sees for one outcome of a model call ([`Self::result_text`] through
+    /// [`Self::fit_output_guided`]).
+    pub(super) async fn result_text_guided(&self, o: &ToolOutcome, max_chars: usize) -> String {
+        format!(
+            "[{}] {} {} — {}\n{}",
+            o.call.id,
+            o.call.tool,
+            o.call.args,
+            status_text(o),
+            self.fit_output_guided(o, max_chars).await
+        )
+    }
+
+    /// The output's Tier-1 chunks and token budget, or `None` when the output is sent whole
+    /// or capped (within `max_chars`, or `--no-rag`).
+    fn tier1_chunks(
+        &self,
+        o: &ToolOutcome,
+        max_chars: usize,
+    ) -> Option<(crate::knowledge::chunks::SessionChunks, usize)> {
+        if !self.opts.rag || o.output.trim_end().chars().count() <= max_chars {
+            return None;
         }
         let mut chunks = crate::knowledge::chunks::SessionChunks::default();
         chunks.add_outcome(o);
-        let budget = (max_chars / 4).max(64);
-        let sel = chunks.select_guided(&self.question, &self.question_patterns, budget, None);
+        Some((chunks, (max_chars / 4).max(64)))
+    }
+
+    /// The selected chunks with tai's note, counted in the session's Tier-1 totals; head and
+    /// tail when nothing ranked or the rendering would not fit.
+    fn fitted(
+        &self,
+        o: &ToolOutcome,
+        max_chars: usize,
+        sel: crate::knowledge::chunks::Selection,
+    ) -> String {
         if sel.chunks.is_empty() || sel.rendered.chars().count() > max_chars * 5 / 4 {
-            return cap_for_model(out, max_chars);
+            return cap_for_model(o.output.trim_end(), max_chars);
         }
         self.retrieval_sent
             .fetch_add(sel.tokens_sent as u64, Ordering::Relaxed);
@@ -200,7 +254,7 @@ impl Session {
             match r {
                 Ok(o) => {
                     self.opts.progress.tool_end(&o);
-                    let text = self.result_text(&o, per_call);
+                    let text = self.result_text_guided(&o, per_call).await;
                     self.remember_text(&o, text.clone());
                     let err = o.status != CallStatus::Ok;
                     self.outcomes.push(o);

@@ -300,13 +300,36 @@ impl Knowledge {
         budget_tokens: usize,
     ) -> chunks::Selection {
         let patterns = self.evidence_patterns(question, 5);
+        self.select_chunks_with(chunks, question, &patterns, budget_tokens)
+            .await
+    }
+
+    /// Whether an embedding server is configured and not known to be down (no request is
+    /// made): the agent takes the vector-assisted Tier-1 path only then.
+    pub fn embeddings_available(&self) -> bool {
+        self.embedder
+            .as_ref()
+            .is_some_and(|e| e.known_unavailable().is_none())
+    }
+
+    /// [`Self::select_chunks`] with the evidence patterns already known (the agent looks
+    /// them up once per turn). The chunks not embedded yet and the question are embedded
+    /// when the server answers; otherwise (or on any embedding error) the selection is
+    /// lexical, as without an embedder.
+    pub async fn select_chunks_with(
+        &self,
+        chunks: &mut chunks::SessionChunks,
+        question: &str,
+        patterns: &[String],
+        budget_tokens: usize,
+    ) -> chunks::Selection {
         let mut qv = None;
         if let Some(e) = &self.embedder {
             if e.known_unavailable().is_none() && chunks.embed_pending(e).await.is_ok() {
                 qv = e.embed_query(question).await.ok();
             }
         }
-        chunks.select_guided(question, &patterns, budget_tokens, qv.as_deref())
+        chunks.select_guided(question, patterns, budget_tokens, qv.as_deref())
     }
 }
 

@@ -1,12 +1,16 @@
 //! Tier-1 retrieval in the loop: a tool output far over its cap reaches the model as the chunks
 //! relevant to the question (the evidence line buried mid-output included), not head and tail;
-//! `--no-rag` (SessionOptions::rag = false) falls back to head and tail.
+//! `--no-rag` (SessionOptions::rag = false) falls back to head and tail. With a knowledge
+//! store whose embedding server answers, the output's chunks and the question are embedded
+//! (vector-assisted selection); while the server is known to be down, no request is sent.
 
 use std::sync::Arc;
 
+use crate::support::knowledge::{embed_calls, embed_server};
 use crate::support::model::*;
 use serde_json::json;
 use tai::agent::{Session, SessionOptions, ToolRunner};
+use tai::knowledge::{Knowledge, OpenOptions};
 use tai::llm::{ModelClient, ToolDef, ToolMode};
 use tai::tools::{CallStatus, CommandRecord, HostFacts, ToolCall, ToolError, ToolOutcome};
 use tokio_util::sync::CancellationToken;
@@ -96,6 +100,11 @@ const FINAL: &str = "## Root Cause\nThe upstream on 127.0.0.1:8080 refuses conne
 
 /// Run one turn where the model reads the big journal; return the tool result it was sent.
 async fn tool_result_sent(rag: bool) -> (String, Session) {
+    tool_result_sent_with(rag, None).await
+}
+
+/// [`tool_result_sent`] with the session's knowledge store.
+async fn tool_result_sent_with(rag: bool, knowledge: Option<Arc<Knowledge>>) -> (String, Session) {
     let s = ModelServer::start().await;
     s.script(
         OA_PATH,
@@ -110,6 +119,9 @@ async fn tool_result_sent(rag: bool) -> (String, Session) {
     .await;
     let mut opts = SessionOptions::new("web01", 6);
     opts.rag = rag;
+    if let Some(k) = knowledge {
+        opts = opts.with_knowledge(k);
+    }
     let mut sess = Session::new(
         opts,
         client(&s.v1_url()),
@@ -163,4 +175,69 @@ async fn no_rag_sends_head_and_tail_instead() {
         &sent[..sent.len().min(2000)]
     );
     assert_eq!(sess.retrieval_tokens(), (0, 0));
+}
+
+/// A knowledge store (temporary, bundled runbooks) with embeddings from `base`.
+fn knowledge_with_embeddings(base: &str) -> Arc<Knowledge> {
+    Arc::new(
+        Knowledge::open_with(OpenOptions {
+            dir: None,
+            embed: Some((base.to_string(), "nomic-embed-text".into())),
+            rag_debug: false,
+        })
+        .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn large_output_is_ranked_with_vectors_when_the_embedding_server_answers() {
+    let server = embed_server("nomic-embed-text").await;
+    let (sent, _sess) =
+        tool_result_sent_with(true, Some(knowledge_with_embeddings(&server.uri()))).await;
+    assert!(
+        sent.contains("connect() failed (111: Connection refused) while connecting to upstream"),
+        "{}",
+        &sent[..sent.len().min(3000)]
+    );
+    assert!(sent.contains("most relevant to the question"), "{sent}");
+    // The vector path: every chunk of the 6000-line output was embedded as a document, and
+    // the question as a query (besides the first-turn retrieval's one query).
+    let reqs = server.received_requests().await.unwrap_or_default();
+    let documents = reqs
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+        .filter_map(|b| b["input"].as_array().cloned())
+        .flatten()
+        .filter(|t| t.as_str().is_some_and(|t| t.contains("read_journal")))
+        .count();
+    assert!(documents > 10, "chunks embedded: {documents}");
+    let (_, texts) = embed_calls(&server).await;
+    assert!(
+        texts > documents + 1,
+        "{texts} texts, {documents} chunk documents"
+    );
+}
+
+#[tokio::test]
+async fn no_embedding_request_while_the_server_is_known_to_be_down() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/embed"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("no model loaded"))
+        .mount(&server)
+        .await;
+    let (sent, sess) =
+        tool_result_sent_with(true, Some(knowledge_with_embeddings(&server.uri()))).await;
+    // The first-turn retrieval asked once and learnt the server is down; the over-cap output
+    // was then selected lexically without another request.
+    assert_eq!(embed_calls(&server).await.0, 1);
+    assert!(
+        sent.contains("connect() failed (111: Connection refused) while connecting to upstream"),
+        "{}",
+        &sent[..sent.len().min(3000)]
+    );
+    let (tokens_sent, tokens_full) = sess.retrieval_tokens();
+    assert!(tokens_sent > 0 && tokens_full > 20 * tokens_sent);
 }
