@@ -26,9 +26,14 @@ mod clock;
 mod crashes;
 mod disk;
 mod dns;
+mod kernel;
 mod load;
 mod memory;
+mod network_link;
+mod packages;
+mod security;
 mod services;
+mod storage;
 mod tls;
 
 const UNIT: &str = r"[\w@.:\\-]+\.(?:service|socket|mount|timer|path|target|swap|scope)";
@@ -66,6 +71,18 @@ pub(crate) const ALL: &[Detector] = &[
     clock::CLOCK,
     crashes::SEGFAULTS,
     load::LOAD,
+    kernel::HUNG_TASK,
+    kernel::LOCKUP,
+    kernel::HARDWARE,
+    storage::NFS,
+    storage::RAID,
+    storage::FAILED_MOUNT,
+    storage::DISK_GROWTH,
+    network_link::LINK_FLAP,
+    security::APPARMOR,
+    security::SELINUX,
+    security::FAILLOCK,
+    packages::PACKAGES,
 ];
 
 pub(crate) fn run_all(c: &Corpus) -> Vec<Finding> {

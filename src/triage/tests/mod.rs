@@ -15,10 +15,15 @@ mod clock;
 mod crashes;
 mod disk;
 mod dns;
+mod kernel;
 mod history;
 mod load;
 mod memory;
+mod network_link;
+mod packages;
+mod security;
 mod services;
+mod storage;
 mod source;
 mod tls;
 
