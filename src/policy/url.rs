@@ -129,6 +129,21 @@ impl ProbeError {
 
 /// Check an `http://` or `https://` URL for a probe (curl's URL argument).
 pub fn check_url(v: &str) -> Result<(), ProbeError> {
+    parse_url(v).map(|_| ())
+}
+
+/// A URL [`check_url`] accepts, split once: the lowercase scheme, the port as written and
+/// the host as written and as parsed.
+struct Url<'a> {
+    scheme: String,
+    host: &'a str,
+    port: Option<&'a str>,
+    target: Target,
+}
+
+/// Parse and check an `http(s)://` URL (see [`check_url`]); the one place a URL's authority
+/// is split.
+fn parse_url(v: &str) -> Result<Url<'_>, ProbeError> {
     if let Some(c) = v.chars().find(|c| c.is_whitespace() || c.is_control()) {
         return Err(ProbeError::UrlSpace {
             url: v.to_string(),
@@ -166,9 +181,14 @@ pub fn check_url(v: &str) -> Result<(), ProbeError> {
     if let Some(p) = port {
         check_port(p).map_err(ProbeError::in_url(v))?;
     }
-    parse_host(host)
-        .and_then(|t| check_target(&t))
-        .map_err(ProbeError::in_url(v))
+    let target = parse_host(host).map_err(ProbeError::in_url(v))?;
+    check_target(&target).map_err(ProbeError::in_url(v))?;
+    Ok(Url {
+        scheme,
+        host,
+        port,
+        target,
+    })
 }
 
 /// Check a host name or address a probe connects to (`ping HOST`, `traceroute HOST`,
@@ -259,12 +279,8 @@ fn check_readings(h: &str) -> Result<(), ProbeError> {
 /// the names `check_*` already refuse are not returned.
 pub fn names_to_resolve(word: &str, url: bool) -> Vec<String> {
     let host = if url {
-        let Some((_, rest)) = word.split_once("://") else {
-            return Vec::new();
-        };
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        match split_authority(&rest[..end]) {
-            Ok((h, _)) => vec![h],
+        match parse_url(word) {
+            Ok(u) => vec![u.host],
             Err(_) => Vec::new(),
         }
     } else {
@@ -340,19 +356,16 @@ pub fn curl_pins(argv: &[String], resolved: &[(String, Vec<IpAddr>)]) -> Vec<Str
 /// scheme's port when none is given); `None` for addresses and for anything [`check_url`]
 /// refuses.
 fn url_endpoint(v: &str) -> Option<(String, String, u16)> {
-    check_url(v).ok()?;
-    let (scheme, rest) = v.split_once("://")?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (host, port) = split_authority(&rest[..end]).ok()?;
-    let Ok(Target::Name(name)) = parse_host(host) else {
+    let u = parse_url(v).ok()?;
+    let Target::Name(name) = u.target else {
         return None;
     };
-    let port = match port.filter(|p| !p.is_empty()) {
+    let port = match u.port.filter(|p| !p.is_empty()) {
         Some(p) => p.parse().ok()?,
-        None if scheme.eq_ignore_ascii_case("https") => 443,
+        None if u.scheme == "https" => 443,
         None => 80,
     };
-    Some((host.to_string(), name, port))
+    Some((u.host.to_string(), name, port))
 }
 
 /// Check an address after resolution: cloud metadata services and link-local addresses,
