@@ -343,10 +343,7 @@ impl Policy {
     pub fn models_option(&self, program: &str, option: &str) -> bool {
         fn scope_knows(r: &rules::Rule, option: &str) -> bool {
             r.options.contains_key(option)
-                || r.deny_options.keys().any(|k| match k.strip_suffix('*') {
-                    Some(prefix) => option.starts_with(prefix),
-                    None => k == option,
-                })
+                || r.denied_option(option).is_some()
                 || r.subcommands.iter().any(|s| scope_knows(s, option))
         }
         self.rules

@@ -159,6 +159,20 @@ pub struct Rule {
     pub must_not_match: Vec<String>,
 }
 
+impl Rule {
+    /// The reason this scope's `deny_options` refuses `name`: an exact key, or a key ending
+    /// in `*` that is a prefix of `name` (the one place that matching is written).
+    pub fn denied_option(&self, name: &str) -> Option<&str> {
+        self.deny_options
+            .iter()
+            .find(|(pat, _)| match pat.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => *pat == name,
+            })
+            .map(|(_, why)| why.as_str())
+    }
+}
+
 fn yes() -> bool {
     true
 }

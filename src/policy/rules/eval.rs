@@ -218,18 +218,10 @@ impl<'a> Eval<'a> {
 
     /// The denial for `name` (exact, or a `prefix*` key), innermost scope first.
     fn denial(&self, scopes: &[&Rule], name: &str) -> Option<Refusal> {
-        for s in scopes.iter().rev() {
-            for (pat, why) in &s.deny_options {
-                let hit = match pat.strip_suffix('*') {
-                    Some(prefix) => name.starts_with(prefix),
-                    None => pat == name,
-                };
-                if hit {
-                    return Some(self.refuse(format!("option `{name}` is refused: {why}")));
-                }
-            }
-        }
-        None
+        scopes.iter().rev().find_map(|s| {
+            s.denied_option(name)
+                .map(|why| self.refuse(format!("option `{name}` is refused: {why}")))
+        })
     }
 
     fn listed(&self, scopes: &[&Rule], name: &str) -> Result<Option<OptKind>, Refusal> {
