@@ -72,6 +72,10 @@ pub struct SessionTools {
     /// (`knowledge_problem` says why), and the session goes on without them.
     pub knowledge: Option<Arc<Knowledge>>,
     pub knowledge_problem: Option<String>,
+    /// The audit log (the process's, [`crate::audit::current`]) and this session's id: every
+    /// host of the session writes its commands there under the same session.
+    pub audit: Arc<crate::audit::AuditLog>,
+    pub session_id: String,
 }
 
 impl SessionTools {
@@ -92,6 +96,8 @@ impl SessionTools {
             registry: Arc::new(Registry::builtin()),
             knowledge,
             knowledge_problem,
+            audit: crate::audit::current(),
+            session_id: crate::audit::new_session_id(),
         })
     }
 
@@ -102,6 +108,8 @@ impl SessionTools {
             registry: Arc::new(Registry::builtin()),
             knowledge: None,
             knowledge_problem: None,
+            audit: crate::audit::current(),
+            session_id: crate::audit::new_session_id(),
         })
     }
 
@@ -135,13 +143,21 @@ impl Host {
         target: &Target,
     ) -> Result<Host, AgentError> {
         let transport = crate::transport::connect(target, config).await?;
-        let ctx = ExecContext::detect(
-            transport.clone(),
+        let scope = crate::audit::Scope {
+            log: tools.audit.clone(),
+            session: tools.session_id.clone(),
+            host: target.display_name(),
+        };
+        // Every command on this host, the facts detection included, is audited.
+        let ctx = crate::tools::audited::context(
+            transport,
             tools.policy.clone(),
             config.limits,
             CancellationToken::new(),
+            Some(Arc::new(scope)),
         )
         .await;
+        let transport = ctx.transport.clone();
         let ctx = match &tools.knowledge {
             Some(k) => ctx.with_knowledge(k.clone()),
             None => ctx,

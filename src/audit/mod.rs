@@ -283,6 +283,43 @@ fn local_user() -> (String, u32) {
     (name, uid)
 }
 
+/// What a command hook needs to write a line: the log, the session and the host's name.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub log: Arc<AuditLog>,
+    pub session: String,
+    /// The host as the user named it (`local`, `ops@web01`).
+    pub host: String,
+}
+
+impl Scope {
+    /// A scope on the process's log ([`current`]) for a new session on `host`.
+    pub fn new_session(host: &str) -> Scope {
+        Scope {
+            log: current(),
+            session: new_session_id(),
+            host: host.to_string(),
+        }
+    }
+
+    /// Append `event` on a blocking thread (file IO and fsync stay off the async runtime).
+    /// Failures are remembered and warned about by the log ([`AuditLog::append`]).
+    pub async fn append(&self, event: AuditEvent) -> Result<(), AuditError> {
+        if !self.log.is_enabled() {
+            return Ok(());
+        }
+        let log = self.log.clone();
+        match tokio::task::spawn_blocking(move || log.append(event)).await {
+            Ok(r) => r,
+            Err(e) => Err(AuditError::Io {
+                op: "write",
+                path: self.log.dir().map(Path::to_path_buf).unwrap_or_default(),
+                source: std::io::Error::other(e.to_string()),
+            }),
+        }
+    }
+}
+
 static INSTALLED: RwLock<Option<Arc<AuditLog>>> = RwLock::new(None);
 
 /// Make `log` the process's audit log (the CLI does this once, from the config).

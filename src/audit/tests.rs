@@ -215,3 +215,28 @@ fn the_host_filter_matches_names_and_addresses() {
     };
     assert!(f.keeps(&e("web01", "203.0.113.7:22")));
 }
+
+#[test]
+fn a_prefix_removed_by_cleanup_verifies_from_the_recorded_base() {
+    let home = tempfile::tempdir().unwrap();
+    let d = dir(home.path());
+    let log = AuditLog::open(home.path());
+    log.append(retention(1)).unwrap();
+    let first = chain::month_files(&d).unwrap().remove(0);
+    let old = d.join("2000-01.jsonl");
+    std::fs::rename(&first, &old).unwrap();
+    log.append(retention(2)).unwrap();
+    std::fs::remove_file(&old).unwrap();
+    let b = verify(&d)
+        .unwrap()
+        .broken
+        .expect("the first line no longer chains to genesis");
+    assert_eq!(b.line, 1);
+    let second: Value = serde_json::from_str(lines(&d)[0].as_str()).unwrap();
+    std::fs::write(
+        d.join(chain::BASE_FILE),
+        format!("{}\n", second["prev"].as_str().unwrap()),
+    )
+    .unwrap();
+    assert_eq!(verify(&d).unwrap().broken, None);
+}

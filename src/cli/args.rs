@@ -196,6 +196,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Merge an archive written by `tai export` into the store (idempotent, all or nothing).
     Import(ImportArgs),
+    /// Show the audit log (every command run or refused, model requests, retention); `verify`
+    /// checks its hash chain.
+    Audit(AuditArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
 }
@@ -363,6 +366,27 @@ pub struct ImportArgs {
     /// Validate the archive and show what would be added; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `tai audit [--host H] [--since T] [--json]`, `tai audit verify`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+    /// Only lines about this host (as named, or its address).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Only lines since T: RFC 3339 (2026-12-01T08:00:00Z), a date (2026-12-01), or an age
+    /// such as 7d, 24h or 30m.
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole hash chain; exit 10 naming the first broken line (file and line).
+    Verify,
 }
 
 #[derive(Debug, Args)]

@@ -55,7 +55,15 @@ pub async fn open(host: &str, config: &Config) -> Result<Opened> {
     let policy = Arc::new(Policy::load(config.sudo).context("loading the read-only policy")?);
     let cancel = CancellationToken::new();
     let interrupt = CtrlC::cancels(cancel.clone(), "interrupted: stopping running commands");
-    let ctx = ExecContext::detect(transport, policy, config.limits, cancel).await;
+    let scope = crate::audit::Scope::new_session(&name);
+    let ctx = crate::tools::audited::context(
+        transport,
+        policy,
+        config.limits,
+        cancel,
+        Some(std::sync::Arc::new(scope)),
+    )
+    .await;
     Ok(Opened {
         ctx,
         name,

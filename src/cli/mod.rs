@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::exit::{Code, HasExitCode};
 
 pub mod args;
+mod audit;
 mod cleanup;
 mod collect;
 mod doctor;
@@ -78,6 +79,11 @@ pub fn main() -> ExitCode {
 /// Run one parsed command line.
 pub async fn run(cli: Cli) -> Result<Code> {
     let config = Config::resolve(&cli.global.overrides())?;
+    // The one audit log of this process: every front end below writes to it.
+    crate::audit::install(std::sync::Arc::new(crate::audit::AuditLog::for_home(
+        &config.tai_home,
+        config.no_persist,
+    )));
     match cli.command {
         None => match cli.host {
             Some(host) => session::run(&config, &host, &cli.issue).await,
@@ -96,6 +102,7 @@ pub async fn run(cli: Cli) -> Result<Code> {
         Some(Command::History(a)) => history::run(&config, a).await,
         Some(Command::Doctor(a)) => doctor::run(&config, a).await,
         Some(Command::Config) => show_config(&config),
+        Some(Command::Audit(a)) => audit::run(&config, a),
         Some(Command::Cleanup(a)) => cleanup::run(&config, a).await,
         Some(Command::Export(a)) => export::run_export(&config, a).await,
         Some(Command::Import(a)) => export::run_import(&config, a).await,
@@ -182,6 +189,9 @@ fn exit_code_for(err: &anyhow::Error) -> Code {
             return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<crate::repl::ReplError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::audit::AuditError>() {
             return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<crate::cli::CliError>() {

@@ -3,6 +3,8 @@
 //!
 //! rig's own middleware hook cannot see response bodies, so recording lives here, in a small
 //! [`HttpClientExt`] implementation; rig still encodes every request and decodes every reply.
+//! Every request is also written to the audit log ([`crate::audit`]: endpoint, model, status,
+//! token counts; never the content) before its reply goes back to rig.
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -186,6 +188,43 @@ impl Recorder {
     }
 }
 
+/// The audit line of one model request: where it went, the model, the reply's status and
+/// token counts (OpenAI `usage`, Ollama `prompt_eval_count`/`eval_count`); never the content.
+fn model_request_event(
+    uri: &rig_core::http_client::Uri,
+    request: &[u8],
+    reply: Option<(u16, &Bytes)>,
+    elapsed: Duration,
+) -> crate::audit::AuditEvent {
+    // scheme://host:port/path: no credentials, no query.
+    let endpoint = format!(
+        "{}://{}{}",
+        uri.scheme_str().unwrap_or("http"),
+        uri.host().unwrap_or(""),
+        uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default()
+    ) + uri.path();
+    let model = serde_json::from_slice::<serde_json::Value>(request)
+        .ok()
+        .and_then(|v| v.get("model")?.as_str().map(str::to_string));
+    let answer = reply.and_then(|(_, b)| serde_json::from_slice::<serde_json::Value>(b).ok());
+    let count = |keys: &[&[&str]]| {
+        let a = answer.as_ref()?;
+        keys.iter().find_map(|path| {
+            path.iter()
+                .try_fold(a, |v, k| v.get(*k))
+                .and_then(serde_json::Value::as_u64)
+        })
+    };
+    crate::audit::AuditEvent::ModelRequest {
+        endpoint,
+        model,
+        status: reply.map(|(st, _)| st),
+        tokens_in: count(&[&["usage", "prompt_tokens"], &["prompt_eval_count"]]),
+        tokens_out: count(&[&["usage", "completion_tokens"], &["eval_count"]]),
+        duration_ms: elapsed.as_millis() as u64,
+    }
+}
+
 /// reqwest with tai's timeouts and optional recording; what every rig model sends through.
 #[derive(Debug, Clone)]
 pub struct TaiHttp {
@@ -218,22 +257,35 @@ impl HttpClientExt for TaiHttp {
     {
         let client = self.client.clone();
         let recorder = self.recorder.clone();
+        let audit = crate::audit::current();
         let (parts, body) = req.into_parts();
         let body: Bytes = body.into();
         async move {
-            let resp = client
-                .request(parts.method.clone(), parts.uri.to_string())
-                .headers(parts.headers)
-                .body(body.clone())
-                .send()
-                .await
-                .map_err(|e| HttpError::instance(classify(&e)))?;
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let bytes = resp
-                .bytes()
-                .await
-                .map_err(|e| HttpError::instance(classify(&e)))?;
+            let started = std::time::Instant::now();
+            let sent = async {
+                let resp = client
+                    .request(parts.method.clone(), parts.uri.to_string())
+                    .headers(parts.headers.clone())
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .map_err(|e| HttpError::instance(classify(&e)))?;
+                let status = resp.status();
+                let headers = resp.headers().clone();
+                let bytes = resp
+                    .bytes()
+                    .await
+                    .map_err(|e| HttpError::instance(classify(&e)))?;
+                Ok::<_, HttpError>((status, headers, bytes))
+            }
+            .await;
+            if audit.is_enabled() {
+                let reply = sent.as_ref().ok().map(|(st, _, b)| (st.as_u16(), b));
+                let event = model_request_event(&parts.uri, &body, reply, started.elapsed());
+                // A failed write is warned about and remembered by the log; the reply goes on.
+                let _ = tokio::task::spawn_blocking(move || audit.append(event)).await;
+            }
+            let (status, headers, bytes) = sent?;
             if let Some(r) = &recorder {
                 r.record(
                     parts.method.as_str(),

@@ -1,12 +1,17 @@
 //! Running tool calls: [`execute`] / [`execute_all`] look the tool up in the [`Registry`],
 //! run it (every command through [`super::step::run_step`]) and turn its [`Run`] into a
-//! [`ToolOutcome`].
+//! [`ToolOutcome`]. Each call's commands are audited under it ([`super::audited`]), and the
+//! commands the policy refused are written to the audit log here, before the outcome returns.
 use std::time::Instant;
 
 use futures::StreamExt;
 
+use serde_json::Value;
+
+use super::audited::{peer_fields, within_call, CallInfo};
 use super::registry::Registry;
 use super::types::{CallStatus, CommandRecord, ExecContext, Run, ToolCall, ToolError, ToolOutcome};
+use crate::audit::{AuditEvent, CommandEvent, Decision};
 
 /// The text the model sees for a list of command records.
 pub fn render_records(records: &[CommandRecord]) -> String {
@@ -99,10 +104,63 @@ pub async fn execute(
         serde_json::Value::Null => serde_json::json!({}),
         a => a.clone(),
     };
-    match tool.run(ctx, &args).await {
-        Ok(run) => Ok(finish(run)),
+    let info = CallInfo {
+        id: call.id.clone(),
+        tool: call.tool.clone(),
+        args: args.clone(),
+    };
+    match within_call(info, tool.run(ctx, &args)).await {
+        Ok(run) => {
+            audit_denials(ctx, call, &args, &run.commands).await;
+            Ok(finish(run))
+        }
         Err(ToolError::RespondToModel(msg)) => Ok(finish(Run::message(CallStatus::Error, msg))),
         Err(e) => Err(e),
+    }
+}
+
+/// Write every refused command of a call to the session's audit log, before the outcome
+/// goes back to the model or the user. The rule and the reason come from the record's note
+/// (`CommandRecord::denied`: "denied by policy rule RULE: REASON").
+async fn audit_denials(
+    ctx: &ExecContext,
+    call: &ToolCall,
+    args: &Value,
+    records: &[CommandRecord],
+) {
+    let Some(scope) = &ctx.audit else {
+        return;
+    };
+    for r in records.iter().filter(|r| r.status == CallStatus::Denied) {
+        let note = r.note.as_deref().unwrap_or_default();
+        let (rule, reason) = note
+            .strip_prefix("denied by policy rule ")
+            .and_then(|rest| rest.split_once(": "))
+            .unwrap_or(("unknown", note));
+        let (address, host_key) = peer_fields(&*ctx.transport);
+        let event = CommandEvent {
+            session: scope.session.clone(),
+            host: scope.host.clone(),
+            address,
+            host_key,
+            call_id: Some(call.id.clone()),
+            tool: Some(call.tool.clone()),
+            args: Some(args.clone()),
+            argv: shell_words::split(&r.command).unwrap_or_else(|_| vec![r.command.clone()]),
+            command: r.command.clone(),
+            rule: rule.to_string(),
+            decision: Decision::Deny,
+            reason: Some(reason.to_string()),
+            exit_code: None,
+            signal: None,
+            timed_out: false,
+            cancelled: false,
+            duration_ms: r.duration_ms,
+            bytes: 0,
+            truncated: 0,
+        };
+        // A failed write is warned about and remembered by the log (later commands refused).
+        let _ = scope.append(AuditEvent::Denied(event)).await;
     }
 }
 

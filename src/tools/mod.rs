@@ -7,6 +7,7 @@
 //! [`step`] (one command through policy and transport) ← [`builtin`], [`service_config`] ←
 //! [`registry`] ← [`exec`] (`execute`, `execute_all`). [`schema`] cleans schemars output for
 //! strict servers; [`facts`] detects the host facts.
+pub mod audited;
 pub mod builtin;
 pub mod content_scan;
 pub mod exec;

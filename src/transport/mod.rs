@@ -227,11 +227,26 @@ impl TransportError {
     }
 }
 
+/// Who answered at the other end of a connection, for the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PeerIdentity {
+    /// The address the connection reached (`203.0.113.7:22`; through a jump host, the
+    /// name and port the jump host was asked for); `None` for `local`.
+    pub address: Option<String>,
+    /// SHA256 fingerprint of the host key the host presented (`SHA256:...`); `None` for `local`.
+    pub host_key: Option<String>,
+}
+
 /// A connected host that runs approved commands.
 #[async_trait::async_trait]
 pub trait Transport: Send + Sync {
     /// Name shown to the user and the model (`local`, `root@web01:22`).
     fn name(&self) -> String;
+
+    /// The peer's address and host-key fingerprint (of the current connection).
+    fn peer(&self) -> PeerIdentity {
+        PeerIdentity::default()
+    }
 
     /// Run one approved command. Exit status, timeouts and cancellation are reported in
     /// [`CommandOutput`]; `Err` means the transport itself failed.

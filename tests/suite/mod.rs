@@ -5,6 +5,7 @@ mod agent_fixtures;
 mod agent_llm;
 mod agent_loop;
 mod agent_retrieval;
+mod audit;
 mod cli;
 mod cli_tools;
 mod exec_bounds;

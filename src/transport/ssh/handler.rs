@@ -29,6 +29,9 @@ pub struct HopReport {
     pub host: String,
     pub host_key: Option<HostKeyStatus>,
     pub fingerprint: Option<String>,
+    /// The address the TCP connection reached (`203.0.113.7:22`), or the name and port a
+    /// jump host was asked to tunnel to.
+    pub address: Option<String>,
     /// The server's SSH identification string (e.g. `SSH-2.0-OpenSSH_9.2p1 Debian-2`).
     pub server_version: Option<String>,
     pub auth: Option<String>,

@@ -126,9 +126,19 @@ async fn open_hop(
     let cfg = Arc::new(client_config(hop, dest));
     let handshake = async {
         match via {
-            None => client::connect(cfg, (hop.hostname.as_str(), hop.port), handler)
-                .await
-                .map_err(|e| map_connect_error(hop, e)),
+            None => {
+                // What `client::connect` does, keeping the address reached for the audit log.
+                let socket = tokio::net::TcpStream::connect((hop.hostname.as_str(), hop.port))
+                    .await
+                    .map_err(|e| map_connect_error(hop, HandlerError::Ssh(russh::Error::IO(e))))?;
+                if let Ok(mut r) = report.lock() {
+                    r.address = socket.peer_addr().ok().map(|a| a.to_string());
+                }
+                let _ = socket.set_nodelay(true);
+                client::connect_stream(cfg, socket, handler)
+                    .await
+                    .map_err(|e| map_connect_error(hop, e))
+            }
             Some((prev, prev_handle)) => {
                 let channel = prev_handle
                     .channel_open_direct_tcpip(
@@ -147,6 +157,14 @@ async fn open_hop(
                             hop.port
                         ),
                     })?;
+                if let Ok(mut r) = report.lock() {
+                    r.address = Some(format!(
+                        "{}:{} via {}",
+                        hop.hostname,
+                        hop.port,
+                        prev.display()
+                    ));
+                }
                 client::connect_stream(cfg, channel.into_stream(), handler)
                     .await
                     .map_err(|e| map_connect_error(hop, e))
@@ -176,6 +194,13 @@ async fn open_hop(
     let mut r = report.lock().map(|r| r.clone()).unwrap_or_default();
     r.auth = Some(outcome.method);
     Ok((handle, r))
+}
+
+fn peer_of(hop: &HopReport) -> crate::transport::PeerIdentity {
+    crate::transport::PeerIdentity {
+        address: hop.address.clone(),
+        host_key: hop.fingerprint.clone(),
+    }
 }
 
 /// Connect the whole chain to `dest.target`.
@@ -221,12 +246,20 @@ pub struct SshTransport {
     permits: tokio::sync::Semaphore,
     /// Set by [`Transport::close`]: no reconnects after that.
     closed: std::sync::atomic::AtomicBool,
+    /// The target's address and host key, from the latest (re)connection.
+    peer: std::sync::Mutex<crate::transport::PeerIdentity>,
 }
 
 impl SshTransport {
     /// The resolved destination.
     pub fn destination(&self) -> &Destination {
         &self.dest
+    }
+
+    fn remember_peer(&self, report: &ConnectReport) {
+        if let (Some(hop), Ok(mut peer)) = (report.hops.last(), self.peer.lock()) {
+            *peer = peer_of(hop);
+        }
     }
 
     /// The live connection, and whether this call had to (re)establish it.
@@ -240,7 +273,8 @@ impl SshTransport {
                 return Ok((c.clone(), false));
             }
         }
-        let (c, _) = connect_destination(&self.dest).await?;
+        let (c, report) = connect_destination(&self.dest).await?;
+        self.remember_peer(&report);
         let c = Arc::new(c);
         *guard = Some(c.clone());
         Ok((c, true))
@@ -257,7 +291,8 @@ impl SshTransport {
                 return Ok(c.clone());
             }
         }
-        let (c, _) = connect_destination(&self.dest).await?;
+        let (c, report) = connect_destination(&self.dest).await?;
+        self.remember_peer(&report);
         let c = Arc::new(c);
         *guard = Some(c.clone());
         Ok(c)
@@ -279,6 +314,10 @@ impl SshTransport {
 impl Transport for SshTransport {
     fn name(&self) -> String {
         self.dest.name.clone()
+    }
+
+    fn peer(&self) -> crate::transport::PeerIdentity {
+        self.peer.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
     async fn exec(
@@ -392,6 +431,7 @@ pub async fn connect_resolved(
         conn: tokio::sync::Mutex::new(Some(Arc::new(conn))),
         permits: tokio::sync::Semaphore::new(config.limits.max_concurrency.max(1)),
         closed: std::sync::atomic::AtomicBool::new(false),
+        peer: std::sync::Mutex::new(report.hops.last().map(peer_of).unwrap_or_default()),
     };
     Ok((Arc::new(t), report))
 }
