@@ -60,6 +60,53 @@ pub enum ToolError {
     Fatal(#[from] TransportError),
 }
 
+impl From<ArgsError> for ToolError {
+    fn from(e: ArgsError) -> ToolError {
+        ToolError::RespondToModel(e.to_string())
+    }
+}
+
+/// A tool call's arguments the model can fix and retry: nothing ran. `render` returns it,
+/// and `run` turns it into [`ToolError::RespondToModel`].
+#[derive(Debug, thiserror::Error)]
+pub enum ArgsError {
+    #[error(
+        "invalid arguments for `{tool}`: {reason}. Expected a JSON object matching: {expected}"
+    )]
+    Invalid {
+        tool: String,
+        reason: String,
+        /// The schema's `properties`, as JSON.
+        expected: String,
+    },
+    #[error("{what} must be 1-255 characters")]
+    Length { what: &'static str },
+    #[error("{what} `{value}` may not start with `-`")]
+    LeadingDash { what: &'static str, value: String },
+    #[error("{what} `{value}` may not contain spaces or control characters")]
+    Spaces { what: &'static str, value: String },
+    #[error("{what} must be an absolute path (start with `/`), got `{value}`")]
+    NotAbsolute { what: &'static str, value: String },
+    #[error("{what} must be an absolute path without control characters, got `{value}`")]
+    AbsolutePath { what: &'static str, value: String },
+    #[error("{what} may not contain control characters")]
+    ControlCharacters { what: &'static str },
+    #[error("{what} must be a non-empty pattern{extra}")]
+    Pattern {
+        what: &'static str,
+        extra: &'static str,
+    },
+    #[error("{flag} must be a time like `1 hour ago`")]
+    Time { flag: &'static str },
+    #[error("pid must be a positive process ID")]
+    Pid,
+    #[error("no {what} is configured for this distro family")]
+    NotConfigured { what: &'static str },
+    /// A command line the model wrote (`run_command`): shell syntax or a `| STAGE` refused.
+    #[error(transparent)]
+    Command(Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
 impl HasExitCode for ToolError {
     fn exit_code(&self) -> Code {
         match self {
@@ -163,7 +210,7 @@ pub trait Tool: Send + Sync {
     fn parameters(&self) -> Value;
     /// The commands a call renders to on a host with these facts (for multi-stage tools, the
     /// first stage). `Err` is an argument problem the model can fix.
-    fn render(&self, args: &Value, facts: &HostFacts) -> Result<Vec<Step>, String>;
+    fn render(&self, args: &Value, facts: &HostFacts) -> Result<Vec<Step>, ArgsError>;
     /// Run one call: every command through policy then transport (`step::run_step`).
     async fn run(&self, ctx: &ExecContext, args: &Value) -> Result<Run, ToolError>;
 }
@@ -177,17 +224,22 @@ pub struct ToolSpec {
     pub parameters: Value,
 }
 
-/// The knowledge layer as tools see it (implemented by `knowledge`).
+/// The knowledge layer as tools see it (implemented by `knowledge`). Errors are the
+/// knowledge layer's own, boxed (`tools` does not import `knowledge`); the tool shows them
+/// to the model as a failed search.
 #[async_trait::async_trait]
 pub trait KnowledgeSource: Send + Sync {
-    async fn search_runbooks(&self, query: &str, limit: usize) -> Result<String, String>;
+    async fn search_runbooks(&self, query: &str, limit: usize) -> Result<String, SearchError>;
     async fn search_history(
         &self,
         query: &str,
         host: Option<&str>,
         limit: usize,
-    ) -> Result<String, String>;
+    ) -> Result<String, SearchError>;
 }
+
+/// A knowledge search that failed (the store could not be read): the knowledge layer's error.
+pub type SearchError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything a tool call needs. Clones share the session budget.
 #[derive(Clone)]
