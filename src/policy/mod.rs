@@ -20,10 +20,11 @@ pub mod url;
 
 pub use command_line::{split_command_line, CommandLineError};
 pub use rules::RulesError;
-use rules::{PolicyFile, Refusal, Rules};
+use rules::{PolicyFile, Refusal, Rules, Verdict};
 
 /// An argv the policy approved. Only this module can create one, so a transport can only run
-/// what the policy saw.
+/// what the policy saw. It keeps the policy's verdict (path words, printed files, probe
+/// names), so the checks around a run read it instead of parsing the argv again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApprovedCommand {
     /// The argv that was checked.
@@ -32,20 +33,49 @@ pub struct ApprovedCommand {
     run: Vec<String>,
     /// The rule that allowed it.
     rule: String,
+    /// What the policy found in `inner` when it allowed it.
+    #[serde(skip)]
+    verdict: Verdict,
 }
 
 impl ApprovedCommand {
-    /// `inner` is the argv the policy decided on; `exec` what runs for it (`inner` plus any
-    /// arguments the policy adds, such as exclusions for a recursive grep).
-    fn new(inner: Vec<String>, exec: Vec<String>, rule: String, sudo: bool) -> Self {
+    /// `inner` is the argv the policy decided on; the verdict's `run` is what runs for it
+    /// (`inner` plus any arguments the policy adds, such as exclusions for a recursive grep).
+    fn new(inner: Vec<String>, verdict: Verdict, sudo: bool) -> Self {
         let run = if sudo {
             let mut v = vec!["sudo".to_string(), "-n".to_string(), "--".to_string()];
-            v.extend(exec);
+            v.extend(verdict.run.iter().cloned());
             v
         } else {
-            exec
+            verdict.run.clone()
         };
-        Self { inner, run, rule }
+        Self {
+            inner,
+            run,
+            rule: verdict.rule.clone(),
+            verdict,
+        }
+    }
+
+    /// Every path-bearing word of the checked argv, as [`Policy::path_arguments`].
+    pub fn path_arguments(&self) -> &[String] {
+        &self.verdict.paths
+    }
+
+    /// The path arguments whose contents the program prints, as [`Policy::content_paths`].
+    pub fn content_paths(&self) -> &[String] {
+        &self.verdict.content_paths
+    }
+
+    /// Whether the command reads its directory operands recursively, as
+    /// [`Policy::reads_recursively`].
+    pub fn reads_recursively(&self) -> bool {
+        self.verdict.recursive
+    }
+
+    /// The DNS names the command connects to, as [`Policy::probe_names`].
+    pub fn probe_names(&self) -> &[String] {
+        &self.verdict.probe_names
     }
 
     /// The exact argv the transport runs (with `--sudo`, `sudo -n --` first; for a recursive
@@ -75,7 +105,15 @@ impl ApprovedCommand {
 
     #[cfg(test)]
     pub(crate) fn for_tests(argv: Vec<String>) -> Self {
-        Self::new(argv.clone(), argv, "test".into(), false)
+        let verdict = Verdict {
+            rule: "test".into(),
+            recursive: false,
+            run: argv.clone(),
+            paths: Vec::new(),
+            content_paths: Vec::new(),
+            probe_names: Vec::new(),
+        };
+        Self::new(argv, verdict, false)
     }
 }
 
@@ -306,13 +344,10 @@ impl Policy {
         if approved.rule != rule.id || pins.is_empty() {
             return approved.clone();
         }
-        let Ok(v) = self.rules.decide(&approved.inner, None) else {
-            return approved.clone();
-        };
-        let mut exec = v.run;
-        let at = (1 + rule.run_adds.len()).min(exec.len());
-        exec.splice(at..at, pins);
-        ApprovedCommand::new(approved.inner.clone(), exec, v.rule, self.sudo)
+        let mut verdict = approved.verdict.clone();
+        let at = (1 + rule.run_adds.len()).min(verdict.run.len());
+        verdict.run.splice(at..at, pins);
+        ApprovedCommand::new(approved.inner.clone(), verdict, self.sudo)
     }
 
     /// Decide on `argv` again as if each given path were its host-resolved absolute form
@@ -354,12 +389,7 @@ impl Policy {
     /// Check and, if allowed, produce the command a transport may run.
     pub fn approve(&self, argv: &[String]) -> Result<ApprovedCommand, PolicyError> {
         match self.rules.decide(argv, None) {
-            Ok(v) => Ok(ApprovedCommand::new(
-                argv.to_vec(),
-                v.run,
-                v.rule,
-                self.sudo,
-            )),
+            Ok(v) => Ok(ApprovedCommand::new(argv.to_vec(), v, self.sudo)),
             Err(Refusal { rule, reason }) => Err(PolicyError::Denied {
                 command: quote::command_line(argv),
                 rule,

@@ -25,7 +25,7 @@ pub type Refused = Box<CommandRecord>;
 /// the policy adds to the command (grep applies `--exclude` to command-line files too, by
 /// any name suffix, so a one-level read must be scanned without them or a key in
 /// `/var/log/keys-app/x.log` would be skipped by the scan and printed by the command).
-fn scan_argv(ctx: &ExecContext, argv: &[String], files: &[String]) -> Vec<String> {
+fn scan_argv(recursive: bool, files: &[String]) -> Vec<String> {
     // `-Z`: names end in NUL, so a file name with a newline is still one name.
     let mut scan = vec![
         "grep".to_string(),
@@ -34,7 +34,7 @@ fn scan_argv(ctx: &ExecContext, argv: &[String], files: &[String]) -> Vec<String
         "-s".into(),
         "-F".into(),
     ];
-    if ctx.policy.reads_recursively(argv) {
+    if recursive {
         scan.push("-r".into());
     }
     for m in KEY_MARKERS {
@@ -74,9 +74,10 @@ fn excluding(ctx: &ExecContext, argv: &[String], holders: &[&str]) -> Option<App
 /// no scan.
 pub async fn refuse_key_holders(
     ctx: &ExecContext,
-    argv: &[String],
+    approved: &ApprovedCommand,
 ) -> Result<Result<Option<ApprovedCommand>, Refused>, ToolError> {
-    let files = ctx.policy.content_paths(argv);
+    let argv = approved.checked_argv();
+    let files = approved.content_paths();
     if files.is_empty() {
         return Ok(Ok(None));
     }
@@ -88,7 +89,7 @@ pub async fn refuse_key_holders(
             &why,
         ))))
     };
-    let scan = scan_argv(ctx, argv, &files);
+    let scan = scan_argv(approved.reads_recursively(), files);
     let approved = match ctx.policy.approve(&scan) {
         Ok(a) => a,
         Err(e) => {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::content_scan::Refused;
 use super::types::{CallStatus, CommandRecord, ExecContext, Run, Step, ToolError};
-use crate::policy::{quote, url, Decision, PolicyError};
+use crate::policy::{quote, url, ApprovedCommand, Decision, PolicyError};
 use crate::transport::TransportError;
 
 /// stderr lines that mean the program exists but its service manager does not (containers,
@@ -22,17 +22,18 @@ fn is_not_found(err: &TransportError) -> bool {
     matches!(err, TransportError::Spawn { reason, .. } if reason.contains("not found"))
 }
 
-/// Resolve every path argument of `argv` on the host, all in one `readlink -m -z` (itself
-/// approved by the policy and run through the transport like any command), then decide on
-/// `argv` again with the resolved paths ([`Policy::recheck_resolved`]): a symlink, `..` after
+/// Resolve every path argument of an approved command on the host (its verdict's path words),
+/// all in one `readlink -m -z` (itself approved by the policy and run through the transport
+/// like any command), then decide on its argv again with the resolved paths ([`Policy::recheck_resolved`]): a symlink, `..` after
 /// a symlink or a relative path cannot reach what a direct read may not. No path arguments,
 /// no round trip. Anything unexpected (no GNU readlink, odd output, a redacted or truncated
 /// answer) refuses the command: fail closed. `Ok` carries the paths that resolved elsewhere.
 pub async fn resolve_on_host(
     ctx: &ExecContext,
-    argv: &[String],
+    approved: &ApprovedCommand,
 ) -> Result<Result<Vec<(String, String)>, Refused>, ToolError> {
-    let paths = ctx.policy.path_arguments(argv);
+    let argv = approved.checked_argv();
+    let paths = approved.path_arguments().to_vec();
     if paths.is_empty() {
         return Ok(Ok(Vec::new()));
     }
@@ -129,9 +130,10 @@ pub async fn resolve_on_host(
 /// to resolve it, refuses the command (the program would otherwise resolve it unchecked).
 pub async fn resolve_names_on_host(
     ctx: &ExecContext,
-    argv: &[String],
+    approved: &ApprovedCommand,
 ) -> Result<Result<Vec<(String, Vec<IpAddr>)>, Refused>, ToolError> {
-    let names = ctx.policy.probe_names(argv);
+    let argv = approved.checked_argv();
+    let names = approved.probe_names();
     if names.is_empty() {
         return Ok(Ok(Vec::new()));
     }
@@ -156,7 +158,7 @@ pub async fn resolve_names_on_host(
     });
     let answers = futures::future::join_all(lookups).await;
     let mut resolved: Vec<(String, Vec<IpAddr>)> = Vec::new();
-    for (name, answer) in names.into_iter().zip(answers) {
+    for (name, answer) in names.iter().zip(answers) {
         let out = match answer {
             Err(e) => return Ok(Err(refuse(format!("the name resolver was refused ({e})")))),
             Ok(Ok(out)) => out,
@@ -204,7 +206,7 @@ pub async fn resolve_names_on_host(
                 "`{name}` resolved to no address on the host"
             ))));
         }
-        resolved.push((name, addrs));
+        resolved.push((name.clone(), addrs));
     }
     Ok(Ok(resolved))
 }
@@ -259,9 +261,9 @@ pub async fn run_step(
         // names a probe connects to resolved: all on the host, concurrently (one extra round
         // trip, and only when there is something to check).
         let (resolved, scanned, names) = tokio::join!(
-            resolve_on_host(ctx, argv),
-            super::content_scan::refuse_key_holders(ctx, argv),
-            resolve_names_on_host(ctx, argv)
+            resolve_on_host(ctx, &approved),
+            super::content_scan::refuse_key_holders(ctx, &approved),
+            resolve_names_on_host(ctx, &approved)
         );
         let moved = match resolved? {
             Ok(moved) => moved,
