@@ -24,16 +24,20 @@ macro_rules! re {
 mod auth;
 mod clock;
 mod crashes;
+mod databases;
 mod disk;
 mod dns;
 mod kernel;
+mod limits;
 mod load;
 mod memory;
 mod network_link;
 mod packages;
+mod processes;
 mod security;
 mod services;
 mod storage;
+mod systemd;
 mod tls;
 
 const UNIT: &str = r"[\w@.:\\-]+\.(?:service|socket|mount|timer|path|target|swap|scope)";
@@ -71,6 +75,17 @@ pub(crate) const ALL: &[Detector] = &[
     clock::CLOCK,
     crashes::SEGFAULTS,
     load::LOAD,
+    memory::SWAP,
+    limits::FD_LIMIT,
+    limits::PIDS_LIMIT,
+    limits::CONNTRACK,
+    databases::POSTGRES,
+    databases::MYSQL,
+    processes::ZOMBIES,
+    processes::RUNAWAY,
+    systemd::DEPENDENCY,
+    systemd::START_LIMIT,
+    systemd::RATE_LIMIT,
     kernel::HUNG_TASK,
     kernel::LOCKUP,
     kernel::HARDWARE,

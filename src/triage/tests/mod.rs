@@ -13,18 +13,22 @@ mod auth;
 mod causes;
 mod clock;
 mod crashes;
+mod databases;
 mod disk;
 mod dns;
 mod kernel;
 mod history;
+mod limits;
 mod load;
 mod memory;
 mod network_link;
 mod packages;
+mod processes;
 mod security;
 mod services;
 mod storage;
 mod source;
+mod systemd;
 mod tls;
 
 fn outcome(id: &str, tool: &str, command: &str, stdout: &str) -> ToolOutcome {
