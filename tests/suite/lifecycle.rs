@@ -550,19 +550,28 @@ fn seed_blocking(home: &Path) {
     rt.block_on(seed(home, vec![session("web01", "one", now() - DAY)]));
 }
 
-/// An archive of `n` sessions on `host` (written by a real export).
+/// An archive of `n` sessions on `host`, encoded directly (seeding thousands of sessions
+/// through a store first would only slow the tests; the round trip above covers real exports).
 async fn archive_of(n: usize, host: &str, dir: &Path) -> PathBuf {
-    let home = tempfile::tempdir().unwrap();
+    use tai::knowledge::store::{archive, sha256_hex, SessionRecord};
     let t = now() - 5 * DAY;
-    let sessions = (0..n)
-        .map(|i| session(host, &format!("{host} issue {i} zq{i}q"), t + i as u64))
+    let sessions: Vec<SessionRecord> = (0..n)
+        .map(|i| {
+            let summary = session(host, &format!("{host} issue {i} zq{i}q"), t + i as u64);
+            SessionRecord {
+                id: i as u32 + 1,
+                hash: sha256_hex(&summary.index_text()),
+                summary,
+            }
+        })
         .collect();
-    seed(home.path(), sessions).await;
+    let scope = archive::Scope {
+        sessions: true,
+        ..Default::default()
+    };
+    let bytes = archive::encode(&scope, &sessions, &[], now()).unwrap();
     let file = dir.join(format!("{host}-{n}.tai"));
-    ok(&run(
-        home.path(),
-        &["export", file.to_str().unwrap(), "--sessions"],
-    ));
+    archive::write_file(&file, &bytes).unwrap();
     file
 }
 
@@ -651,6 +660,16 @@ async fn a_full_disk_fails_the_import_clearly_and_keeps_what_was_stored() {
     let big = archive_of(6000, "big", files.path()).await;
     let mnt = tempfile::tempdir().unwrap();
     let outs = tempfile::tempdir().unwrap();
+    // A runbook of 3 MiB: more than the 2 MiB disk can take.
+    let big_runbook = files.path().join("big.md");
+    let body: String = (0..3000)
+        .map(|i| format!("\n## Section {i}\n\n{}\n", "lorem ipsum dolor ".repeat(55)))
+        .collect();
+    std::fs::write(
+        &big_runbook,
+        format!("---\nservice: big\n---\n# Big\n{body}"),
+    )
+    .unwrap();
     let home = mnt.path().join("home");
     let script = format!(
         r#"set -u
@@ -662,6 +681,9 @@ export TAI_HOME="{home}"
 "{tai}" import "{big}" > /dev/null 2> "{out}/import.err"
 echo $? > "{out}/import.rc"
 "{tai}" history --json -k 100 > "{out}/after.json" 2>/dev/null || exit 93
+"{tai}" runbooks add "{runbook}" > /dev/null 2> "{out}/add.err"
+echo $? > "{out}/add.rc"
+"{tai}" history --json -k 100 > "{out}/after-add.json" 2>/dev/null || exit 94
 "#,
         mnt = mnt.path().display(),
         out = outs.path().display(),
@@ -669,6 +691,7 @@ echo $? > "{out}/import.rc"
         tai = env!("CARGO_BIN_EXE_tai"),
         small = small.display(),
         big = big.display(),
+        runbook = big_runbook.display(),
     );
     let outer = outs.path().to_path_buf();
     let o = Command::new("unshare")
@@ -701,4 +724,10 @@ echo $? > "{out}/import.rc"
     let after: serde_json::Value = serde_json::from_str(&read("after.json")).unwrap();
     assert_eq!(before.as_array().unwrap().len(), 3);
     assert_eq!(before, after);
+    // A runbook write on the full disk says the same; the sessions are still all there.
+    let err = read("add.err");
+    assert_eq!(read("add.rc").trim(), "9", "{err}");
+    assert!(err.contains("no space left"), "{err}");
+    let after_add: serde_json::Value = serde_json::from_str(&read("after-add.json")).unwrap();
+    assert_eq!(before, after_add);
 }

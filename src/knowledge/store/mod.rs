@@ -581,7 +581,7 @@ impl Store {
             }
         }
         self.stamp_sync(&mut wtxn)?;
-        wtxn.commit().map_err(|e| self.err(e))?;
+        wtxn.commit().map_err(|e| self.write_err(e))?;
         Ok(stats)
     }
 
@@ -626,7 +626,7 @@ impl Store {
             idx.put(&mut wtxn, id, &v).map_err(|e| self.err(e))?;
             idx.build(&mut wtxn).map_err(|e| self.err(e))?;
         }
-        wtxn.commit().map_err(|e| self.err(e))?;
+        wtxn.commit().map_err(|e| self.write_err(e))?;
         Ok(id)
     }
 
@@ -659,7 +659,7 @@ impl Store {
             }
         }
         idx.build(&mut wtxn).map_err(|e| self.err(e))?;
-        wtxn.commit().map_err(|e| self.err(e))
+        wtxn.commit().map_err(|e| self.write_err(e))
     }
 
     /// Size of the store on disk, in bytes.
