@@ -10,7 +10,8 @@
 //!   `files/<dir>` then the real `<dir>`, upper layer on a tmpfs), so nothing on the real
 //!   host is written.
 //! - `journal.export`: journal export text. Timestamps are shifted so the last entry is 30 s
-//!   old, `_BOOT_ID`/`_MACHINE_ID` are set to this machine's (so `journalctl -b`/`-k` see the
+//!   old (entries whose `_BOOT_ID` differs from the last entry's stay in an earlier boot),
+//!   `_BOOT_ID`/`_MACHINE_ID` are set to this machine's (so `journalctl -b`/`-k` see the
 //!   entries), `@VAR@` placeholders are filled from what `setup.sh` wrote to `$SCENARIO/vars`,
 //!   and the result is built into `/var/log/journal/<machine-id>/scenario.journal` with
 //!   `systemd-journal-remote` inside the namespace, where a plain `journalctl` finds it.
@@ -270,13 +271,31 @@ pub fn prepare_export(text: &str) -> String {
     let shift = (now - 30_000_000) as i64 - max;
     let up = uptime_us();
     let (mid, boot) = (machine_id().unwrap_or_else(scenario_machine_id), boot_id());
+    // The newest entry's boot is this boot; entries that name another `_BOOT_ID` stay in an
+    // earlier boot (a stable id derived from theirs), so `journalctl` prints `-- Boot` between.
+    let field = |e: &Vec<(String, String)>, k: &str| {
+        e.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
+    };
+    let newest = entries.iter().max_by_key(|e| ts(e));
+    let current = newest.and_then(|e| field(e, "_BOOT_ID"));
     let mut out = String::new();
     for e in &entries {
         let real = (ts(e) as i64 + shift).max(0) as u64;
         let age = now.saturating_sub(real);
-        let mono = up.saturating_sub(age).max(1);
+        let own = field(e, "_BOOT_ID");
+        let (boot_of, mono) = match own {
+            Some(b) if current.as_ref().is_some_and(|c| *c != b) => {
+                let fake: String = format!("{:0>32}", b.replace('-', ""))
+                    .chars()
+                    .rev()
+                    .take(32)
+                    .collect();
+                (fake, 1_000_000 + (real % 1_000_000_000))
+            }
+            _ => (boot.clone(), up.saturating_sub(age).max(1)),
+        };
         out.push_str(&format!(
-            "__REALTIME_TIMESTAMP={real}\n__MONOTONIC_TIMESTAMP={mono}\n_BOOT_ID={boot}\n_MACHINE_ID={mid}\n"
+            "__REALTIME_TIMESTAMP={real}\n__MONOTONIC_TIMESTAMP={mono}\n_BOOT_ID={boot_of}\n_MACHINE_ID={mid}\n"
         ));
         for (k, v) in e {
             if matches!(

@@ -123,7 +123,16 @@ fn auth_failures(c: &Corpus, out: &mut Vec<Finding>) {
         let mut lines: Vec<String> = Vec::new();
         let mut sources: BTreeMap<String, usize> = BTreeMap::new();
         let mut count = 0usize;
+        // Failures against real accounts (not `invalid user`, not a preauth probe): someone
+        // guessing a real password, or a real user's key refused. Internet scanners probing
+        // invented names are ordinary noise on any host that faces the internet.
+        let mut targeted = 0usize;
         for line in b.lines() {
+            if (failed.is_match(line) && !line.contains("for invalid user"))
+                || (pam.is_match(line) && line.contains(" user="))
+            {
+                targeted += 1;
+            }
             let src = if let Some(m) = failed.captures(line) {
                 Some(m[2].to_string())
             } else if let Some(m) = invalid.captures(line) {
@@ -176,7 +185,7 @@ fn auth_failures(c: &Corpus, out: &mut Vec<Finding>) {
             New {
                 kind: "auth_failures",
                 category: "auth",
-                severity: if count >= 20 { Severity::Warning } else { Severity::Info },
+                severity: if targeted >= 20 { Severity::Warning } else { Severity::Info },
                 rank: 45,
                 subject: "auth failures".into(),
                 summary,
