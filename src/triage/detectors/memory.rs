@@ -54,8 +54,53 @@ pub(super) fn unit_of(path: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Kernel OOM killer (host-wide and memory cgroup) and systemd-oomd.
-fn oom(c: &Corpus, out: &mut Vec<Finding>) {
+/// What one log block says about OOM kills.
+#[derive(Default)]
+struct Parsed {
+    victims: Vec<Victim>,
+    /// Units systemd says were hit (`A process of this unit has been killed by the OOM killer`).
+    units: BTreeMap<String, Vec<String>>,
+    oomd: Vec<String>,
+    invokers: Vec<String>,
+    /// `memory: usage …kB, limit …kB` lines: (limit in kB, line).
+    limits: Vec<(u64, String)>,
+}
+
+impl Parsed {
+    fn victim(&mut self, pid: &str, name: &str) -> &mut Victim {
+        let i = match self.victims.iter().position(|v| v.pid == pid) {
+            Some(i) => i,
+            None => {
+                self.victims.push(Victim {
+                    name: name.to_string(),
+                    pid: pid.to_string(),
+                    memcg: None,
+                    task_memcg: None,
+                    cgroup: false,
+                    lines: Vec::new(),
+                });
+                self.victims.len() - 1
+            }
+        };
+        &mut self.victims[i]
+    }
+
+    /// The unit (or cgroup path) whose memory limit a cgroup victim hit.
+    fn cgroup_subject(v: &Victim) -> String {
+        let path = v
+            .memcg
+            .clone()
+            .or_else(|| v.task_memcg.clone())
+            .unwrap_or_default();
+        unit_of(&path).unwrap_or(if path.is_empty() {
+            "memory cgroup".into()
+        } else {
+            path
+        })
+    }
+}
+
+fn parse(b: &Block) -> Parsed {
     let killed = re!(
         r"(Memory cgroup out of memory|Out of memory(?: \(oom_kill_allocating_task\))?): Kill(?:ed)? process (\d+) \(([^)]+)\)"
     );
@@ -71,147 +116,127 @@ fn oom(c: &Corpus, out: &mut Vec<Finding>) {
     let unit_result = re!(&format!(r"({UNIT}): Failed with result 'oom-kill'"));
     let oomd = re!(r"systemd-oomd\[\d+\]: Killed (\S+) due to (.+)$");
     let reaped = re!(r"oom_reaper: reaped process (\d+) \(([^)]+)\)");
-    for b in c.logs() {
-        let mut victims: Vec<Victim> = Vec::new();
-        let mut units: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut oomd_lines: Vec<String> = Vec::new();
-        let mut invokers: Vec<String> = Vec::new();
-        let mut limits: Vec<(u64, String)> = Vec::new();
-        // The memcg named by the latest `Task in … limit of …` line (4.x kernels).
-        let mut pending_memcg: Option<String> = None;
-        let victim = |victims: &mut Vec<Victim>, pid: &str, name: &str| -> usize {
-            if let Some(i) = victims.iter().position(|v| v.pid == pid) {
-                return i;
-            }
-            victims.push(Victim {
-                name: name.to_string(),
-                pid: pid.to_string(),
-                memcg: None,
-                task_memcg: None,
-                cgroup: false,
-                lines: Vec::new(),
-            });
-            victims.len() - 1
-        };
-        for line in b.lines() {
-            if let Some(m) = killed.captures(line) {
-                let i = victim(&mut victims, &m[2], &m[3]);
-                let v = &mut victims[i];
-                if m[1].starts_with("Memory cgroup") {
-                    v.cgroup = true;
-                    if v.memcg.is_none() {
-                        v.memcg = pending_memcg.take();
-                    }
+    let mut p = Parsed::default();
+    // The memcg named by the latest `Task in … limit of …` line (4.x kernels).
+    let mut pending_memcg: Option<String> = None;
+    for line in b.lines() {
+        if let Some(m) = killed.captures(line) {
+            let v = p.victim(&m[2], &m[3]);
+            if m[1].starts_with("Memory cgroup") {
+                v.cgroup = true;
+                if v.memcg.is_none() {
+                    v.memcg = pending_memcg.take();
                 }
-                v.lines.insert(0, line.to_string());
-            } else if let Some(m) = oom_kill.captures(line) {
-                let i = victim(&mut victims, &m[3], &m[2]);
-                let v = &mut victims[i];
-                v.cgroup |= &m[1] == "CONSTRAINT_MEMCG";
-                v.memcg = memcg.captures(line).map(|x| x[1].to_string());
-                v.task_memcg = task_memcg.captures(line).map(|x| x[1].to_string());
-                v.lines.push(line.to_string());
-            } else if let Some(m) = limit_of.captures(line) {
-                pending_memcg = Some(m[2].to_string());
-                invokers.push(line.to_string());
-            } else if let Some(m) = usage.captures(line) {
-                let limit: u64 = m[2].parse().unwrap_or(0);
-                limits.push((limit, line.to_string()));
-            } else if let Some(m) = unit_killed
-                .captures(line)
-                .or_else(|| unit_result.captures(line))
-            {
-                units
-                    .entry(m[1].to_string())
-                    .or_default()
-                    .push(line.to_string());
-            } else if oomd.is_match(line) {
-                oomd_lines.push(line.to_string());
-            } else if invoked.is_match(line) || reaped.is_match(line) {
-                invokers.push(line.to_string());
             }
+            v.lines.insert(0, line.to_string());
+        } else if let Some(m) = oom_kill.captures(line) {
+            let v = p.victim(&m[3], &m[2]);
+            v.cgroup |= &m[1] == "CONSTRAINT_MEMCG";
+            v.memcg = memcg.captures(line).map(|x| x[1].to_string());
+            v.task_memcg = task_memcg.captures(line).map(|x| x[1].to_string());
+            v.lines.push(line.to_string());
+        } else if let Some(m) = limit_of.captures(line) {
+            pending_memcg = Some(m[2].to_string());
+            p.invokers.push(line.to_string());
+        } else if let Some(m) = usage.captures(line) {
+            let limit: u64 = m[2].parse().unwrap_or(0);
+            p.limits.push((limit, line.to_string()));
+        } else if let Some(m) = unit_killed
+            .captures(line)
+            .or_else(|| unit_result.captures(line))
+        {
+            p.units
+                .entry(m[1].to_string())
+                .or_default()
+                .push(line.to_string());
+        } else if oomd.is_match(line) {
+            p.oomd.push(line.to_string());
+        } else if invoked.is_match(line) || reaped.is_match(line) {
+            p.invokers.push(line.to_string());
         }
-        if victims.is_empty() && units.is_empty() && oomd_lines.is_empty() {
+    }
+    p
+}
+
+/// Kernel OOM killer (host-wide and memory cgroup) and systemd-oomd. The kernel's lines and
+/// systemd's unit lines may come from different calls (`journalctl -k`, `journalctl -u`): a
+/// unit line joins the cgroup OOM of its unit wherever that was seen, and lines that only name
+/// a unit come after the findings that name the victim (so those lead when merged).
+fn oom(c: &Corpus, out: &mut Vec<Finding>) {
+    let parsed: Vec<(Parsed, &Block)> = c.logs().map(|b| (parse(b), b)).collect();
+    let cg_units: Vec<String> = parsed
+        .iter()
+        .flat_map(|(p, _)| {
+            p.victims
+                .iter()
+                .filter(|v| v.cgroup)
+                .map(Parsed::cgroup_subject)
+        })
+        .collect();
+    let mut later: Vec<Finding> = Vec::new();
+    for (p, b) in &parsed {
+        if p.victims.is_empty() && p.units.is_empty() && p.oomd.is_empty() {
             continue;
         }
-        let (cg, host): (Vec<&Victim>, Vec<&Victim>) = victims.iter().partition(|v| v.cgroup);
+        let (cg, host): (Vec<&Victim>, Vec<&Victim>) = p.victims.iter().partition(|v| v.cgroup);
 
         // Memory cgroup OOMs, one finding per cgroup whose limit was hit.
         let mut by_cgroup: BTreeMap<String, Vec<&Victim>> = BTreeMap::new();
         for v in &cg {
-            let path = v
-                .memcg
-                .clone()
-                .or_else(|| v.task_memcg.clone())
-                .unwrap_or_default();
-            by_cgroup.entry(path).or_default().push(v);
+            by_cgroup
+                .entry(Parsed::cgroup_subject(v))
+                .or_default()
+                .push(v);
         }
-        let mut claimed: Vec<String> = Vec::new();
-        for (path, vs) in &by_cgroup {
-            let unit = unit_of(path);
-            let subject = unit.clone().unwrap_or_else(|| {
-                if path.is_empty() {
-                    "memory cgroup".into()
-                } else {
-                    path.clone()
-                }
-            });
+        for (subject, vs) in &by_cgroup {
+            let unit = subject
+                .contains('.')
+                .then(|| subject.clone())
+                .filter(|s| !s.starts_with('/'));
             let mut evidence: Vec<String> = vs.iter().flat_map(|v| v.lines.clone()).collect();
-            let limit = limits.iter().find(|(l, _)| *l > 0 && *l < 1 << 40);
+            let limit = p.limits.iter().find(|(l, _)| *l > 0 && *l < 1 << 40);
             if let Some((_, l)) = limit {
                 evidence.push(l.clone());
             }
-            if let Some(u) = &unit {
-                if let Some(ls) = units.get(u) {
-                    evidence.extend(ls.iter().cloned());
-                    claimed.push(u.clone());
-                }
+            if let Some(ls) = unit.as_ref().and_then(|u| p.units.get(u)) {
+                evidence.extend(ls.iter().cloned());
             }
             let names: Vec<String> = vs
                 .iter()
                 .map(|v| format!("{} (pid {})", v.name, v.pid))
                 .collect();
-            let within = match (&unit, limit) {
-                (Some(u), Some((l, _))) => format!("{u}'s memory limit ({} MiB)", l / 1024),
-                (Some(u), None) => format!("{u}'s memory limit (MemoryMax=)"),
-                (None, Some((l, _))) => format!("the memory limit of {subject} ({} MiB)", l / 1024),
-                (None, None) => format!("the memory limit of {subject}"),
-            };
-            let who = unit.clone().unwrap_or_else(|| subject.clone());
-            out.push(
-                New {
-                    kind: "cgroup_oom",
-                    category: "memory",
-                    severity: Severity::Critical,
-                    rank: 87,
-                    subject: subject.clone(),
-                    summary: format!(
-                        "OOM inside a memory cgroup: the kernel killed {} for exceeding {within}; the host itself was not out of memory",
-                        names.join(", ")
-                    ),
-                    block: b,
-                    evidence,
-                    actions: vec![
-                        format!("See the limit and the peak: `systemctl show {who} -p MemoryMax -p MemoryHigh -p MemoryCurrent -p MemoryPeak`"),
-                        format!("Read the memcg OOM report (usage per process in the cgroup): `journalctl -k | grep -B5 -A30 'Memory cgroup out of memory'`"),
-                        format!("If {who} legitimately needs more, raise MemoryMax= (`systemctl edit {who}`); if its usage keeps growing until the limit, look for a leak (heap size, worker count)"),
-                    ],
-                }
-                .build(),
-            );
+            out.push(cgroup_finding(
+                b,
+                subject,
+                unit.as_deref(),
+                limit.map(|(l, _)| *l),
+                &names,
+                evidence,
+            ));
         }
 
-        // Host-wide OOM: every victim not in a cgroup OOM, the units systemd says were hit, and
-        // systemd-oomd kills (pressure on the host or a slice).
-        let rest_units: Vec<(&String, &Vec<String>)> =
-            units.iter().filter(|(u, _)| !claimed.contains(u)).collect();
-        if host.is_empty() && oomd_lines.is_empty() && (rest_units.is_empty() || !cg.is_empty()) {
+        // Units systemd says were hit whose cgroup OOM was seen (here or in another call).
+        let mut rest_units: Vec<(&String, &Vec<String>)> = Vec::new();
+        for (u, ls) in &p.units {
+            if by_cgroup.contains_key(u) {
+                continue;
+            }
+            if cg_units.contains(u) {
+                later.push(cgroup_finding(b, u, Some(u), None, &[], ls.clone()));
+            } else {
+                rest_units.push((u, ls));
+            }
+        }
+
+        // Host-wide OOM: every victim not in a cgroup OOM, the other units systemd says were
+        // hit, and systemd-oomd kills (pressure on the host or a slice).
+        if host.is_empty() && p.oomd.is_empty() && (rest_units.is_empty() || !cg.is_empty()) {
             continue;
         }
         let mut lines: Vec<String> = host.iter().flat_map(|v| v.lines.clone()).collect();
-        lines.extend(oomd_lines.iter().cloned());
+        lines.extend(p.oomd.iter().cloned());
         lines.extend(rest_units.iter().flat_map(|(_, l)| l.iter().cloned()));
-        lines.extend(invokers.iter().take(1).cloned());
+        lines.extend(p.invokers.iter().take(1).cloned());
         let names: Vec<String> = host
             .iter()
             .map(|v| format!("{} (pid {})", v.name, v.pid))
@@ -229,7 +254,7 @@ fn oom(c: &Corpus, out: &mut Vec<Finding>) {
                 "Host-wide OOM: the machine ran out of memory and the kernel OOM killer killed {}",
                 names.join(", ")
             )
-        } else if !oomd_lines.is_empty() {
+        } else if !p.oomd.is_empty() {
             "systemd-oomd killed cgroups under memory pressure".to_string()
         } else {
             "The OOM killer has been killing processes".to_string()
@@ -241,27 +266,72 @@ fn oom(c: &Corpus, out: &mut Vec<Finding>) {
             .first()
             .map(|v| v.name.clone())
             .unwrap_or_else(|| "the process".into());
-        out.push(
-            New {
-                kind: "oom_kill",
-                category: "memory",
-                severity: Severity::Critical,
-                rank: 86,
-                subject: "oom".into(),
-                summary,
-                block: b,
-                evidence: lines,
-                actions: vec![
-                    "See memory now and who uses it: `free -m`, `ps aux --sort=-rss | head`".into(),
-                    "Read the full OOM report (task list, memory per cgroup): `journalctl -k | grep -A40 'invoked oom-killer'`".into(),
-                    format!(
-                        "The host as a whole is short of memory: add memory or swap, or cap {first} and its neighbours (MemoryMax= in their units, heap sizes); look for a leak if its RSS keeps growing"
-                    ),
-                ],
-            }
-            .build(),
-        );
+        let f = New {
+            kind: "oom_kill",
+            category: "memory",
+            severity: Severity::Critical,
+            rank: 86,
+            subject: "oom".into(),
+            summary,
+            block: b,
+            evidence: lines,
+            actions: vec![
+                "See memory now and who uses it: `free -m`, `ps aux --sort=-rss | head`".into(),
+                "Read the full OOM report (task list, memory per cgroup): `journalctl -k | grep -A40 'invoked oom-killer'`".into(),
+                format!(
+                    "The host as a whole is short of memory: add memory or swap, or cap {first} and its neighbours (MemoryMax= in their units, heap sizes); look for a leak if its RSS keeps growing"
+                ),
+            ],
+        }
+        .build();
+        if names.is_empty() && p.oomd.is_empty() {
+            later.push(f);
+        } else {
+            out.push(f);
+        }
     }
+    out.extend(later);
+}
+
+/// A memory-cgroup OOM finding for `subject` (a unit, or a cgroup path).
+fn cgroup_finding(
+    b: &Block,
+    subject: &str,
+    unit: Option<&str>,
+    limit_kb: Option<u64>,
+    names: &[String],
+    evidence: Vec<String>,
+) -> Finding {
+    let within = match (unit, limit_kb) {
+        (Some(u), Some(l)) => format!("{u}'s memory limit ({} MiB)", l / 1024),
+        (Some(u), None) => format!("{u}'s memory limit (MemoryMax=)"),
+        (None, Some(l)) => format!("the memory limit of {subject} ({} MiB)", l / 1024),
+        (None, None) => format!("the memory limit of {subject}"),
+    };
+    let killed = if names.is_empty() {
+        "a process".to_string()
+    } else {
+        names.join(", ")
+    };
+    let who = unit.unwrap_or(subject);
+    New {
+        kind: "cgroup_oom",
+        category: "memory",
+        severity: Severity::Critical,
+        rank: 87,
+        subject: subject.to_string(),
+        summary: format!(
+            "OOM inside a memory cgroup: the kernel killed {killed} for exceeding {within}; the host itself was not out of memory"
+        ),
+        block: b,
+        evidence,
+        actions: vec![
+            format!("See the limit and the peak: `systemctl show {who} -p MemoryMax -p MemoryHigh -p MemoryCurrent -p MemoryPeak`"),
+            "Read the memcg OOM report (usage per process in the cgroup): `journalctl -k | grep -B5 -A30 'Memory cgroup out of memory'`".into(),
+            format!("If {who} legitimately needs more, raise MemoryMax= (`systemctl edit {who}`); if its usage keeps growing until the limit, look for a leak (heap size, worker count)"),
+        ],
+    }
+    .build()
 }
 
 /// One `vmstat` sample: swap-in/out per second, free memory and CPU I/O wait.

@@ -168,3 +168,29 @@ Swap:           2047        1906         141
 ";
     none(&run(&[outcome("T4", "cpu_load", "vmstat 1 4", burst)]));
 }
+
+#[test]
+fn cgroup_oom_seen_in_the_kernel_log_and_the_units_journal() {
+    // `journalctl -k` has the kernel's lines, `journalctl -u` systemd's: one cgroup OOM, and no
+    // host-wide OOM made from systemd's line alone.
+    let kernel = "\
+Nov 25 06:12:40 app01 kernel: oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/system.slice/billing.service,task_memcg=/system.slice/billing.service,task=java,pid=2211,uid=998
+Nov 25 06:12:40 app01 kernel: Memory cgroup out of memory: Killed process 2211 (java) total-vm:6291456kB, anon-rss:1032160kB, file-rss:0kB, shmem-rss:0kB, UID:998 pgtables:3200kB oom_score_adj:0
+";
+    let unit = "\
+Nov 25 06:12:40 app01 systemd[1]: billing.service: A process of this unit has been killed by the OOM killer.
+Nov 25 06:12:40 app01 systemd[1]: billing.service: Failed with result 'oom-kill'.
+";
+    for order in [[0, 1], [1, 0]] {
+        let calls = [
+            outcome("T1", "kernel_log", "journalctl -k --no-pager", kernel),
+            outcome("T2", "service_status", "journalctl -u billing --no-pager", unit),
+        ];
+        let f = run(&[calls[order[0]].clone(), calls[order[1]].clone()]);
+        let o = only(&f, "cgroup_oom");
+        assert_eq!(o.subject, "billing.service");
+        assert!(o.summary.contains("java (pid 2211)"), "{}", o.summary);
+        assert!(o.sources().contains(&"T2".to_string()), "{o:#?}");
+        assert!(!kinds(&f).contains(&"oom_kill"), "{f:#?}");
+    }
+}
