@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
-use super::wrapper::{self, Ending};
+use super::wrapper;
 use super::{CommandOutput, ExecOptions, RedactedCapture, Transport, TransportError};
 use crate::policy::ApprovedCommand;
 
@@ -103,7 +103,7 @@ impl Transport for LocalTransport {
             Some(s) => (s.code(), s.signal().map(signal_name)),
             None => (None, Some("KILL".to_string())),
         };
-        let mut out = CommandOutput {
+        let out = CommandOutput {
             stdout,
             stderr,
             exit_code,
@@ -113,23 +113,11 @@ impl Transport for LocalTransport {
             cancelled,
             duration: start.elapsed(),
         };
-        if timed_out || cancelled {
-            out.exit_code = None;
-            return Ok(out);
-        }
-        match wrapped.settle(&mut out) {
-            Ending::Normal | Ending::TimedOut => Ok(out),
-            Ending::ProgramMissing => Err(TransportError::Spawn {
-                host: "local".into(),
-                program,
-                reason: "command not found on this host".into(),
-            }),
-            Ending::WrapperMissing => Err(TransportError::Spawn {
-                host: "local".into(),
-                program,
-                reason: wrapper::wrapper_missing_reason(&out.stderr),
-            }),
-        }
+        wrapped.finish(out, |reason| TransportError::Spawn {
+            host: "local".into(),
+            program,
+            reason,
+        })
     }
 }
 

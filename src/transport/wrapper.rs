@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::policy::{quote, ApprovedCommand};
 
-use super::CommandOutput;
+use super::{CommandOutput, TransportError};
 
 /// Variables removed from the command's environment: each changes how an allowed program
 /// parses its arguments or makes it write a file, so the policy's model of that program
@@ -130,6 +130,26 @@ pub enum Ending {
 }
 
 impl Wrapped {
+    /// The tail every transport shares once a command has ended: a command the client
+    /// stopped (its own deadline, or the user's Ctrl-C) keeps no exit status; otherwise
+    /// [`Self::settle`] classifies it, and a program or wrapper missing on the host becomes
+    /// the transport's spawn error (`spawn` builds it from the reason).
+    pub fn finish(
+        &self,
+        mut out: CommandOutput,
+        spawn: impl FnOnce(String) -> TransportError,
+    ) -> Result<CommandOutput, TransportError> {
+        if out.timed_out || out.cancelled {
+            out.exit_code = None;
+            return Ok(out);
+        }
+        match self.settle(&mut out) {
+            Ending::Normal | Ending::TimedOut => Ok(out),
+            Ending::ProgramMissing => Err(spawn("command not found on this host".into())),
+            Ending::WrapperMissing => Err(spawn(wrapper_missing_reason(&out.stderr))),
+        }
+    }
+
     /// Classify a finished command and fold a timeout into `out` (`timed_out`, no exit code).
     pub fn settle(&self, out: &mut CommandOutput) -> Ending {
         if self.timeout_secs == 0 {

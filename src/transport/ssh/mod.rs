@@ -370,21 +370,12 @@ impl Transport for SshTransport {
             program: program.clone(),
             reason,
         };
-        let mut out = result.map_err(|f| match f {
+        let out = result.map_err(|f| match f {
             exec::ExecFailure::NotStarted(why) => self.lost(line, &why),
             exec::ExecFailure::Lost(why) => self.lost(line, &why),
             exec::ExecFailure::Refused(why) => spawn(why),
         })?;
-        if out.timed_out || out.cancelled {
-            return Ok(out);
-        }
-        match wrapped.settle(&mut out) {
-            wrapper::Ending::Normal | wrapper::Ending::TimedOut => Ok(out),
-            wrapper::Ending::ProgramMissing => Err(spawn("command not found on this host".into())),
-            wrapper::Ending::WrapperMissing => {
-                Err(spawn(wrapper::wrapper_missing_reason(&out.stderr)))
-            }
-        }
+        wrapped.finish(out, spawn)
     }
 
     async fn close(&self) {
