@@ -280,7 +280,12 @@ async fn host_report(
             last.auth.clone().unwrap_or_default()
         ),
     ));
-    let remote_os = remote_os(&*transport, last.server_version.as_deref()).await;
+    // Its two commands are audited like every other (`tools::audited`).
+    let audited = crate::tools::audited::AuditedTransport::wrap(
+        transport.clone(),
+        std::sync::Arc::new(crate::audit::Scope::new_session(&dest.name)),
+    );
+    let remote_os = remote_os(&*audited, last.server_version.as_deref()).await;
     checks.push(Check::pass("remote os", remote_os.clone()));
     transport.close().await;
     fields.insert("connect_ms".into(), (report.connect_ms as u64).into());

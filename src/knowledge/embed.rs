@@ -170,12 +170,53 @@ impl Embedder {
         if let Some(reason) = self.known_unavailable() {
             return Err(reason);
         }
+        let started = Instant::now();
         let r = self.request(input, timeout).await;
+        self.audit(&r, started.elapsed()).await;
         match &r {
             Ok(_) => self.remember(Ok(())),
             Err(reason) => self.remember(Err(reason.clone())),
         }
         r
+    }
+
+    /// One `model_request` line in the audit log (endpoint, model, status; never the text).
+    async fn audit(&self, r: &Result<Vec<Vec<f32>>, EmbedError>, elapsed: Duration) {
+        let log = crate::audit::current();
+        if !log.is_enabled() {
+            return;
+        }
+        let status = match r {
+            Ok(_) => Some(200),
+            Err(EmbedError::Http { status, .. }) => Some(*status),
+            Err(EmbedError::ModelMissing { .. }) => Some(404),
+            Err(_) => None,
+        };
+        let endpoint = self.url();
+        let endpoint = match endpoint.split_once("://") {
+            // No credentials in the line: `user:pass@` dropped from the authority.
+            Some((scheme, rest)) => match rest.split_once('/') {
+                Some((auth, path)) => format!(
+                    "{scheme}://{}/{path}",
+                    auth.rsplit_once('@').map_or(auth, |(_, h)| h)
+                ),
+                None => format!(
+                    "{scheme}://{}",
+                    rest.rsplit_once('@').map_or(rest, |(_, h)| h)
+                ),
+            },
+            None => endpoint,
+        };
+        let event = crate::audit::AuditEvent::ModelRequest {
+            endpoint,
+            model: Some(self.model.clone()),
+            status,
+            tokens_in: None,
+            tokens_out: None,
+            duration_ms: elapsed.as_millis() as u64,
+        };
+        // A failed write is warned about and remembered by the log.
+        let _ = tokio::task::spawn_blocking(move || log.append(event)).await;
     }
 
     async fn request(

@@ -439,3 +439,34 @@ fn an_unwritable_audit_log_is_warned_about_on_stderr() {
         "{report}"
     );
 }
+
+#[test]
+fn embedding_requests_are_model_request_lines_without_the_text() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(crate::support::knowledge::embed_server("nomic-embed-text"));
+    let home = tempfile::tempdir().unwrap();
+    let out = support::tai_cmd(home.path())
+        .env("TAI_EMBED_BASE_URL", server.uri())
+        .args(["runbooks", "sync"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let sent = rt
+        .block_on(crate::support::knowledge::embed_calls(&server))
+        .0;
+    assert!(sent > 0);
+    let lines = audit_lines(home.path());
+    let embeds: Vec<&Value> = lines
+        .iter()
+        .filter(|l| {
+            l["event"] == "model_request" && l["endpoint"].as_str().unwrap().ends_with("/api/embed")
+        })
+        .collect();
+    assert_eq!(embeds.len(), sent, "one line per request: {lines:#?}");
+    assert_eq!(embeds[0]["model"], "nomic-embed-text");
+    assert_eq!(embeds[0]["status"], 200);
+    // The bundled runbooks' text went to the server; none of it is in the audit.
+    let text = std::fs::read_to_string(the_month_file(home.path())).unwrap();
+    assert!(!text.contains("\"input\""), "{text}");
+    assert!(text.len() < 400 * lines.len(), "lines stay small: {text}");
+}
