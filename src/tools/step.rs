@@ -1,7 +1,7 @@
 //! Running one [`Step`]: every argv through the policy, its paths resolved and re-checked on
 //! the host (and the files it prints searched there for private keys, [`super::content_scan`]), the names a probe connects to resolved and checked there, then the transport;
-//! output redacted again and charged to the session budget; fallbacks tried when a program
-//! is missing.
+//! stdout redacted again once shaped (the transport redacted both streams as they arrived)
+//! and the output charged to the session budget; fallbacks tried when a program is missing.
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -317,10 +317,12 @@ pub async fn run_step(
         let missing = out.exit_code == Some(127)
             || (out.exit_code != Some(0)
                 && UNAVAILABLE_MARKERS.iter().any(|m| out.stderr.contains(m)));
-        // The transports redact each stream before the cap; this second pass covers any other
-        // Transport implementation (defence in depth, idempotent on redacted text).
+        // Every transport redacts each stream as it arrives, before the cap
+        // (`RedactedCapture`), so stderr is used as captured. stdout is redacted once more
+        // after `post`: the stages and shaping the tool applies (`tr -d '\n'`, `cut`, joins)
+        // can bring back together what the stream redactor saw apart.
         let mut stdout = crate::redact::redact(&post(out.stdout));
-        let mut stderr = crate::redact::redact(&out.stderr);
+        let mut stderr = out.stderr;
         let mut note = (!moved.is_empty()).then(|| {
             let shown: Vec<String> = moved
                 .iter()
