@@ -31,8 +31,6 @@ use crate::exit::Code;
 use crate::knowledge::format_time;
 use crate::knowledge::store::{now_secs, Store};
 
-/// The file in the audit directory listing the hashes a removed prefix ended with.
-pub const AUDIT_BASE_FILE: &str = ".base";
 const DAY: u64 = 86_400;
 
 #[derive(Debug, Clone, Serialize)]
@@ -386,7 +384,7 @@ async fn remove(config: &Config, plan: &Plan) -> Result<()> {
 
 /// Append `hash` to `audit/.base` (fsynced) unless it is there already.
 fn add_audit_base(dir: &Path, hash: &str) -> Result<()> {
-    let path = dir.join(AUDIT_BASE_FILE);
+    let path = dir.join(crate::audit::chain::BASE_FILE);
     let existing = std::fs::read_to_string(&path).unwrap_or_default();
     if existing.lines().any(|l| l.trim() == hash) {
         return Ok(());

@@ -213,19 +213,22 @@ pub struct Archive {
     pub batch: ImportBatch,
 }
 
+/// How imported text is redacted: the built-in rules plus the user's `[redact] patterns`.
+pub type Redact<'a> = &'a (dyn Fn(&str) -> String + Sync);
+
 /// Read and validate an archive file completely.
-pub fn read_file(file: &Path) -> Result<Archive, ArchiveError> {
+pub fn read_file(file: &Path, redact: Redact<'_>) -> Result<Archive, ArchiveError> {
     let bytes = std::fs::read(file).map_err(|e| ArchiveError::Read {
         path: file.display().to_string(),
         reason: e.to_string(),
     })?;
-    decode(&file.display().to_string(), &bytes)
+    decode(&file.display().to_string(), &bytes, redact)
 }
 
 /// Validate archive bytes: header, manifest, counts, checksums, records, runbook texts.
-/// Sessions are redacted again and get their content id recomputed, so an archive made by
-/// hand cannot put a secret or a wrong id into the store.
-pub fn decode(path: &str, bytes: &[u8]) -> Result<Archive, ArchiveError> {
+/// Sessions are redacted again (with `redact`) and get their content id recomputed, so an
+/// archive made by hand cannot put a secret or a wrong id into the store.
+pub fn decode(path: &str, bytes: &[u8], redact: Redact<'_>) -> Result<Archive, ArchiveError> {
     let damaged = |reason: String| ArchiveError::Damaged {
         path: path.to_string(),
         reason,
@@ -347,7 +350,7 @@ pub fn decode(path: &str, bytes: &[u8]) -> Result<Archive, ArchiveError> {
         return Err(damaged(e));
     }
     for s in &mut batch.sessions {
-        s.summary = redacted(&s.summary);
+        s.summary = redacted(&s.summary, redact);
         s.hash = sha256_hex(&s.summary.index_text());
     }
     for r in &mut batch.runbooks {
@@ -379,8 +382,7 @@ fn bytecount_lines(bytes: &[u8]) -> usize {
 
 /// A session summary with every text field through the redaction engine (idempotent on
 /// text that was redacted before).
-fn redacted(s: &SessionSummary) -> SessionSummary {
-    let r = |t: &str| crate::redact::redact(t);
+fn redacted(s: &SessionSummary, r: Redact<'_>) -> SessionSummary {
     SessionSummary {
         host: r(&s.host),
         issue: r(&s.issue),

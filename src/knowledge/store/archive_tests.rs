@@ -1,6 +1,10 @@
 //! Archive format: round trip, and every kind of damage refused with what is wrong.
 use super::*;
 
+fn decode_builtin(path: &str, bytes: &[u8]) -> Result<Archive, ArchiveError> {
+    decode(path, bytes, &crate::redact::redact)
+}
+
 fn session(id: u32, host: &str, issue: &str) -> SessionRecord {
     let summary = SessionSummary {
         host: host.into(),
@@ -51,7 +55,7 @@ fn sample() -> Vec<u8> {
 #[test]
 fn round_trip_keeps_every_record_and_counts_them() {
     let bytes = sample();
-    let a = decode("a.tai", &bytes).unwrap();
+    let a = decode_builtin("a.tai", &bytes).unwrap();
     assert_eq!(a.batch.sessions.len(), 2);
     assert_eq!(a.batch.sessions[1].id, 4);
     assert_eq!(a.batch.sessions[0].summary.issue, "disk full");
@@ -71,7 +75,7 @@ fn round_trip_keeps_every_record_and_counts_them() {
 fn a_truncated_file_is_refused_as_truncated() {
     let bytes = sample();
     for cut in [bytes.len() - 1, bytes.len() - 40, bytes.len() / 2] {
-        let err = decode("a.tai", &bytes[..cut]).unwrap_err();
+        let err = decode_builtin("a.tai", &bytes[..cut]).unwrap_err();
         assert!(
             matches!(err, ArchiveError::Truncated { .. }),
             "{cut}: {err}"
@@ -81,7 +85,7 @@ fn a_truncated_file_is_refused_as_truncated() {
     // Cut exactly after a whole record line: the manifest is missing.
     let lines: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
     let cut: usize = lines[..2].iter().map(|l| l.len()).sum();
-    let err = decode("a.tai", &bytes[..cut]).unwrap_err();
+    let err = decode_builtin("a.tai", &bytes[..cut]).unwrap_err();
     assert!(matches!(err, ArchiveError::Truncated { .. }), "{err}");
 }
 
@@ -90,7 +94,7 @@ fn a_changed_byte_names_the_part_and_both_checksums() {
     let bytes = sample();
     let text = String::from_utf8(bytes).unwrap();
     let edited = text.replacen("disk full", "disk fuLL", 1);
-    let err = decode("a.tai", edited.as_bytes()).unwrap_err();
+    let err = decode_builtin("a.tai", edited.as_bytes()).unwrap_err();
     match &err {
         ArchiveError::Checksum {
             part,
@@ -107,7 +111,7 @@ fn a_changed_byte_names_the_part_and_both_checksums() {
     assert!(err.to_string().contains("manifest sha256"), "{err}");
     // A change in the header is caught by the whole-file checksum.
     let edited = text.replacen("\"created\":1764100000", "\"created\":1764100001", 1);
-    let err = decode("a.tai", edited.as_bytes()).unwrap_err();
+    let err = decode_builtin("a.tai", edited.as_bytes()).unwrap_err();
     assert!(
         matches!(&err, ArchiveError::Checksum { part, .. } if part == "the whole file"),
         "{err}"
@@ -124,7 +128,7 @@ fn a_dropped_record_line_is_a_count_mismatch() {
             without.extend_from_slice(l);
         }
     }
-    let err = decode("a.tai", &without).unwrap_err();
+    let err = decode_builtin("a.tai", &without).unwrap_err();
     assert!(
         err.to_string()
             .contains("lists 2 session records, the file holds 1"),
@@ -136,7 +140,7 @@ fn a_dropped_record_line_is_a_count_mismatch() {
 fn a_newer_format_is_refused_with_what_to_do() {
     let text = String::from_utf8(sample()).unwrap();
     let newer = text.replacen("\"tai_archive\":1", "\"tai_archive\":7", 1);
-    let err = decode("a.tai", newer.as_bytes()).unwrap_err();
+    let err = decode_builtin("a.tai", newer.as_bytes()).unwrap_err();
     assert!(
         matches!(
             err,
@@ -154,7 +158,7 @@ fn a_newer_format_is_refused_with_what_to_do() {
 #[test]
 fn not_an_archive_is_said_so() {
     for bytes in [&b""[..], b"hello\n", b"{\"x\":1}\n"] {
-        let err = decode("a.tai", bytes).unwrap_err();
+        let err = decode_builtin("a.tai", bytes).unwrap_err();
         assert!(matches!(err, ArchiveError::NotArchive { .. }), "{err}");
     }
 }
@@ -164,7 +168,7 @@ fn sessions_are_redacted_again_and_get_their_content_id_recomputed() {
     let mut s = session(2, "web01", "login with password=hunter22 fails");
     s.hash = "0".repeat(64);
     let bytes = encode(&Scope::default(), &[s], &[], 1).unwrap();
-    let a = decode("a.tai", &bytes).unwrap();
+    let a = decode_builtin("a.tai", &bytes).unwrap();
     let got = &a.batch.sessions[0];
     assert!(
         !got.summary.issue.contains("hunter22"),
@@ -175,11 +179,23 @@ fn sessions_are_redacted_again_and_get_their_content_id_recomputed() {
 }
 
 #[test]
+fn the_given_redaction_applies_to_every_session_field() {
+    let mut s = session(3, "web01", "ticket ZQ-SECRET-42 again");
+    s.summary.root_cause = "ZQ-SECRET-42".into();
+    let bytes = encode(&Scope::default(), &[s], &[], 1).unwrap();
+    let mine = |t: &str| t.replace("ZQ-SECRET-42", "[REDACTED:user-pattern]");
+    let a = decode("a.tai", &bytes, &mine).unwrap();
+    let text = serde_json::to_string(&a.batch.sessions[0]).unwrap();
+    assert!(!text.contains("ZQ-SECRET-42"), "{text}");
+    assert!(text.contains("[REDACTED:user-pattern]"), "{text}");
+}
+
+#[test]
 fn a_runbook_whose_text_does_not_match_its_hash_is_refused() {
     let mut r = runbook_record("app.md");
     r.text.push_str("\nextra\n");
     let bytes = encode(&Scope::default(), &[], &[r], 1).unwrap();
-    let err = decode("a.tai", &bytes).unwrap_err();
+    let err = decode_builtin("a.tai", &bytes).unwrap_err();
     assert!(err.to_string().contains("runbook app.md"), "{err}");
 }
 
