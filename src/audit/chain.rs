@@ -3,8 +3,10 @@
 //! Each line's `prev` is the lowercase hex SHA-256 of the exact bytes of the line before it
 //! (without its newline), across monthly files in name order; the first line of all carries
 //! [`GENESIS`]. `audit/.head` holds the hash of the last line written, so a removed tail is
-//! detected as well. Appends take an exclusive `flock` on `audit/.lock` and re-read the last
-//! line's hash under it, so two processes never interleave lines or fork the chain.
+//! detected as well; `audit/.base` ([`BASE_FILE`], written by `tai cleanup` when it removes
+//! whole old months) lists hashes the first remaining line may chain to instead of genesis.
+//! Appends take an exclusive `flock` on `audit/.lock` and re-read the last line's hash under
+//! it, so two processes never interleave lines or fork the chain.
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};

@@ -226,13 +226,18 @@ impl AuditLog {
         };
         let result = self.encode(&event).and_then(|v| chain::append(dir, v));
         if let Err(e) = &result {
-            let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
-            if failed.is_none() {
-                eprintln!("tai: warning: the audit log could not be written: {e}");
-                *failed = Some(e.to_string());
-            }
+            self.note_failure(e);
         }
         result
+    }
+
+    /// Remember the first failure and warn about it on stderr (once per process).
+    fn note_failure(&self, e: &AuditError) {
+        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        if failed.is_none() {
+            eprintln!("tai: warning: the audit log could not be written: {e}");
+            *failed = Some(e.to_string());
+        }
     }
 
     /// The event as one JSON object with the envelope, every string redacted.
@@ -311,11 +316,15 @@ impl Scope {
         let log = self.log.clone();
         match tokio::task::spawn_blocking(move || log.append(event)).await {
             Ok(r) => r,
-            Err(e) => Err(AuditError::Io {
-                op: "write",
-                path: self.log.dir().map(Path::to_path_buf).unwrap_or_default(),
-                source: std::io::Error::other(e.to_string()),
-            }),
+            Err(e) => {
+                let e = AuditError::Io {
+                    op: "write",
+                    path: self.log.dir().map(Path::to_path_buf).unwrap_or_default(),
+                    source: std::io::Error::other(format!("the writer task failed: {e}")),
+                };
+                self.log.note_failure(&e);
+                Err(e)
+            }
         }
     }
 }
