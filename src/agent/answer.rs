@@ -37,6 +37,11 @@ impl Session {
             tool_calls: self.outcomes.iter().map(ToolCallRecord::from).collect(),
             tokens: self.tokens,
             mode: "llm".into(),
+            // The deterministic findings over the same calls, for `--json` consumers.
+            findings: crate::triage::analyze(&self.outcomes)
+                .iter()
+                .map(crate::triage::record)
+                .collect(),
             ..Default::default()
         }
     }

@@ -214,6 +214,12 @@ pub fn report_with_actions(
     for s in &top.supporting {
         push_evidence(&mut evidence, &s.line, &s.call_id);
     }
+    // The consequences are part of the story: up to three lines each.
+    for e in &effects {
+        for line in e.evidence.iter().take(3) {
+            push_evidence(&mut evidence, line, &e.call_id);
+        }
+    }
     for f in ordered.iter().skip(1).take(MAX_FINDINGS_IN_EVIDENCE - 1) {
         if let Some(line) = f.evidence.first() {
             push_evidence(&mut evidence, line, &f.call_id);
