@@ -70,6 +70,16 @@ pub struct ConfigToml {
     pub ssh: SshToml,
     #[serde(default)]
     pub retention: RetentionToml,
+    #[serde(default)]
+    pub mcp: McpToml,
+}
+
+/// `[mcp]`: what `tai mcp` serves.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpToml {
+    /// Hosts MCP clients may name (added to `--hosts`); nothing else is allowed.
+    pub hosts: Option<Vec<String>>,
 }
 
 /// `[retention]`: how many days `tai cleanup` keeps each kind of data by default.
@@ -186,6 +196,8 @@ pub struct Config {
     pub ssh: SshSettings,
     pub limits: ExecLimits,
     pub retention: RetentionSettings,
+    /// `[mcp] hosts`: the hosts `tai mcp` allows besides `--hosts`.
+    pub mcp_hosts: Vec<String>,
     pub no_rag: bool,
     pub rag_debug: bool,
     pub no_persist: bool,
@@ -512,6 +524,7 @@ impl Config {
                 max_concurrency,
             },
             retention,
+            mcp_hosts: file.mcp.hosts.clone().unwrap_or_default(),
             no_rag,
             rag_debug: o.rag_debug,
             no_persist,

@@ -201,6 +201,29 @@ pub enum Command {
     Audit(AuditArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
+    /// Serve tai's read-only tools, triage and runbooks to MCP clients (stdio, or --http).
+    Mcp(McpArgs),
+}
+
+/// `tai mcp [--hosts a,b] [--host-pattern GLOB] [--http ADDR [--token-file F]]`.
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Hosts clients may name (comma-separated; added to `[mcp] hosts`). Nothing else is allowed.
+    #[arg(long, value_delimiter = ',', value_name = "HOST,...")]
+    pub hosts: Vec<String>,
+    /// Also allow the ssh_config aliases matching this glob (`*`, `?`); may repeat.
+    #[arg(long = "host-pattern", value_name = "GLOB")]
+    pub host_pattern: Vec<String>,
+    /// Serve streamable HTTP on ADDR (loopback unless given another address, which then needs
+    /// a token) instead of stdio.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// File holding the bearer token HTTP clients must send (or set TAI_MCP_TOKEN).
+    #[arg(long = "token-file", value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
+    /// Close a host's SSH connection after this many seconds without a call.
+    #[arg(long = "idle-timeout", value_name = "SECS", default_value_t = 300)]
+    pub idle_timeout: u64,
 }
 
 #[derive(Debug, Args)]

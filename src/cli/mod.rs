@@ -20,6 +20,7 @@ mod doctor;
 mod export;
 mod history;
 mod host;
+mod mcp;
 mod policy;
 mod run;
 mod runbooks;
@@ -106,6 +107,7 @@ pub async fn run(cli: Cli) -> Result<Code> {
         Some(Command::Cleanup(a)) => cleanup::run(&config, a).await,
         Some(Command::Export(a)) => export::run_export(&config, a).await,
         Some(Command::Import(a)) => export::run_import(&config, a).await,
+        Some(Command::Mcp(a)) => mcp::run(&config, a).await,
         Some(Command::Completions(a)) => {
             let shell = match a.shell {
                 args::Shell::Bash => clap_complete::Shell::Bash,
@@ -186,6 +188,9 @@ fn exit_code_for(err: &anyhow::Error) -> Code {
             return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<crate::agent::AgentError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::mcp::McpError>() {
             return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<crate::repl::ReplError>() {

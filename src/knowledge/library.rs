@@ -222,6 +222,11 @@ impl Knowledge {
         Ok(out)
     }
 
+    /// Every indexed runbook section (`tai mcp` serves them as resources).
+    pub fn sections(&self) -> Result<Vec<store::ChunkRecord>, KnowledgeError> {
+        self.store.chunks()
+    }
+
     /// Search runbook sections: BM25, fused with vectors when available.
     pub async fn search(
         &self,

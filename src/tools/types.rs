@@ -302,6 +302,13 @@ impl ExecContext {
         self.used.load(Ordering::SeqCst)
     }
 
+    /// The same context with its own, empty output budget (each `tai mcp` tool call is
+    /// budgeted alone, on a connection kept warm across calls).
+    pub fn with_fresh_budget(mut self) -> Self {
+        self.used = Arc::new(AtomicUsize::new(0));
+        self
+    }
+
     pub fn session_bytes_left(&self) -> usize {
         self.limits
             .session_output_cap

@@ -14,6 +14,7 @@ mod knowledge_embed;
 mod knowledge_retrieval;
 mod knowledge_store;
 mod lifecycle;
+mod mcp;
 mod network_probes;
 mod pipeline;
 mod policy_corpus;
