@@ -219,19 +219,25 @@ fn pids_limit(c: &Corpus, out: &mut Vec<Finding>) {
                     "{subject} cannot create processes or threads (fork/pthread_create EAGAIN): a task limit (TasksMax=, ulimit -u, kernel.pid_max or threads-max) is reached"
                 )
             };
+            // The unit the pids controller names leads; a process name is one level below.
+            let unit = if controller {
+                subject.clone()
+            } else {
+                format!("$(ps -o unit= -p $(pgrep -o {subject}))")
+            };
             let mut f = New {
                 kind: "pids_limit",
                 category: "service",
                 severity: Severity::Critical,
-                rank: 79,
+                rank: if controller { 80 } else { 79 },
                 subject: subject.clone(),
                 summary,
                 block: b,
                 evidence: lines.clone(),
                 actions: vec![
-                    format!("See the count against the limit: `systemctl status {subject}` (Tasks: N (limit: M)), `systemctl show {subject} -p TasksMax -p TasksCurrent`"),
+                    format!("See the count against the limit: `systemctl status {unit}` (Tasks: N (limit: M)), `systemctl show {unit} -p TasksMax -p TasksCurrent`"),
                     "Find who holds the tasks: `ps -eLf | awk '{print $2}' | sort | uniq -c | sort -n | tail` (threads per pid)".into(),
-                    format!("If the load is real, raise TasksMax= (`systemctl edit {subject}`) or LimitNPROC=; if the count only grows, it leaks threads or children"),
+                    format!("If the load is real, raise TasksMax= (`systemctl edit {unit}`) or LimitNPROC=; if the count only grows, it leaks threads or children"),
                 ],
             }
             .build();
@@ -277,6 +283,9 @@ fn conntrack(c: &Corpus, out: &mut Vec<Finding>) {
         }
         logged = true;
         let state = match now {
+            Some((n, m, p)) if p < 50 => {
+                format!("; now {n} of {m} entries ({p}%): it has drained since those lines")
+            }
             Some((n, m, p)) => format!("; now {n} of {m} entries ({p}%)"),
             None => String::new(),
         };

@@ -22,6 +22,7 @@ pub(super) const OOM: Detector = Detector {
         r"killed by the oom killer",
         r"systemd-oomd.*killed",
         r"killed as a result of limit of",
+        r"memory: usage \d+kb, limit \d+kb",
     ],
     sweep: &[],
     run: oom,
@@ -173,6 +174,16 @@ fn oom(c: &Corpus, out: &mut Vec<Finding>) {
                 .map(Parsed::cgroup_subject)
         })
         .collect();
+    let mut limits: Vec<&(u64, String)> = parsed
+        .iter()
+        .flat_map(|(p, _)| p.limits.iter())
+        .filter(|(l, _)| *l > 0 && *l < 1 << 40)
+        .collect();
+    limits.dedup_by_key(|(l, _)| *l);
+    let one_limit: Option<(u64, String)> = match limits.as_slice() {
+        [only] => Some((*only).clone()),
+        _ => None,
+    };
     let mut later: Vec<Finding> = Vec::new();
     for (p, b) in &parsed {
         if p.victims.is_empty() && p.units.is_empty() && p.oomd.is_empty() {
@@ -194,10 +205,13 @@ fn oom(c: &Corpus, out: &mut Vec<Finding>) {
                 .then(|| subject.clone())
                 .filter(|s| !s.starts_with('/'));
             let mut evidence: Vec<String> = vs.iter().flat_map(|v| v.lines.clone()).collect();
-            let limit = p.limits.iter().find(|(l, _)| *l > 0 && *l < 1 << 40);
-            if let Some((_, l)) = limit {
+            // The memcg report's limit line, in this call (quoted) or, when the host logged
+            // one limit only, in another (named in the summary).
+            let own = p.limits.iter().find(|(l, _)| *l > 0 && *l < 1 << 40);
+            if let Some((_, l)) = own {
                 evidence.push(l.clone());
             }
+            let limit = own.or(one_limit.as_ref());
             if let Some(ls) = unit.as_ref().and_then(|u| p.units.get(u)) {
                 evidence.extend(ls.iter().cloned());
             }

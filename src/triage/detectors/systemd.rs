@@ -105,9 +105,10 @@ fn dependency(c: &Corpus, out: &mut Vec<Finding>) {
                     "{unit} did not start because a unit it requires (Requires=/BindsTo=) failed"
                 ),
             };
+            // The dependent's own lines first, then the failure upstream of it.
             let mut evidence = lines.clone();
             if let Some((_, _, l)) = cause {
-                evidence.insert(0, l.clone());
+                evidence.push(l.clone());
             }
             out.push(
                 New {

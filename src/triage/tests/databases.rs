@@ -81,3 +81,35 @@ Nov 25 10:00:03 web01 app[7100]: ERROR 1045 (28000): Access denied for user 'app
 ";
     none(&run(&[journal(log)]));
 }
+
+#[test]
+fn one_finding_from_several_calls_led_by_the_busiest() {
+    // The priority-filtered journal read sees one client's lines, the sweep's search all of them.
+    let err = "Nov 25 10:00:02 web01 api[7200]: Error 1040: Too many connections\n";
+    let all = "\
+Nov 25 10:00:01 web01 php-fpm8.2[7100]: [pool www] child 7123 said into stderr: \"PHP Fatal error:  Uncaught PDOException: SQLSTATE[HY000] [1040] Too many connections in /var/www/shop/lib/Db.php:31\"
+Nov 25 10:00:02 web01 api[7200]: Error 1040: Too many connections
+Nov 25 10:00:03 web01 php-fpm8.2[7100]: [pool www] child 7124 said into stderr: \"PHP Fatal error:  Uncaught PDOException: SQLSTATE[HY000] [1040] Too many connections in /var/www/shop/lib/Db.php:31\"
+";
+    let f = run(&[
+        outcome(
+            "T1",
+            "read_journal",
+            "journalctl --no-pager -p err -n 100",
+            err,
+        ),
+        outcome(
+            "T2",
+            "read_journal",
+            "journalctl --no-pager --grep 'too many connections'",
+            all,
+        ),
+    ]);
+    let m = only(&f, "mysql_connections");
+    assert_eq!(m.call_id, "T2");
+    assert!(
+        m.summary.contains("(3 lines); seen by php-fpm8.2, api"),
+        "{}",
+        m.summary
+    );
+}

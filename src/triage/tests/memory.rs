@@ -184,7 +184,12 @@ Nov 25 06:12:40 app01 systemd[1]: billing.service: Failed with result 'oom-kill'
     for order in [[0, 1], [1, 0]] {
         let calls = [
             outcome("T1", "kernel_log", "journalctl -k --no-pager", kernel),
-            outcome("T2", "service_status", "journalctl -u billing --no-pager", unit),
+            outcome(
+                "T2",
+                "service_status",
+                "journalctl -u billing --no-pager",
+                unit,
+            ),
         ];
         let f = run(&[calls[order[0]].clone(), calls[order[1]].clone()]);
         let o = only(&f, "cgroup_oom");
@@ -193,4 +198,28 @@ Nov 25 06:12:40 app01 systemd[1]: billing.service: Failed with result 'oom-kill'
         assert!(o.sources().contains(&"T2".to_string()), "{o:#?}");
         assert!(!kinds(&f).contains(&"oom_kill"), "{f:#?}");
     }
+}
+
+#[test]
+fn the_cgroup_limit_from_another_call() {
+    // The sweep's journal search has the memcg report's limit line, a filtered read the kill.
+    let kill = "Nov 25 06:12:40 app01 kernel: Memory cgroup out of memory: Killed process 4100 (php-fpm8.2) total-vm:512000kB, anon-rss:260000kB, file-rss:0kB, shmem-rss:0kB, UID:33 pgtables:900kB oom_score_adj:0\nNov 25 06:12:40 app01 kernel: oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/system.slice/php8.2-fpm.service,task_memcg=/system.slice/php8.2-fpm.service,task=php-fpm8.2,pid=4100,uid=33\n";
+    let report =
+        "Nov 25 06:12:40 app01 kernel: memory: usage 524288kB, limit 524288kB, failcnt 1183\n";
+    let f = run(&[
+        outcome(
+            "T1",
+            "kernel_log",
+            "journalctl -k --no-pager -p warning",
+            kill,
+        ),
+        outcome(
+            "T2",
+            "read_journal",
+            "journalctl --no-pager --grep 'memory: usage'",
+            report,
+        ),
+    ]);
+    let o = only(&f, "cgroup_oom");
+    assert!(o.summary.contains("(512 MiB)"), "{}", o.summary);
 }

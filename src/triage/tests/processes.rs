@@ -118,3 +118,23 @@ top - 10:00:00 up 12 days,  3:04,  2 users,  load average: 1.52, 1.10, 0.80
 ";
     none(&run(&[outcome("T5", "run_command", PS_SWEEP, quiet)]));
 }
+
+#[test]
+fn the_sweep_keeps_the_process_table_and_sysctl_when_the_plan_reads_cpu_load() {
+    // The general and performance plans run cpu_load: that covers uptime and nproc only.
+    let base = [ToolCall {
+        id: "T1".into(),
+        tool: "cpu_load".into(),
+        args: json!({}),
+    }];
+    let mut next = 2;
+    let sweep = sweep_calls(&base, &mut next);
+    let commands: Vec<&str> = sweep
+        .iter()
+        .filter(|c| c.tool == "run_command")
+        .filter_map(|c| c.args["command"].as_str())
+        .collect();
+    assert!(commands.contains(&PS_SWEEP), "{commands:?}");
+    assert!(commands.iter().any(|c| c.starts_with("sysctl ")), "{commands:?}");
+    assert!(!commands.contains(&"uptime") && !commands.contains(&"nproc"), "{commands:?}");
+}

@@ -31,10 +31,14 @@ fn start_limit_and_the_dependency_it_took_down() {
         d.summary
     );
     assert!(
-        d.evidence[0].contains("Failed to start redis-server.service"),
+        d.evidence[0].contains("Dependency failed for queue-worker.service"),
         "{:#?}",
         d.evidence
     );
+    assert!(d
+        .evidence
+        .iter()
+        .any(|e| e.contains("Failed to start redis-server.service")));
     // The start limit outranks the unit that merely depended on it.
     let pos = |k: &str| f.iter().position(|x| x.kind == k).unwrap();
     assert!(
