@@ -580,7 +580,10 @@ pub fn sweep_calls(
         .chain(detectors::sweep_calls())
         .filter(|(tool, args)| !base.iter().any(|b| b.tool == *tool && b.args == *args))
         // cpu_load (load, CPU count and a vmstat sample) already covers uptime and nproc.
-        .filter(|(tool, _)| !(*tool == "run_command" && base.iter().any(|b| b.tool == "cpu_load")))
+        .filter(|(tool, args)| {
+            let covered = matches!(args["command"].as_str(), Some("uptime" | "nproc"));
+            !(*tool == "run_command" && covered && base.iter().any(|b| b.tool == "cpu_load"))
+        })
         .map(|(tool, args)| {
             let id = format!("T{next_id}");
             *next_id += 1;
