@@ -20,6 +20,7 @@ pub(super) const FD_LIMIT: Detector = Detector {
         r"\benfile\b",
         r"errno 24\b",
         r"file-max limit \d+ reached",
+        r"reached process fd limit",
     ],
     sweep: &[(
         "run_command",
@@ -121,7 +122,7 @@ fn sysctl<'c>(c: &'c Corpus) -> Vec<(String, String, String, &'c Block<'c>)> {
 /// `EMFILE` / `Too many open files`: per process, with its `LimitNOFILE` where seen.
 fn fd_limit(c: &Corpus, out: &mut Vec<Finding>) {
     let r = re!(
-        r"(?i)too many open files|\bEMFILE\b|\bENFILE\b|\[Errno 24\]|VFS: file-max limit (\d+) reached"
+        r"(?i)too many open files|\bEMFILE\b|\bENFILE\b|\[Errno 24\]|VFS: file-max limit (\d+) reached|reached process FD limit"
     );
     let system = re!(r"(?i)too many open files in system|\bENFILE\b|VFS: file-max limit");
     let limits = limit_lines(

@@ -482,7 +482,38 @@ fn swap(c: &Corpus, out: &mut Vec<Finding>) {
         for (l, fb) in &free_lines {
             f.supporting.push(super::support(fb, l));
         }
+        // kswapd busy reclaiming, from a process table.
+        for (l, pb) in kswapd_busy(c) {
+            f.supporting.push(super::support(pb, &l));
+        }
         out.push(f);
         return;
     }
+}
+
+/// `kswapd` lines of process tables where it uses at least 10% of a CPU.
+fn kswapd_busy<'c>(c: &'c Corpus) -> Vec<(String, &'c Block<'c>)> {
+    let mut out = Vec::new();
+    for b in c
+        .blocks
+        .iter()
+        .filter(|b| b.source == crate::triage::Source::Processes)
+    {
+        let mut cpu_col: Option<usize> = None;
+        for line in b.lines() {
+            let toks: Vec<&str> = line.split_whitespace().collect();
+            if let Some(i) = toks.iter().position(|t| *t == "%CPU") {
+                cpu_col = Some(i);
+            } else if let Some(i) = cpu_col {
+                let busy = toks
+                    .get(i)
+                    .and_then(|t| t.parse::<f64>().ok())
+                    .unwrap_or(0.0);
+                if line.contains("kswapd") && busy >= 10.0 {
+                    out.push((line.to_string(), b));
+                }
+            }
+        }
+    }
+    out
 }

@@ -11,6 +11,8 @@ Nov 25 09:00:03 web01 java[2211]: \tat java.base/sun.nio.ch.Net.accept(Native Me
 Nov 25 09:00:04 web01 api[3301]: 2026/11/25 09:00:04 http: Accept error: accept tcp [::]:8080: accept4: too many open files; retrying in 5ms
 Nov 25 09:00:05 web01 node[4401]: Error: EMFILE: too many open files, open '/srv/app/uploads/a.png'
 Nov 25 09:00:06 web01 gunicorn[5501]: OSError: [Errno 24] Too many open files
+Nov 25 09:00:07 web01 haproxy[6601]: [WARNING]  (6601) : Proxy fe_http reached process FD limit (maxsock=4096). Please check 'ulimit-n' and restart.
+Nov 25 09:00:08 web01 indexer[7701]: Error: Os { code: 24, kind: Uncategorized, message: \"Too many open files\" }
 ";
     let f = run(&[journal(log)]);
     let subjects: Vec<&str> = f
@@ -18,7 +20,9 @@ Nov 25 09:00:06 web01 gunicorn[5501]: OSError: [Errno 24] Too many open files
         .filter(|x| x.kind == "fd_limit")
         .map(|x| x.subject.as_str())
         .collect();
-    for s in ["nginx", "java", "api", "node", "gunicorn"] {
+    for s in [
+        "nginx", "java", "api", "node", "gunicorn", "haproxy", "indexer",
+    ] {
         assert!(subjects.contains(&s), "{s} missing in {subjects:?}");
     }
     let n = f.iter().find(|x| x.subject == "nginx").unwrap();
@@ -199,5 +203,29 @@ fn conntrack_nearly_full_without_log_and_quiet_when_low() {
     // Module loaded messages are not a full table.
     none(&run(&[journal(
         "Nov 25 09:20:01 gw01 kernel: nf_conntrack: default automatic helper assignment has been turned off for security reasons and CT-based firewall rule not found. Use the iptables CT target to attach helpers instead.\n",
+    )]));
+}
+
+#[test]
+fn limit_messages_outside_logs_are_not_findings() {
+    // An admin's greps and a runbook-like script in the process table, and a config file.
+    let ps = "\
+    PID    PPID USER     %CPU %MEM   RSS STAT     ELAPSED     TIME COMMAND
+   4242    4100 root      0.0  0.0  2100 S+         00:05 00:00:00 grep -c nf_conntrack: table full, dropping packet /var/log/kern.log
+   4243    4100 root      0.0  0.0  2100 S+         00:05 00:00:00 grep -r fork rejected by pids controller|Too many open files|sorry, too many clients already /var/log
+   4244    4100 root      0.0  0.0  2100 S+         00:05 00:00:00 tail -f /var/log/syslog --grep=Dependency failed for|Start request repeated too quickly
+";
+    none(&run(&[outcome(
+        "T3",
+        "list_processes",
+        "ps -eww -o pid,ppid,user,%cpu,%mem,rss,stat,etime,time,args --sort=-%cpu",
+        ps,
+    )]));
+    let conf = "# If you see \"nf_conntrack: table full, dropping packet\" raise this:\nnet.netfilter.nf_conntrack_max = 262144\n";
+    none(&run(&[outcome(
+        "T4",
+        "read_file",
+        "cat /etc/sysctl.d/90-conntrack.conf",
+        conf,
     )]));
 }

@@ -125,8 +125,20 @@ fn swap_thrashing_from_vmstat_and_free() {
     let f = run(&[
         outcome("T4", "cpu_load", "vmstat 1 3", VMSTAT_THRASH),
         outcome("T5", "memory_info", "free -m", FREE_LOW),
+        outcome(
+            "T6",
+            "list_processes",
+            "ps -eww -o pid,ppid,user,%cpu,%mem,rss,stat,etime,time,args --sort=-%cpu",
+            "    PID    PPID USER     %CPU %MEM   RSS STAT     ELAPSED     TIME COMMAND\n     88       2 root     38.2  0.0     0 R    12-03:00:00 01:10:00 [kswapd0]\n",
+        ),
     ]);
     let s = only(&f, "swap_thrashing");
+    assert!(
+        s.supporting
+            .iter()
+            .any(|x| x.line.contains("[kswapd0]") && x.call_id == "T6"),
+        "{s:#?}"
+    );
     assert_eq!(s.category, "memory");
     assert!(s.summary.contains("2/2 vmstat samples"), "{}", s.summary);
     assert!(
