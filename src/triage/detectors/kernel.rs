@@ -47,7 +47,7 @@ fn hung_task(c: &Corpus, out: &mut Vec<Finding>) {
         let mut tasks: Vec<String> = Vec::new();
         let mut lines: Vec<String> = Vec::new();
         let mut secs = 0u64;
-        for line in b.lines() {
+        for line in super::storage::in_time_order(c, b) {
             if let Some(m) = hung.captures(line) {
                 let t = format!("{} (pid {})", &m[1], &m[2]);
                 if !tasks.contains(&t) {

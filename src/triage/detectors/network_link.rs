@@ -68,29 +68,30 @@ fn link_event(line: &str) -> Option<(String, Ev)> {
 }
 
 fn link_flap(c: &Corpus, out: &mut Vec<Finding>) {
-    for b in c.logs() {
-        // Per interface: its events in order and the lines.
-        let mut ifs: Vec<(String, Vec<Ev>, Vec<String>)> = Vec::new();
-        for line in b.lines() {
-            let Some((ifc, ev)) = link_event(line) else {
-                continue;
-            };
-            match ifs.iter_mut().find(|i| i.0 == ifc) {
-                Some(i) => {
-                    i.1.push(ev);
-                    i.2.push(line.to_string());
-                }
-                None => ifs.push((ifc, vec![ev], vec![line.to_string()])),
+    // Per interface, across every log read (a call that grepped only for "link is down" must
+    // not hide the "Up" another call shows): its events in time order and the lines.
+    type Seen<'a> = (String, Vec<Ev>, Vec<(&'a super::Block<'a>, &'a str)>);
+    let mut ifs: Vec<Seen> = Vec::new();
+    for (b, line) in super::storage::all_logs_in_time_order(c) {
+        let Some((ifc, ev)) = link_event(line) else {
+            continue;
+        };
+        match ifs.iter_mut().find(|i| i.0 == ifc) {
+            Some(i) => {
+                i.1.push(ev);
+                i.2.push((b, line));
             }
+            None => ifs.push((ifc, vec![ev], vec![(b, line)])),
         }
-        for (ifc, evs, lines) in ifs {
-            let downs = evs.iter().filter(|e| **e == Ev::Down).count();
-            if downs == 0 {
-                continue;
-            }
-            let down_now = evs.last() == Some(&Ev::Down);
-            let (severity, rank, summary) = if downs >= FLAPS {
-                (
+    }
+    for (ifc, evs, lines) in ifs {
+        let downs = evs.iter().filter(|e| **e == Ev::Down).count();
+        if downs == 0 {
+            continue;
+        }
+        let down_now = evs.last() == Some(&Ev::Down);
+        let (severity, rank, summary) = if downs >= FLAPS {
+            (
                     if down_now { Severity::Critical } else { Severity::Warning },
                     88,
                     format!(
@@ -98,26 +99,25 @@ fn link_flap(c: &Corpus, out: &mut Vec<Finding>) {
                         if down_now { ", and down now" } else { "" }
                     ),
                 )
-            } else if down_now {
-                (
-                    Severity::Critical,
-                    70,
-                    format!("Link on {ifc} went down and did not come back up"),
-                )
-            } else {
-                (
-                    Severity::Info,
-                    15,
-                    format!(
-                        "Link on {ifc} went down {downs} time{} and came back up",
-                        plural(downs)
-                    ),
-                )
-            };
-            // The latest lines say most about now.
-            let keep: Vec<String> = lines.iter().rev().take(6).rev().cloned().collect();
-            out.push(
-                New {
+        } else if down_now {
+            (
+                Severity::Critical,
+                70,
+                format!("Link on {ifc} went down and did not come back up"),
+            )
+        } else {
+            (
+                Severity::Info,
+                15,
+                format!(
+                    "Link on {ifc} went down {downs} time{} and came back up",
+                    plural(downs)
+                ),
+            )
+        };
+        // The latest lines say most about now.
+        let (b, keep, supporting) = super::storage::split_evidence(&lines);
+        let mut f = New {
                     kind: "link_flap",
                     category: "network",
                     severity,
@@ -132,8 +132,8 @@ fn link_flap(c: &Corpus, out: &mut Vec<Finding>) {
                         "On a bond, check that the other member is up (`cat /proc/net/bonding/bond0`) before replacing anything".into(),
                     ],
                 }
-                .build(),
-            );
-        }
+                .build();
+        f.supporting = supporting;
+        out.push(f);
     }
 }

@@ -196,51 +196,51 @@ fn faillock(c: &Corpus, out: &mut Vec<Finding>) {
     );
     let tally = re!(r"pam_tally2?\((\S+?):\w+\): user (\S+) \((\d+)\) tally (\d+), deny (\d+)");
     let accepted = re!(r"Accepted \S+ for (\S+) from ");
-    for b in c.logs() {
-        // Per user: service, lines, and whether a later login succeeded.
-        let mut users: Vec<(String, String, Vec<String>, bool)> = Vec::new();
-        for line in b.lines() {
-            let hit = if let Some(m) = locked.captures(line) {
-                Some((m[2].to_string(), m[1].to_string()))
-            } else if let Some(m) = tally.captures(line) {
-                let (n, deny): (u32, u32) =
-                    (m[4].parse().unwrap_or(0), m[5].parse().unwrap_or(u32::MAX));
-                (n >= deny).then(|| (m[2].to_string(), m[1].to_string()))
-            } else if let Some(m) = accepted.captures(line) {
-                if let Some(u) = users.iter_mut().find(|u| u.0 == m[1]) {
-                    u.3 = true;
-                    u.2.push(line.to_string());
-                }
-                None
-            } else {
-                None
-            };
-            let Some((user, service)) = hit else { continue };
-            match users.iter_mut().find(|u| u.0 == user) {
-                Some(u) => {
-                    u.2.push(line.to_string());
-                    u.3 = false;
-                }
-                None => users.push((user, service, vec![line.to_string()], false)),
+    // Per user, across every log read (the call that shows the lock may not show the login
+    // after it): service, lines with their blocks, and whether a later login succeeded.
+    type User<'a> = (String, String, Vec<(&'a super::Block<'a>, &'a str)>, bool);
+    let mut users: Vec<User> = Vec::new();
+    for (b, line) in super::storage::all_logs_in_time_order(c) {
+        let hit = if let Some(m) = locked.captures(line) {
+            Some((m[2].to_string(), m[1].to_string()))
+        } else if let Some(m) = tally.captures(line) {
+            let (n, deny): (u32, u32) =
+                (m[4].parse().unwrap_or(0), m[5].parse().unwrap_or(u32::MAX));
+            (n >= deny).then(|| (m[2].to_string(), m[1].to_string()))
+        } else if let Some(m) = accepted.captures(line) {
+            if let Some(u) = users.iter_mut().find(|u| u.0 == m[1]) {
+                u.3 = true;
+                u.2.push((b, line));
             }
+            None
+        } else {
+            None
+        };
+        let Some((user, service)) = hit else { continue };
+        match users.iter_mut().find(|u| u.0 == user) {
+            Some(u) => {
+                u.2.push((b, line));
+                u.3 = false;
+            }
+            None => users.push((user, service, vec![(b, line)], false)),
         }
-        for (user, service, lines, resolved) in users {
-            let (severity, rank, summary) = if resolved {
-                (
+    }
+    for (user, service, lines, resolved) in users {
+        let (severity, rank, summary) = if resolved {
+            (
                     Severity::Info,
                     15,
                     format!("Account {user} was locked by PAM after failed logins ({service}) and has logged in since"),
                 )
-            } else {
-                (
+        } else {
+            (
                     Severity::Critical,
                     82,
                     format!("Account {user} is locked by PAM after consecutive failed logins ({service}): even the right password is refused until the lock expires or is reset"),
                 )
-            };
-            let keep: Vec<String> = lines.iter().rev().take(6).rev().cloned().collect();
-            out.push(
-                New {
+        };
+        let (b, keep, supporting) = super::storage::split_evidence(&lines);
+        let mut f = New {
                     kind: "account_locked",
                     category: "auth",
                     severity,
@@ -255,8 +255,8 @@ fn faillock(c: &Corpus, out: &mut Vec<Finding>) {
                         "If they come from elsewhere, block the source (firewall, fail2ban) before resetting the lock".into(),
                     ],
                 }
-                .build(),
-            );
-        }
+                .build();
+        f.supporting = supporting;
+        out.push(f);
     }
 }

@@ -10,6 +10,72 @@ mod growth;
 
 pub(super) use growth::DISK_GROWTH;
 
+/// A block's lines oldest first: sorted by their own timestamps (a line without one keeps the
+/// time of the line before it), so "the last word" (a server `OK` again, a link up, a login
+/// after a lockout) does not depend on the order a tool printed them in.
+pub(super) fn in_time_order<'b>(c: &Corpus, b: &'b super::Block) -> Vec<&'b str> {
+    let now = crate::triage::time::epoch_secs(c.now);
+    let mut last = i64::MIN;
+    let mut v: Vec<(i64, usize, &str)> = b
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if let Some(t) = crate::triage::time::line_time(l, now, None) {
+                last = t;
+            }
+            (last, i, l)
+        })
+        .collect();
+    v.sort_by_key(|(t, i, _)| (*t, *i));
+    v.into_iter().map(|(_, _, l)| l).collect()
+}
+
+/// Every line of every log block, oldest first, each message once (the same journal line read
+/// by two calls, in two output formats, counts once), with the block it came from. A state
+/// machine over this sees a recovery line even when the call that found the error grepped only
+/// for errors.
+pub(super) fn all_logs_in_time_order<'c>(c: &'c Corpus) -> Vec<(&'c super::Block<'c>, &'c str)> {
+    let now = crate::triage::time::epoch_secs(c.now);
+    let mut v: Vec<(i64, usize, usize, &super::Block, &str)> = Vec::new();
+    for (bi, b) in c.logs().enumerate() {
+        let mut last = i64::MIN;
+        for (i, l) in b.lines().enumerate() {
+            if let Some(t) = crate::triage::time::line_time(l, now, None) {
+                last = t;
+            }
+            v.push((last, bi, i, b, l));
+        }
+    }
+    v.sort_by_key(|(t, bi, i, _, _)| (*t, *bi, *i));
+    let mut seen = std::collections::HashSet::new();
+    v.into_iter()
+        .filter(|(t, _, _, _, l)| seen.insert((*t, super::message_part(l))))
+        .map(|(_, _, _, b, l)| (b, l))
+        .collect()
+}
+
+/// A finding's block and lines from lines gathered across blocks: the block of the newest line,
+/// the last `MAX_EVIDENCE` lines from it as evidence, lines from other blocks as support.
+pub(super) fn split_evidence<'a>(
+    lines: &[(&'a super::Block<'a>, &str)],
+) -> (&'a super::Block<'a>, Vec<String>, Vec<super::Supporting>) {
+    let b = lines.last().expect("at least one line").0;
+    let own: Vec<String> = lines
+        .iter()
+        .filter(|(x, _)| std::ptr::eq(*x, b))
+        .map(|(_, l)| l.to_string())
+        .collect();
+    let own = own[own.len().saturating_sub(super::MAX_EVIDENCE)..].to_vec();
+    let others: Vec<super::Supporting> = lines
+        .iter()
+        .filter(|(x, _)| !std::ptr::eq(*x, b))
+        .rev()
+        .take(3)
+        .map(|(x, l)| super::support(x, l))
+        .collect();
+    (b, own, others)
+}
+
 /// The kind the disk-growth detector (in `storage/growth.rs`) emits.
 const DISK_GROWTH_KIND: &str = "disk_growth";
 
@@ -64,81 +130,87 @@ fn nfs(c: &Corpus, out: &mut Vec<Finding>) {
     );
     let cifs_other =
         re!(r"CIFS:? VFS: (?:\\\\(\S+?) )?(?:reconnect tcon failed|cifs_reconnect|Send error in)");
-    for b in c.logs() {
-        // Per server: the lines, whether it timed out, and whether the last word is "OK".
-        let mut servers: Vec<Server> = Vec::new();
-        for line in b.lines() {
-            if let Some(m) = down.captures(line) {
-                let i = entry(&mut servers, &m[2], "NFS");
-                let s = &mut servers[i];
-                s.2.push(line.to_string());
-                s.3 |= &m[3] == "timed out";
-                s.4 = false;
-            } else if let Some(m) = up.captures(line) {
-                let i = entry(&mut servers, &m[1], "NFS");
-                servers[i].2.push(line.to_string());
-                servers[i].4 = true;
-            } else if let Some(m) = cifs.captures(line) {
-                let name = m.get(1).or(m.get(2)).map_or("", |x| x.as_str());
-                let i = entry(&mut servers, name, "CIFS");
-                servers[i].2.push(line.to_string());
-                servers[i].4 = false;
-            } else if let Some(m) = cifs_other.captures(line) {
-                let name = m.get(1).map_or("", |x| x.as_str());
-                if let Some(i) = servers.iter().position(|s| s.0 == name || name.is_empty()) {
-                    servers[i].2.push(line.to_string());
-                }
+    // Per server: its lines (with their blocks), whether it timed out, whether the last word is "OK".
+    let mut servers: Vec<Server> = Vec::new();
+    for (b, line) in all_logs_in_time_order(c) {
+        if let Some(m) = down.captures(line) {
+            let i = entry(&mut servers, &m[2], "NFS");
+            let s = &mut servers[i];
+            s.2.push((b, line));
+            s.3 |= &m[3] == "timed out";
+            s.4 = false;
+        } else if let Some(m) = up.captures(line) {
+            let i = entry(&mut servers, &m[1], "NFS");
+            servers[i].2.push((b, line));
+            servers[i].4 = true;
+        } else if let Some(m) = cifs.captures(line) {
+            let name = m.get(1).or(m.get(2)).map_or("", |x| x.as_str());
+            let i = entry(&mut servers, name, "CIFS");
+            servers[i].2.push((b, line));
+            servers[i].4 = false;
+        } else if let Some(m) = cifs_other.captures(line) {
+            let name = m.get(1).map_or("", |x| x.as_str());
+            if let Some(i) = servers.iter().position(|s| s.0 == name || name.is_empty()) {
+                servers[i].2.push((b, line));
             }
         }
-        for (server, fs, lines, timed_out, recovered) in servers {
-            let downs = lines.iter().filter(|l| !up.is_match(l)).count();
-            if downs == 0 {
-                continue;
-            }
-            // Most recent lines matter most: keep the last ones.
-            let keep: Vec<String> = lines.iter().rev().take(6).rev().cloned().collect();
-            let (severity, rank, summary) = if recovered {
-                (
-                    Severity::Info,
-                    20,
-                    format!("{fs} server {server} stopped responding ({downs} time{}) and recovered (`server {server} OK`)", plural(downs)),
-                )
-            } else {
-                (
-                    Severity::Critical,
-                    91,
-                    format!(
-                        "{fs} server {server} is not responding{}: processes reading its mounts hang in D state",
-                        if timed_out { " (requests time out)" } else { " (the kernel is still retrying)" }
-                    ),
-                )
-            };
-            out.push(
-                New {
-                    kind: "nfs_not_responding",
-                    category: "disk",
-                    severity,
-                    rank,
-                    subject: server.clone(),
-                    summary,
-                    block: b,
-                    evidence: keep,
-                    actions: vec![
-                        format!("Check the server and the path to it: `ping -c3 {server}`, `rpcinfo -p {server}` (NFS) or `smbclient -L //{server} -N` (CIFS), `showmount -e {server}`"),
-                        "See which mounts use it: `grep -E 'nfs|cifs' /proc/mounts`; processes stuck on it: `ps -eo pid,stat,wchan:32,comm | awk '$2 ~ /^D/'`".into(),
-                        "Fix the server or network; for a server that is gone for good, `umount -f -l` the mount (hard mounts wait forever) and fix fstab".into(),
-                    ],
-                }
-                .build(),
-            );
+    }
+    for (server, fs, lines, timed_out, recovered) in servers {
+        let downs = lines.iter().filter(|(_, l)| !up.is_match(l)).count();
+        if downs == 0 {
+            continue;
         }
+        let (severity, rank, summary) = if recovered {
+            (
+                Severity::Info,
+                20,
+                format!(
+                    "{fs} server {server} stopped responding ({downs} time{}) and recovered (`server {server} OK`)",
+                    plural(downs)
+                ),
+            )
+        } else {
+            (
+                Severity::Critical,
+                91,
+                format!(
+                    "{fs} server {server} is not responding{}: processes reading its mounts hang in D state",
+                    if timed_out { " (requests time out)" } else { " (the kernel is still retrying)" }
+                ),
+            )
+        };
+        let (b, evidence, supporting) = split_evidence(&lines);
+        let mut f = New {
+            kind: "nfs_not_responding",
+            category: "disk",
+            severity,
+            rank,
+            subject: server.clone(),
+            summary,
+            block: b,
+            evidence,
+            actions: vec![
+                format!("Check the server and the path to it: `ping -c3 {server}`, `rpcinfo -p {server}` (NFS) or `smbclient -L //{server} -N` (CIFS), `showmount -e {server}`"),
+                "See which mounts use it: `grep -E 'nfs|cifs' /proc/mounts`; processes stuck on it: `ps -eo pid,stat,wchan:32,comm | awk '$2 ~ /^D/'`".into(),
+                "Fix the server or network; for a server that is gone for good, `umount -f -l` the mount (hard mounts wait forever) and fix fstab".into(),
+            ],
+        }
+        .build();
+        f.supporting = supporting;
+        out.push(f);
     }
 }
 
 /// A network filesystem server: name, filesystem, lines, timed out, last word was "OK".
-type Server = (String, &'static str, Vec<String>, bool, bool);
+type Server<'a> = (
+    String,
+    &'static str,
+    Vec<(&'a super::Block<'a>, &'a str)>,
+    bool,
+    bool,
+);
 
-fn entry(servers: &mut Vec<Server>, name: &str, fs: &'static str) -> usize {
+fn entry(servers: &mut Vec<Server<'_>>, name: &str, fs: &'static str) -> usize {
     if let Some(i) = servers.iter().position(|s| s.0 == name) {
         i
     } else {
@@ -238,7 +310,7 @@ fn raid(c: &Corpus, out: &mut Vec<Finding>) {
     let done = re!(r"md: (md\w+): (?:recovery|resync) done");
     for b in c.logs() {
         let mut arrays: Vec<(String, Vec<String>, bool)> = Vec::new();
-        for line in b.lines() {
+        for line in in_time_order(c, b) {
             let md = if let Some(m) = fail.captures(line) {
                 Some(m[1].to_string())
             } else if let Some(m) = cont.captures(line) {

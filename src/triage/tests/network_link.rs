@@ -99,3 +99,33 @@ Nov 25 08:00:03 web01 kernel: e1000e 0000:00:19.0 eth0: 10/100 speed: disabling 
         "  PID COMMAND\n 7 grep eth0: NIC Link is Down\n",
     )]));
 }
+
+#[test]
+fn an_up_seen_by_another_call_means_the_link_is_up() {
+    let downs = "\
+2026-11-25T11:40:01+0000 web01 kernel: e1000e 0000:00:19.0 eth0: NIC Link is Down
+2026-11-25T11:44:10+0000 web01 kernel: e1000e 0000:00:19.0 eth0: NIC Link is Down
+2026-11-25T11:51:40+0000 web01 kernel: e1000e 0000:00:19.0 eth0: NIC Link is Down
+";
+    let all = "\
+Nov 25 11:40:01 web01 kernel: e1000e 0000:00:19.0 eth0: NIC Link is Down
+Nov 25 11:40:04 web01 kernel: e1000e 0000:00:19.0 eth0: NIC Link is Up 1000 Mbps Full Duplex, Flow Control: Rx/Tx
+Nov 25 11:44:10 web01 kernel: e1000e 0000:00:19.0 eth0: NIC Link is Down
+Nov 25 11:44:13 web01 kernel: e1000e 0000:00:19.0 eth0: NIC Link is Up 1000 Mbps Full Duplex, Flow Control: Rx/Tx
+Nov 25 11:51:40 web01 kernel: e1000e 0000:00:19.0 eth0: NIC Link is Down
+Nov 25 11:51:42 web01 kernel: e1000e 0000:00:19.0 eth0: NIC Link is Up 1000 Mbps Full Duplex, Flow Control: Rx/Tx
+";
+    let f = run(&[
+        outcome(
+            "T3",
+            "read_journal",
+            "journalctl --no-pager -q -o short-iso --grep=link",
+            downs,
+        ),
+        kernel(all),
+    ]);
+    let l = only(&f, "link_flap");
+    // Each down counted once although two calls printed it.
+    assert!(l.summary.contains("down 3 times;"), "{}", l.summary);
+    assert_eq!(l.severity, Severity::Warning);
+}

@@ -364,3 +364,31 @@ Filesystem     Type   Size  Used Avail Use% Mounted on
     ]);
     assert!(!kinds(&f).contains(&"disk_growth"), "{f:#?}");
 }
+
+#[test]
+fn recovery_seen_by_another_call_counts() {
+    // One call grepped only for errors; the sweep's journal read also has the `OK`.
+    let errors_only =
+        "2026-11-25T11:38:02+0000 app01 kernel: nfs: server filer01 not responding, still trying\n";
+    let both = "\
+2026-11-25T11:38:02+0000 app01 kernel: nfs: server filer01 not responding, still trying
+2026-11-25T11:39:10+0000 app01 kernel: nfs: server filer01 OK
+";
+    let f = run(&[
+        outcome(
+            "T3",
+            "read_journal",
+            "journalctl --no-pager -q -o short-iso --grep=responding",
+            errors_only,
+        ),
+        outcome(
+            "T7",
+            "read_journal",
+            "journalctl --no-pager -q -o short-iso",
+            both,
+        ),
+    ]);
+    let n = only(&f, "nfs_not_responding");
+    assert_eq!(n.severity, Severity::Info, "{n:#?}");
+    assert_eq!(n.call_id, "T7");
+}

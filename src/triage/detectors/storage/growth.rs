@@ -313,7 +313,14 @@ fn disk_growth(c: &Corpus, out: &mut Vec<Finding>) {
         }
         writers.sort_by_key(|w| std::cmp::Reverse(w.size_k));
         let top = &writers[0];
-        let mut largest: Vec<&&Entry> = mine.iter().filter(|e| !is_core(&e.path)).collect();
+        // The largest directories (entries other entries sit under), not single files.
+        let mut largest: Vec<&&Entry> = mine
+            .iter()
+            .filter(|e| {
+                let prefix = format!("{}/", e.path);
+                mine.iter().any(|o| o.path.starts_with(&prefix))
+            })
+            .collect();
         largest.sort_by_key(|e| std::cmp::Reverse(e.size_k));
         let largest: Vec<String> = largest
             .iter()
