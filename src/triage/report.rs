@@ -333,6 +333,7 @@ pub fn runbook_query(f: &Finding) -> String {
         }
         "certificate_expiry" => "TLS certificate expired renew",
         "clock_unsynchronised" => "time sync NTP clock not synchronised chrony timesyncd",
+        "kerberos_clock_skew" => "kerberos clock skew too great time sync NTP",
         "segfault" => "segfault core dump crash",
         "upstream_unreachable" => "upstream connection refused 502",
         "high_load" => "high load average CPU",
@@ -396,7 +397,9 @@ fn runbook_match(kind: &str) -> (&'static [&'static str], &'static [&'static str
             (&["resolver", "dns", "name resolution"], &["dns"])
         }
         "certificate_expiry" => (&["expir", "certificate"], &["tls-certificates"]),
-        "clock_unsynchronised" => (&["time source", "ntp", "clock"], &["time-sync"]),
+        "clock_unsynchronised" | "kerberos_clock_skew" => {
+            (&["time source", "ntp", "clock"], &["time-sync"])
+        }
         "segfault" => (&["segfault", "core dump"], &[]),
         "upstream_unreachable" => (&["upstream"], &[]),
         "high_load" => (&["load", "cpu-bound"], &["high-load"]),

@@ -15,6 +15,7 @@ const CLOCK_PROGRAMS: &[&str] = &[
 pub(super) const CLOCK: Detector = Detector {
     journal: &[
         r"clock skew",
+        r"krb5krb_ap_err_skew",
         r"can't synchronise",
         r"system clock wrong",
         r"timed out waiting for reply",
@@ -35,7 +36,9 @@ fn clock(c: &Corpus, out: &mut Vec<Finding>) {
     );
     let wrong_by = re!(r"System clock wrong by (-?[\d.]+) seconds");
     let tracking = re!(r"System time\s*:\s*([\d.]+) seconds (?:fast|slow) of NTP time");
-    let skew_msg = re!(r"(?i)clock skew too great|clock skew detected|Clock skew detected");
+    let skew_msg = re!(r"(?i)clock skew too great|clock skew detected|KRB5KRB_AP_ERR_SKEW");
+    // Kerberos (MIT krb5, Heimdal, sssd, Samba) refusing tickets: KRB5KRB_AP_ERR_SKEW.
+    let kerberos = re!(r"(?i)clock skew too great|KRB5KRB_AP_ERR_SKEW|krb5_get_init_creds.*skew");
     let synced = re!(r"System clock synchronized:\s*yes|Leap status\s*:\s*Normal");
     for b in c
         .blocks
@@ -48,6 +51,7 @@ fn clock(c: &Corpus, out: &mut Vec<Finding>) {
         let mut skew: f64 = 0.0;
         let mut skew_seen = false;
         let mut ok = false;
+        let mut krb: Vec<String> = Vec::new();
         for line in b.lines() {
             if synced.is_match(line) {
                 ok = true;
@@ -65,9 +69,36 @@ fn clock(c: &Corpus, out: &mut Vec<Finding>) {
                     lines.push(line.to_string());
                 }
             } else if skew_msg.is_match(line) {
-                skew_seen = true;
-                lines.push(line.to_string());
+                if b.is_log() && kerberos.is_match(line) {
+                    krb.push(line.to_string());
+                } else {
+                    skew_seen = true;
+                    lines.push(line.to_string());
+                }
             }
+        }
+        if !krb.is_empty() {
+            out.push(
+                New {
+                    kind: "kerberos_clock_skew",
+                    category: "auth",
+                    severity: Severity::Critical,
+                    rank: 60,
+                    subject: "kerberos".into(),
+                    summary: format!(
+                        "Kerberos authentication fails: \"Clock skew too great\" ({} line{})",
+                        krb.len(),
+                        super::plural(krb.len())
+                    ),
+                    block: b,
+                    evidence: krb,
+                    actions: vec![
+                        "Compare this host's clock with the KDC's (`timedatectl`, `chronyc tracking`): Kerberos allows 5 minutes of skew".into(),
+                        "Fix time sync first, then retry the login or `kinit`; restart sssd if it cached the failure".into(),
+                    ],
+                }
+                .build(),
+            );
         }
         if lines.is_empty() || (ok && !is_unsynced && skew < 1.0 && !skew_seen && !cannot) {
             continue;

@@ -58,3 +58,35 @@ Nov 25 11:00:01 app01 chronyd[500]: System clock wrong by 0.000812 seconds
         journal(log),
     ]));
 }
+
+#[test]
+fn kerberos_skew_is_its_own_finding_caused_by_the_clock() {
+    let log = "\
+Nov 25 11:00:00 app01 sssd_be[811]: Failed to initialize credentials using keytab [MEMORY:/etc/krb5.keytab]: Clock skew too great. Unable to create GSSAPI-encrypted LDAP connection.
+Nov 25 11:00:05 app01 kinit[900]: kinit: Clock skew too great while getting initial credentials
+";
+    let f = run(&[journal(log)]);
+    let k = only(&f, "kerberos_clock_skew");
+    assert_eq!(k.severity, Severity::Critical);
+    assert_eq!(k.evidence.len(), 2);
+    let td = "System clock synchronized: no\n              NTP service: inactive\n";
+    let f = run(&[
+        journal(log),
+        outcome("T2", "time_sync", "timedatectl status", td),
+    ]);
+    assert_eq!(
+        kinds(&f),
+        vec!["clock_unsynchronised", "kerberos_clock_skew"]
+    );
+    assert_eq!(
+        f[1].caused_by.as_ref().unwrap().kind,
+        "clock_unsynchronised"
+    );
+    // A skew line in a config file is not a Kerberos failure.
+    none(&run(&[outcome(
+        "T3",
+        "read_file",
+        "cat /etc/krb5.conf",
+        "# clockskew: fail with Clock skew too great beyond 300 s\n clockskew = 300\n",
+    )]));
+}
