@@ -67,9 +67,7 @@ impl<'c, 'a> Index<'c, 'a> {
     fn seen(&mut self, call_id: &str, line: &str) -> Option<Seen> {
         if !self.blocks.contains_key(call_id) {
             let corpus = self.corpus;
-            let Some(b) = corpus.blocks.iter().find(|b| b.call_id == call_id) else {
-                return None;
-            };
+            let b = corpus.blocks.iter().find(|b| b.call_id == call_id)?;
             let maps = corpus
                 .blocks
                 .iter()
@@ -256,7 +254,7 @@ const RECOVERED_BY: &[Recovery] = &[
 ];
 
 /// Mount points and use% from every `df` block (blocks, not inodes).
-fn df_usage<'c>(c: &'c Corpus) -> Vec<(String, u32)> {
+fn df_usage(c: &Corpus) -> Vec<(String, u32)> {
     let mut out = Vec::new();
     for b in c.by_program("df") {
         let mut col: Option<usize> = None;
