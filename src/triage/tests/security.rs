@@ -123,3 +123,36 @@ Nov 25 11:30:00 bastion sshd[3300]: Accepted publickey for alice from 198.51.100
         Severity::Info
     );
 }
+
+#[test]
+fn denials_in_auditd_s_own_log() {
+    // /var/log/audit/audit.log: AppArmor through auditd, and an SELinux denial next to a
+    // permissive one of another domain.
+    let audit = r#"type=AVC msg=audit(1795600201.123:45): apparmor="DENIED" operation="open" profile="/usr/sbin/named" name="/srv/dns/zones/example.com.zone" pid=812 comm="named" requested_mask="r" denied_mask="r" fsuid=105 ouid=0
+type=AVC msg=audit(1795600202.311:813): avc:  denied  { getattr } for  pid=2211 comm="php-fpm" path="/srv/app/config.php" dev="dm-2" ino=7731 scontext=system_u:system_r:httpd_t:s0 tcontext=system_u:object_r:var_t:s0 tclass=file permissive=1
+type=SYSCALL msg=audit(1795600202.311:813): arch=c000003e syscall=262 success=yes exit=0 a0=ffffff9c a1=55d0c a2=7ffd a3=0 items=1 ppid=1 pid=2211 auid=4294967295 uid=48 gid=48 euid=48 comm="php-fpm" exe="/usr/sbin/php-fpm" subj=system_u:system_r:httpd_t:s0 key=(null)
+"#;
+    let f = run(&[outcome(
+        "T4",
+        "read_file",
+        "tail -n 200 /var/log/audit/audit.log",
+        audit,
+    )]);
+    let a = only(&f, "apparmor_denied");
+    assert_eq!(a.subject, "/usr/sbin/named");
+    assert!(
+        a.summary.contains("/srv/dns/zones/example.com.zone"),
+        "{}",
+        a.summary
+    );
+    let s = only(&f, "selinux_denied");
+    assert_eq!(s.severity, Severity::Warning);
+    assert!(s.summary.contains("/srv/app/config.php"), "{}", s.summary);
+    // The same text quoted in a config file read is not a denial the host logged.
+    none(&run(&[outcome(
+        "T5",
+        "read_file",
+        "cat /etc/audit/rules.d/notes.txt",
+        audit,
+    )]));
+}
