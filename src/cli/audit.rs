@@ -85,7 +85,14 @@ fn show(config: &Config, entries: &[Entry]) -> Result<Code> {
     }
     let pal = Palette::stdout(config.color);
     let rows: Vec<[String; 6]> = entries.iter().map(row).collect();
-    let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+    let headers = ["TIME", "HOST", "TOOL", "DECISION", "EXIT", "COMMAND"];
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([headers[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
     let (w1, w2, w3, w4) = (width(1), width(2), width(3), width(4));
     writeln!(
         out,
