@@ -18,8 +18,8 @@ if [ ! -x target/lms-venv/bin/linux-mcp-server ]; then
 fi
 lms="$repo/target/lms-venv/bin/linux-mcp-server"
 
-tmp=$(mktemp -d)
-trap '[ -f "$tmp/sshd.pid" ] && kill "$(cat "$tmp/sshd.pid")" 2>/dev/null; rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d); echo "scratch: $tmp" >&2
+trap '[ -f "$tmp/sshd.pid" ] && kill "$(cat "$tmp/sshd.pid")" 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key"
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/client_key"
 cp "$tmp/client_key.pub" "$tmp/authorized_keys"
@@ -38,7 +38,15 @@ PermitRootLogin prohibit-password
 MaxStartups 100
 EOF
 mkdir -p /run/sshd
-/usr/sbin/sshd -f "$tmp/sshd_config" -E "$tmp/sshd.log"
+# The login shell's ~/.bashrc (pyenv and friends on a dev box) would cost every command of both
+# servers the same ~150 ms; hide it from this sshd, as tests/support/sshd.rs does.
+rc="${HOME:-/root}/.bashrc"
+if [ -f "$rc" ]; then
+  unshare -m --propagation private sh -c 'mount --bind /dev/null "$0" && shift && exec "$@"' \
+    "$rc" sshd /usr/sbin/sshd -f "$tmp/sshd_config" -E "$tmp/sshd.log"
+else
+  /usr/sbin/sshd -f "$tmp/sshd_config" -E "$tmp/sshd.log"
+fi
 sleep 0.5
 
 # Both servers reach the host by one ssh_config alias, with the same key and known_hosts.
@@ -78,6 +86,9 @@ print(f"{name:<18} output starts: {first}")
 tai_args="{\"host\": \"benchhost\", \"path\": \"$file\", \"lines\": 20}"
 bench tai "[{\"op\":\"call\",\"tool\":\"read_file\",\"args\":$tai_args},{\"op\":\"bench\",\"tool\":\"read_file\",\"args\":$tai_args,\"n\":$calls}]" -- \
   "$tai" --known-hosts "$tmp/known_hosts" mcp --hosts benchhost
+# The same without the audit log (every command's line is fsynced before its output is used).
+bench "tai --no-persist" "[{\"op\":\"call\",\"tool\":\"read_file\",\"args\":$tai_args},{\"op\":\"bench\",\"tool\":\"read_file\",\"args\":$tai_args,\"n\":$calls}]" -- \
+  "$tai" --no-persist --known-hosts "$tmp/known_hosts" mcp --hosts benchhost
 lms_args="{\"host\": \"benchhost\", \"path\": \"$file\"}"
 bench linux-mcp-server "[{\"op\":\"call\",\"tool\":\"read_file\",\"args\":$lms_args},{\"op\":\"bench\",\"tool\":\"read_file\",\"args\":$lms_args,\"n\":$calls}]" -- \
   "$lms" --user root --ssh-key-path "$tmp/client_key" --known-hosts-path "$tmp/known_hosts" --host-mode REMOTE_ONLY --log-dir "$tmp/lms-logs"

@@ -316,14 +316,17 @@ async fn collect(
 
 /// Every tool with its schema; host-bound ones get a required `host` listing the allowlist.
 fn tool_list(pool: &Pool, allow: &Allowlist) -> Vec<Tool> {
-    let host_prop = json!({
+    let mut host_prop = json!({
         "type": "string",
         "description": format!(
             "Host to run on (tai's allowlist: {}). Refused if not listed.",
             allowed_text(allow)
         ),
-        "enum": allow.names(),
     });
+    // An empty `enum` is a schema nothing satisfies; some clients reject it.
+    if !allow.is_empty() {
+        host_prop["enum"] = json!(allow.names());
+    }
     let read_only = ToolAnnotations::new()
         .read_only(true)
         .destructive(false)
