@@ -1,10 +1,10 @@
 //! NIC link state changes, as the drivers and the network stack print them: e1000e/igb/ixgbe/
 //! bnxt_en (`NIC Link is Down`, `NIC Link is Up 1000 Mbps Full Duplex`), tg3/r8169/phylink
-//! (`Link is down`, `Link is Up - 1Gbps/Full`), mlx5 (`Link down`/`Link up`), bonding (`link status
-//! definitely down for interface`), systemd-networkd (`Lost carrier`/`Gained carrier`) and
-//! `ADDRCONF(NETDEV_CHANGE): eth0: link becomes ready`. Several down/up cycles on one
-//! interface are a flap; one down then up is informational; down with no up after is a link
-//! that is down now.
+//! (`Link is down`, `Link is Up - 1Gbps/Full`), mlx5/mlx4 (`Link down`/`Link Up`), bonding
+//! (`link status definitely down for interface`), systemd-networkd (`Lost carrier`/`Gained
+//! carrier`), NetworkManager (`carrier: link disconnected`) and `ADDRCONF(NETDEV_CHANGE): eth0:
+//! link becomes ready`. Several down/up cycles on one interface are a flap; one down then up is
+//! informational; down with no up after is a link that is down now.
 use super::{plural, Corpus, Detector, Finding, New, Severity};
 
 /// The `link_flap` detector.
@@ -13,6 +13,7 @@ pub(super) const LINK_FLAP: Detector = Detector {
         r"link is (down|up)",
         r": link (down|up)\b",
         r"(lost|gained) carrier",
+        r"carrier: link (connected|disconnected)",
         r"link status definitely (down|up)",
         r"addrconf\(netdev_change\)",
     ],
@@ -35,7 +36,9 @@ fn link_event(line: &str) -> Option<(String, Ev)> {
     // "igb 0000:01:00.0 eno1: igb: eno1 NIC Link is Up …": the interface is the word before "NIC".
     let nic = re!(r"([\w.@-]+):? NIC Link is (Up|Down)\b");
     let dev = re!(r"\b([\w.@-]+): Link is (?i:(up|down))\b");
-    let mlx = re!(r"\b([\w.@-]+): Link (up|down)\b");
+    let mlx = re!(r"\b([\w.@-]+): Link (?i:(up|down))\b");
+    // NetworkManager: "device (eth0): carrier: link connected|disconnected".
+    let nm = re!(r"device \(([\w.@-]+)\): carrier: link (connected|disconnected)\b");
     let carrier = re!(r"\b([\w.@-]+): (Lost|Gained) carrier\b");
     let bond = re!(
         r"\b([\w.@-]+): (?:\(slave ([\w.@-]+)\): )?link status definitely (up|down)(?: for interface ([\w.@-]+))?"
@@ -57,6 +60,14 @@ fn link_event(line: &str) -> Option<(String, Ev)> {
     }
     if let Some(m) = dev.captures(line).or_else(|| mlx.captures(line)) {
         return Some((m[1].to_string(), e(&m[2])));
+    }
+    if let Some(m) = nm.captures(line) {
+        let ev = if &m[2] == "disconnected" {
+            Ev::Down
+        } else {
+            Ev::Up
+        };
+        return Some((m[1].to_string(), ev));
     }
     if let Some(m) = carrier.captures(line) {
         return Some((m[1].to_string(), e(&m[2])));

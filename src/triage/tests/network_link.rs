@@ -36,6 +36,8 @@ fn flaps_from_other_drivers() {
         ("mlx5_core 0000:3b:00.0 ens1f0: Link down", "mlx5_core 0000:3b:00.0 ens1f0: Link up", "ens1f0"),
         ("bnxt_en 0000:19:00.0 eno1np0: NIC Link is Down", "bnxt_en 0000:19:00.0 eno1np0: NIC Link is Up, 25000 Mbps full duplex, Flow control: none", "eno1np0"),
         ("igb 0000:01:00.0 eno1: igb: eno1 NIC Link is Down", "igb 0000:01:00.0 eno1: igb: eno1 NIC Link is Up 1000 Mbps Full Duplex, Flow Control: RX", "eno1"),
+        ("mlx4_en: eth4: Link Down", "mlx4_en: eth4: Link Up", "eth4"),
+        ("NetworkManager[812]: <info>  [1795600000.1234] device (enp1s0): carrier: link disconnected", "NetworkManager[812]: <info>  [1795600002.5678] device (enp1s0): carrier: link connected", "enp1s0"),
         ("tg3 0000:02:00.0 eth1: Link is down", "tg3 0000:02:00.0 eth1: Link is up at 1000 Mbps, full duplex", "eth1"),
         ("r8169 0000:02:00.0 enp2s0: Link is Down", "r8169 0000:02:00.0 enp2s0: Link is Up - 1Gbps/Full - flow control rx/tx", "enp2s0"),
         ("bond0: (slave eth3): link status definitely down, disabling slave", "bond0: (slave eth3): link status definitely up, 10000 Mbps full duplex", "eth3"),
