@@ -35,6 +35,53 @@ fn is_boot_separator(line: &str) -> bool {
     (t.starts_with("-- Boot ") && t.ends_with(" --")) || t == "-- Reboot --"
 }
 
+/// An export-format field line: `KEY=VALUE` with an upper-case key.
+fn is_field(l: &str) -> bool {
+    l.split_once('=').is_some_and(|(k, _)| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    })
+}
+
+/// The `_BOOT_ID` of the journal entry each line belongs to, where the output carries it
+/// (`-o json`: one entry per line; `-o verbose`/`export`: a header line and its indented or
+/// `KEY=VALUE` fields up to the next blank or header line). `None` for plain short output.
+fn entry_boot_ids(lines: &[&str]) -> Vec<Option<String>> {
+    let id_of = |l: &str| -> Option<String> {
+        let rest = l
+            .split_once("\"_BOOT_ID\":\"")
+            .map(|(_, r)| r)
+            .or_else(|| l.trim_start().strip_prefix("_BOOT_ID="))?;
+        let id: String = rest.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+        (id.len() >= 16).then_some(id)
+    };
+    if !lines.iter().any(|l| l.contains("_BOOT_ID")) {
+        return vec![None; lines.len()];
+    }
+    let mut out = vec![None; lines.len()];
+    let mut start = 0;
+    while start < lines.len() {
+        // One entry: a JSON line alone, or a header and the field lines under it.
+        let mut end = start + 1;
+        if !lines[start].trim_start().starts_with('{') {
+            while end < lines.len()
+                && !lines[end].trim().is_empty()
+                && (lines[end].starts_with(char::is_whitespace) || is_field(lines[end]))
+                && !lines[end].trim_start().starts_with('{')
+            {
+                end += 1;
+            }
+        }
+        let id = lines[start..end].iter().find_map(|l| id_of(l));
+        for slot in &mut out[start..end] {
+            slot.clone_from(&id);
+        }
+        start = end;
+    }
+    out
+}
+
 impl<'c, 'a> Index<'c, 'a> {
     fn new(corpus: &'c Corpus<'a>) -> Self {
         Index {
@@ -46,17 +93,21 @@ impl<'c, 'a> Index<'c, 'a> {
     fn block_lines(b: &Block) -> HashMap<String, Seen> {
         let lines: Vec<&str> = b.text.lines().collect();
         let last_sep = lines.iter().rposition(|l| is_boot_separator(l));
+        let boots = entry_boot_ids(&lines);
+        let current_boot = boots.iter().rev().find_map(|x| x.as_deref());
         let mut map = HashMap::new();
         for (i, l) in lines.iter().enumerate() {
             let t = l.trim();
             if t.is_empty() {
                 continue;
             }
+            let other_boot =
+                matches!((&boots[i], current_boot), (Some(id), Some(cur)) if id != cur);
             map.insert(
                 t.to_string(),
                 Seen {
                     log: b.is_log(),
-                    earlier_boot: last_sep.is_some_and(|s| i < s),
+                    earlier_boot: other_boot || last_sep.is_some_and(|s| i < s),
                 },
             );
         }

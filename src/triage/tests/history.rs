@@ -150,3 +150,26 @@ Nov 25 11:00:00 web01 nginx[2231]: nginx: [emerg] bind() to 0.0.0.0:80 failed (9
     assert_eq!(f[1].severity, Severity::Warning);
     assert!(f[1].summary.contains("36 days ago"), "{}", f[1].summary);
 }
+
+#[test]
+fn boot_ids_in_json_and_verbose_output() {
+    let old = "{\"__REALTIME_TIMESTAMP\":\"1795597200000000\",\"_BOOT_ID\":\"1f0e9c7a4b2d4e6f8a0b1c2d3e4f5a6b\",\"MESSAGE\":\"Out of memory: Killed process 811 (java) total-vm:4194304kB, anon-rss:3145728kB, file-rss:0kB, shmem-rss:0kB, UID:1000 pgtables:6500kB oom_score_adj:0\"}";
+    let new = "{\"__REALTIME_TIMESTAMP\":\"1795604400000000\",\"_BOOT_ID\":\"2a1f0d8b5c3e4f708192a3b4c5d6e7f8\",\"MESSAGE\":\"Linux version 6.1.0-27-amd64\"}";
+    let o = only(&run(&[journal(&format!("{old}\n{new}\n"))]), "oom_kill");
+    assert!(o.summary.contains("earlier boot"), "{o:#?}");
+    assert_eq!(o.severity, Severity::Info);
+    // The same entry in the current boot.
+    let o = only(&run(&[journal(&format!("{new}\n{old}\n"))]), "oom_kill");
+    assert_eq!(o.severity, Severity::Critical);
+
+    let verbose = "\
+Wed 2026-11-25 09:00:00.000000 UTC [s=1;i=2;b=1f0e9c7a4b2d4e6f8a0b1c2d3e4f5a6b;m=1;t=1;x=1]
+    _BOOT_ID=1f0e9c7a4b2d4e6f8a0b1c2d3e4f5a6b
+    MESSAGE=Out of memory: Killed process 811 (java) total-vm:4194304kB, anon-rss:3145728kB, file-rss:0kB, shmem-rss:0kB, UID:1000 pgtables:6500kB oom_score_adj:0
+Wed 2026-11-25 11:00:00.000000 UTC [s=1;i=3;b=2a1f0d8b5c3e4f708192a3b4c5d6e7f8;m=1;t=1;x=1]
+    _BOOT_ID=2a1f0d8b5c3e4f708192a3b4c5d6e7f8
+    MESSAGE=Linux version 6.1.0-27-amd64
+";
+    let o = only(&run(&[journal(verbose)]), "oom_kill");
+    assert!(o.summary.contains("earlier boot"), "{}", o.summary);
+}
