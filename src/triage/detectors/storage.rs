@@ -391,7 +391,7 @@ fn failed_mount(c: &Corpus, out: &mut Vec<Finding>) {
         r"Dependency failed for (?:local-fs\.target - |remote-fs\.target - )?(Local File Systems|Remote File Systems)\.?$"
     );
     let mount_err = re!(
-        r"mount(?:\[\d+\])?: (/\S*): (wrong fs type|special device|can't find|mount point does not exist|unknown filesystem type|cannot mount|can't read superblock|mount\(2\) system call failed|bad option)"
+        r"mount(?:\[\d+\])?: (/\S*): (wrong fs type|special device|can't find|mount point does not exist|unknown filesystem type|cannot mount|can't read superblock|mount\(2\) system call failed|fsconfig system call failed|bad option)"
     );
     let unit = re!(
         r"([\w\\-]+)\.mount: (?:Mount process exited, code=exited, status=(\d+)|Failed with result '([\w-]+)')"

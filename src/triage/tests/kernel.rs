@@ -152,6 +152,8 @@ Nov 25 08:00:00 hv01 kernel: EDAC MC0: Giving out device to module sb_edac contr
 Nov 25 08:00:00 hv01 kernel: mce: CPU0: Thermal monitoring enabled (TM1)
 Nov 25 08:00:00 hv01 kernel: MCE: In-kernel MCE decoding enabled.
 Nov 25 08:00:00 hv01 kernel: mce: CPU supports 22 MCE banks
+Nov 25 11:00:00 hv01 kernel: mce: CPU0: Core temperature above threshold, cpu clock throttled (total events = 1)
+Nov 25 11:00:01 hv01 kernel: mce: CPU0: Core temperature/speed normal
 ";
     none(&run(&[kernel(log)]));
     // The same words in a process listing are not kernel messages.

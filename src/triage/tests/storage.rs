@@ -225,6 +225,20 @@ Nov 25 11:01:34 app01 systemd[1]: Started emergency.service - Emergency Shell.
 }
 
 #[test]
+fn mount_errors_from_several_util_linux_versions() {
+    for (line, path) in [
+        ("Nov 25 11:00:03 app01 mount[402]: mount: /data: special device /dev/sdb1 does not exist.", "/data"),
+        ("Nov 25 11:00:03 app01 mount[402]: mount: /mnt/archive: can't find UUID=3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f.", "/mnt/archive"),
+        ("Nov 25 11:00:03 app01 mount[402]: mount: /srv/zfs: unknown filesystem type 'zfs'.", "/srv/zfs"),
+        ("Nov 25 11:00:03 app01 mount[402]: mount: /data: fsconfig system call failed: /dev/sdb1: Can't lookup blockdev.", "/data"),
+        ("Nov 25 11:00:03 app01 systemd-fsck[390]: /dev/sdb1: UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY.", "/dev/sdb1"),
+    ] {
+        let m = only(&run(&[journal(line)]), "failed_mount");
+        assert_eq!(m.subject, path, "{line}");
+    }
+}
+
+#[test]
 fn failed_mount_unit_in_systemctl_failed() {
     let list = "\
   UNIT                   LOAD   ACTIVE SUB    DESCRIPTION
