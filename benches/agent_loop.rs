@@ -109,6 +109,7 @@ fn client(base: &str) -> ModelClient {
         num_ctx: None,
         timeout: Duration::from_secs(10),
         record_dir: None,
+        redact: Default::default(),
         retries: 0,
         backoff: Duration::from_millis(1),
         temperature: None,

@@ -43,6 +43,11 @@ pub enum ConfigError {
     },
     #[error("cannot find a home directory for TAI_HOME; set TAI_HOME=/some/dir")]
     NoHome,
+    #[error("invalid config file {path}: {error}")]
+    RedactPattern {
+        path: PathBuf,
+        error: crate::redact::PatternError,
+    },
 }
 
 impl HasExitCode for ConfigError {
@@ -72,6 +77,17 @@ pub struct ConfigToml {
     pub retention: RetentionToml,
     #[serde(default)]
     pub mcp: McpToml,
+    #[serde(default)]
+    pub redact: RedactToml,
+}
+
+/// `[redact]`: the user's own redaction patterns, applied with the built-ins to everything
+/// tai persists (session memory, the audit log, REPL history, `--record` fixtures).
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedactToml {
+    /// Rust regex syntax, matched within one line; each match becomes `[REDACTED:user-pattern]`.
+    pub patterns: Option<Vec<String>>,
 }
 
 /// `[mcp]`: what `tai mcp` serves.
@@ -186,6 +202,9 @@ pub struct ModelSettings {
     pub max_steps: usize,
     pub timeout: Duration,
     pub record_dir: Option<PathBuf>,
+    /// `[redact]` again, for `--record` fixtures (`Config::redact` is the one shown).
+    #[serde(skip)]
+    pub redact: crate::redact::Redactor,
 }
 
 /// The fully resolved, immutable configuration of one tai invocation.
@@ -198,6 +217,8 @@ pub struct Config {
     pub retention: RetentionSettings,
     /// `[mcp] hosts`: the hosts `tai mcp` allows besides `--hosts`.
     pub mcp_hosts: Vec<String>,
+    /// The built-in redaction rules plus `[redact] patterns` (shown as `redact.patterns`).
+    pub redact: crate::redact::Redactor,
     pub no_rag: bool,
     pub rag_debug: bool,
     pub no_persist: bool,
@@ -485,6 +506,22 @@ impl Config {
             )?,
         };
 
+        let redact = match &file.redact.patterns {
+            Some(p) => {
+                r.sources.insert("patterns", "file".into());
+                crate::redact::Redactor::with_patterns(p).map_err(|error| {
+                    ConfigError::RedactPattern {
+                        path: file_path.clone(),
+                        error,
+                    }
+                })?
+            }
+            None => {
+                r.sources.insert("patterns", "default".into());
+                crate::redact::Redactor::builtin()
+            }
+        };
+
         let no_rag = r.switch("no_rag", o.no_rag, "TAI_NO_RAG", file.no_rag)?;
         let no_persist = r.switch(
             "no_persist",
@@ -508,6 +545,7 @@ impl Config {
                 max_steps,
                 timeout: Duration::from_secs(model_timeout),
                 record_dir: o.record_dir.clone(),
+                redact: redact.clone(),
             },
             ssh: SshSettings {
                 identity_files,
@@ -525,6 +563,7 @@ impl Config {
             },
             retention,
             mcp_hosts: file.mcp.hosts.clone().unwrap_or_default(),
+            redact,
             no_rag,
             rag_debug: o.rag_debug,
             no_persist,
@@ -613,6 +652,36 @@ mod tests {
         let err = Config::resolve_with(&Overrides::default(), &env).unwrap_err();
         assert!(matches!(err, ConfigError::Parse { .. }));
         assert!(err.to_string().contains("modle"), "{err}");
+    }
+
+    #[test]
+    fn redact_patterns_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[redact]\npatterns = [\"ACME-[0-9]{6}\"]\n",
+        )
+        .unwrap();
+        let home = dir.path().to_str().unwrap().to_string();
+        let env = env_of(&[("TAI_HOME", &home)]);
+        let c = Config::resolve_with(&Overrides::default(), &env).unwrap();
+        assert_eq!(c.redact.patterns(), ["ACME-[0-9]{6}"]);
+        assert_eq!(c.sources["patterns"], "file");
+        assert!(!c.redact.redact("id ACME-123456").contains("123456"));
+
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[redact]\npatterns = [\"ok\", \"(unclosed\"]\n",
+        )
+        .unwrap();
+        let err = Config::resolve_with(&Overrides::default(), &env).unwrap_err();
+        assert_eq!(err.exit_code(), Code::Config);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("(unclosed") && msg.contains("pattern 2"),
+            "{msg}"
+        );
+        assert!(msg.contains("config.toml"), "{msg}");
     }
 
     #[test]

@@ -9,7 +9,11 @@
 //! a bounded partial-line buffer, carrying "inside a key block" across chunks, so a key body
 //! is dropped even when its BEGIN line lands in the part a head/tail cap would discard.
 //! Every rule matches within one line, so the stream result does not depend on chunking.
-use std::sync::OnceLock;
+//!
+//! [`Redactor`] is the value every persisting path takes: the built-in rules plus the user's
+//! `[redact] patterns` from config, matched line by line (in whole texts and in streams
+//! alike), each match replaced by `[REDACTED:user-pattern]`.
+use std::sync::{Arc, OnceLock};
 
 use regex::{Regex, RegexSet};
 
@@ -214,6 +218,158 @@ pub fn redact(text: &str) -> String {
     redact_blobs(&out).unwrap_or_else(|| out.into_owned())
 }
 
+/// A `[redact] patterns` entry that is not a valid regex.
+#[derive(Debug, thiserror::Error)]
+#[error("[redact] pattern {index} ({pattern:?}) is not a valid regex: {reason}\n  fix or remove it in config.toml (Rust regex syntax, matched within one line)")]
+pub struct PatternError {
+    /// 1-based position in the `patterns` list.
+    pub index: usize,
+    pub pattern: String,
+    pub reason: String,
+}
+
+/// What a user pattern's match is replaced with.
+pub const USER_MARK: &str = "[REDACTED:user-pattern]";
+
+/// The compiled user patterns.
+struct UserPatterns {
+    sources: Vec<String>,
+    set: RegexSet,
+    res: Vec<Regex>,
+}
+
+/// The redaction every persisting path applies: user patterns (matched line by line on the
+/// text as it was, so they match what `grep -E` would), then the built-in rules. Cheap to
+/// clone; the default is the built-ins alone.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    user: Option<Arc<UserPatterns>>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("patterns", &self.patterns())
+            .finish()
+    }
+}
+
+/// Shown by `tai config` as `redact.patterns`.
+impl serde::Serialize for Redactor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Redactor", 1)?;
+        st.serialize_field("patterns", self.patterns())?;
+        st.end()
+    }
+}
+
+impl Redactor {
+    /// The built-in rules only.
+    pub fn builtin() -> Redactor {
+        Redactor::default()
+    }
+
+    /// The built-ins plus `patterns` (Rust regex syntax). An invalid pattern is an error
+    /// naming it and what is wrong; an empty list gives the built-ins alone.
+    pub fn with_patterns(patterns: &[String]) -> Result<Redactor, PatternError> {
+        if patterns.is_empty() {
+            return Ok(Redactor::default());
+        }
+        let mut res = Vec::with_capacity(patterns.len());
+        for (i, p) in patterns.iter().enumerate() {
+            let err = |reason: String| PatternError {
+                index: i + 1,
+                pattern: p.clone(),
+                reason,
+            };
+            if p.is_empty() {
+                return Err(err("an empty pattern would match everywhere".into()));
+            }
+            let re = regex::RegexBuilder::new(p)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| err(e.to_string()))?;
+            if re.is_match("") {
+                return Err(err(
+                    "it matches the empty string, so it would match everywhere".into(),
+                ));
+            }
+            res.push(re);
+        }
+        let set = RegexSet::new(patterns).map_err(|e| PatternError {
+            index: 0,
+            pattern: patterns.join(" | "),
+            reason: e.to_string(),
+        })?;
+        Ok(Redactor {
+            user: Some(Arc::new(UserPatterns {
+                sources: patterns.to_vec(),
+                set,
+                res,
+            })),
+        })
+    }
+
+    /// The user patterns, as configured.
+    pub fn patterns(&self) -> &[String] {
+        self.user.as_ref().map_or(&[], |u| u.sources.as_slice())
+    }
+
+    /// Replace every secret in `text`: user patterns, then the built-ins ([`redact`]).
+    pub fn redact(&self, text: &str) -> String {
+        match self.redact_user(text) {
+            Some(t) => redact(&t),
+            None => redact(text),
+        }
+    }
+
+    /// The same redaction as a shareable function (what `audit::AuditLog::with_redactor`
+    /// takes).
+    pub fn to_fn(&self) -> Arc<dyn Fn(&str) -> String + Send + Sync> {
+        let r = self.clone();
+        Arc::new(move |text: &str| r.redact(text))
+    }
+
+    /// A stream redactor applying the same rules (user patterns per line).
+    pub fn stream(&self) -> StreamRedactor {
+        let mut s = StreamRedactor::new();
+        s.redactor = self.clone();
+        s
+    }
+
+    /// The user patterns applied line by line; `None` when none matched.
+    fn redact_user(&self, text: &str) -> Option<String> {
+        let u = self.user.as_ref()?;
+        if !u.set.is_match(text) {
+            return None;
+        }
+        let mut out = String::with_capacity(text.len());
+        for line in text.split_inclusive('\n') {
+            let (body, nl) = match line.strip_suffix('\n') {
+                Some(b) => (b, "\n"),
+                None => (line, ""),
+            };
+            let hits = u.set.matches(body);
+            if !hits.matched_any() {
+                out.push_str(line);
+                continue;
+            }
+            let mut cur = std::borrow::Cow::Borrowed(body);
+            for (i, re) in u.res.iter().enumerate() {
+                if hits.matched(i) || matches!(cur, std::borrow::Cow::Owned(_)) {
+                    if let std::borrow::Cow::Owned(s) = re.replace_all(&cur, USER_MARK) {
+                        cur = std::borrow::Cow::Owned(s);
+                    }
+                }
+            }
+            out.push_str(&cur);
+            out.push_str(nl);
+        }
+        Some(out)
+    }
+}
+
 /// Runs of the base64 alphabet long enough to be key material.
 fn blob_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -343,6 +499,8 @@ pub struct StreamRedactor {
     /// `tail -n 5`, `tail -c 300`), else passed on. At most [`MAX_HELD`] bytes.
     held: String,
     max_line: usize,
+    /// What complete lines outside key blocks go through (built-ins, plus user patterns).
+    redactor: Redactor,
 }
 
 /// Most bytes of base64-only lines held back while waiting to see what follows them.
@@ -389,6 +547,7 @@ impl StreamRedactor {
             key_bytes: 0,
             held: String::new(),
             max_line: max_line.max(256),
+            redactor: Redactor::default(),
         }
     }
 
@@ -502,7 +661,7 @@ impl StreamRedactor {
             let start = at;
             at += line.len();
             if is_base64_line(line) {
-                out.extend_from_slice(redact(&text[batch..start]).as_bytes());
+                out.extend_from_slice(self.redactor.redact(&text[batch..start]).as_bytes());
                 batch = at;
                 self.held.push_str(line);
                 if self.held.len() > MAX_HELD {
@@ -518,7 +677,7 @@ impl StreamRedactor {
                 }
             }
         }
-        out.extend_from_slice(redact(&text[batch..]).as_bytes());
+        out.extend_from_slice(self.redactor.redact(&text[batch..]).as_bytes());
     }
 
     /// Pass on the held lines: redacted, or replaced whole when they are a run of at least
@@ -533,7 +692,7 @@ impl StreamRedactor {
         if sliced {
             out.extend_from_slice(b"[REDACTED:base64-lines]\n");
         } else {
-            out.extend_from_slice(redact(&self.held).as_bytes());
+            out.extend_from_slice(self.redactor.redact(&self.held).as_bytes());
         }
         self.held.clear();
     }

@@ -428,6 +428,70 @@ fn a_begin_line_without_end_hides_at_most_a_mebibyte() {
     assert!(out.len() > input.len() - MAX_KEY_BYTES as usize - 1000);
 }
 
+fn user(patterns: &[&str]) -> Redactor {
+    Redactor::with_patterns(&patterns.iter().map(|p| p.to_string()).collect::<Vec<_>>())
+        .expect("patterns compile")
+}
+
+#[test]
+fn user_patterns_redact_with_the_builtins() {
+    let r = user(&[r"ACME-[0-9]{6}", r"(?i)project\s+bluebird"]);
+    let text = "ticket ACME-123456 on Project  Bluebird, password=hunter22\nok ACME-12\n";
+    let out = r.redact(text);
+    assert!(!out.contains("ACME-123456"), "{out}");
+    assert!(!out.to_lowercase().contains("bluebird"), "{out}");
+    assert!(!out.contains("hunter22"), "built-ins still apply: {out}");
+    assert_eq!(out.matches(USER_MARK).count(), 2, "{out}");
+    assert!(out.contains("ok ACME-12\n"), "a near miss stays: {out}");
+    // The built-ins alone leave the user's strings.
+    assert!(Redactor::builtin().redact(text).contains("ACME-123456"));
+    assert_eq!(Redactor::builtin().redact(text), redact(text));
+}
+
+#[test]
+fn user_patterns_match_within_one_line() {
+    let r = user(&[r"alpha\s+beta"]);
+    assert_eq!(r.redact("alpha\nbeta\n"), "alpha\nbeta\n");
+    assert_eq!(r.redact("x alpha  beta y\n"), format!("x {USER_MARK} y\n"));
+}
+
+#[test]
+fn the_stream_applies_user_patterns_whatever_the_chunking() {
+    let r = user(&[r"corp-[a-z]{4}-[0-9]{4}"]);
+    let input = "line one corp-abcd-1234 here\nsecond corp-wxyz-9876\nlast\n".repeat(5);
+    let whole = r.redact(&input);
+    for chunk in [1usize, 3, 7, 64, input.len()] {
+        let mut s = r.stream();
+        let mut out = Vec::new();
+        for piece in input.as_bytes().chunks(chunk) {
+            s.push(piece, &mut out);
+        }
+        s.finish(&mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert!(!out.contains("corp-"), "chunk {chunk}: {out}");
+        assert_eq!(out, whole, "chunk {chunk}");
+    }
+}
+
+#[test]
+fn bad_patterns_are_named() {
+    let e = Redactor::with_patterns(&["ok".into(), "broken(".into()]).unwrap_err();
+    assert_eq!(e.index, 2);
+    assert_eq!(e.pattern, "broken(");
+    let msg = e.to_string();
+    assert!(msg.contains("broken(") && msg.contains("regex"), "{msg}");
+    for everywhere in ["", "a*", "(x)?"] {
+        let e = Redactor::with_patterns(&[everywhere.into()]).unwrap_err();
+        assert!(e.to_string().contains("everywhere"), "{e}");
+    }
+    let r = user(&["a+", "b+"]);
+    assert_eq!(r.patterns(), ["a+", "b+"]);
+    assert_eq!(
+        serde_json::to_value(&r).unwrap(),
+        serde_json::json!({"patterns": ["a+", "b+"]})
+    );
+}
+
 mod prop {
     use super::*;
     use proptest::prelude::*;

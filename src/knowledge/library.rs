@@ -1,13 +1,14 @@
 //! The runbook library (Tier 2): bundled and synced Markdown runbooks indexed by section,
-//! BM25 fused with vectors when an embedding server answers, the `search_runbooks` tool's
-//! text, and the evidence patterns the runbooks tell the agent to look for.
+//! BM25 (the store's persisted index: a search reads its terms' postings, not every chunk)
+//! fused with vectors when an embedding server answers, the `search_runbooks` tool's text,
+//! and the evidence patterns the runbooks tell the agent to look for.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::store::{self, Kind, RunbookUpdate, SyncStats, Vectors};
-use super::{bm25, fusion, runbook, score_line, Knowledge, KnowledgeError, CANDIDATES};
+use super::{fusion, runbook, score_line, Knowledge, KnowledgeError, CANDIDATES};
 
 /// One retrieved runbook section with both scores.
 #[derive(Debug, Clone, Serialize)]
@@ -250,17 +251,13 @@ impl Knowledge {
         limit: usize,
         qv: Option<(&str, &[f32])>,
     ) -> Result<Vec<RunbookHit>, KnowledgeError> {
-        let chunks = self.store.chunks()?;
-        let index = bm25::Bm25Index::build(chunks.iter().map(|c| c.text.as_str()));
-        let lexical = index.search(query, CANDIDATES);
-        let mut bm25_score: HashMap<u32, f32> = HashMap::new();
-        let lex_ids: Vec<u32> = lexical
-            .iter()
-            .map(|(i, s)| {
-                bm25_score.insert(chunks[*i].id, *s);
-                chunks[*i].id
-            })
-            .collect();
+        // The persisted index: only the query's terms are read (the same ranking as a
+        // `bm25::Bm25Index` built over every chunk).
+        let lexical = self
+            .store
+            .lexical_search(Kind::Runbooks, query, None, CANDIDATES)?;
+        let bm25_score: HashMap<u32, f32> = lexical.iter().copied().collect();
+        let lex_ids: Vec<u32> = lexical.iter().map(|(id, _)| *id).collect();
         let mut vec_score: HashMap<u32, f32> = HashMap::new();
         let mut vec_ids = Vec::new();
         if let Some((model, v)) = qv {
@@ -270,7 +267,13 @@ impl Knowledge {
             }
         }
         let fused = fusion::rrf(&[lex_ids, vec_ids], fusion::RRF_K);
-        let by_id: HashMap<u32, &store::ChunkRecord> = chunks.iter().map(|c| (c.id, c)).collect();
+        let ids: Vec<u32> = fused.iter().map(|(id, _)| *id).collect();
+        let by_id: HashMap<u32, store::ChunkRecord> = self
+            .store
+            .chunks_by_id(&ids)?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
         Ok(fused
             .into_iter()
             .filter_map(|(id, score)| {

@@ -1,13 +1,17 @@
-//! Session memory (Tier 3): redacted summaries of finished sessions, stored with a vector
-//! when an embedding server answers (backfilled after an outage), ranked by BM25 fused with
-//! vectors and the same host's history, and the `search_history` tool's text.
+//! Session memory (Tier 3): redacted summaries of finished sessions (the built-in rules plus
+//! the user's `[redact] patterns`; full tool outputs never reach the store), stored with a
+//! vector when an embedding server answers (backfilled after an outage), ranked by BM25 (the
+//! store's persisted index: a search reads its terms' postings and the candidates' records,
+//! not every session) fused with vectors and the same host's history, and the
+//! `search_history` tool's text.
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::embed::Embedder;
 use super::store::{self, Kind};
-use super::{bm25, format_time, fusion, redact, score_line, Knowledge, KnowledgeError, CANDIDATES};
+use super::{format_time, fusion, score_line, Knowledge, KnowledgeError, CANDIDATES};
+use crate::redact::Redactor;
 
 /// What the agent records at the end of a session. Redacted before it is stored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -73,8 +77,10 @@ impl SessionSummary {
         }
     }
 
-    fn redacted(&self) -> SessionSummary {
-        let r = |s: &str| redact::redact(s);
+    /// The summary as it may be stored: every text through `redactor` (the built-ins plus
+    /// the user's `[redact] patterns`).
+    pub fn redacted(&self, redactor: &Redactor) -> SessionSummary {
+        let r = |s: &str| redactor.redact(s);
         SessionSummary {
             host: r(&self.host),
             issue: r(&self.issue),
@@ -107,7 +113,7 @@ impl Knowledge {
     /// embedding server answers. Returns the session id. Under `--no-persist` it goes to the
     /// temporary store only.
     pub async fn record_session(&self, summary: SessionSummary) -> Result<u32, KnowledgeError> {
-        let clean = summary.redacted();
+        let clean = summary.redacted(&self.redactor);
         let text = clean.index_text();
         let hash = store::sha256_hex(&text);
         let mut vector = None;
@@ -231,47 +237,44 @@ impl Knowledge {
         limit: usize,
         qv: Option<(&str, &[f32])>,
     ) -> Result<Vec<SessionHit>, KnowledgeError> {
-        let mut sessions = self.store.sessions()?;
-        if !prefer_host {
-            sessions.retain(|s| host.is_none_or(|h| s.summary.host == h));
-        }
-        let index = bm25::Bm25Index::build(
-            sessions
-                .iter()
-                .map(|s| s.summary.index_text())
-                .collect::<Vec<_>>()
-                .iter()
-                .map(String::as_str),
-        );
-        let lexical = index.search(query, CANDIDATES);
-        let mut bm25_score = HashMap::new();
-        let lex_ids: Vec<u32> = lexical
-            .iter()
-            .map(|(i, s)| {
-                bm25_score.insert(sessions[*i].id, *s);
-                sessions[*i].id
-            })
+        // The persisted index, scored over the host's sessions alone when filtering (as a
+        // BM25 index built over just those would), over all of them otherwise.
+        let lex_host = if prefer_host { None } else { host };
+        let lexical = self
+            .store
+            .lexical_search(Kind::Sessions, query, lex_host, CANDIDATES)?;
+        let bm25_score: HashMap<u32, f32> = lexical.iter().copied().collect();
+        let lex_ids: Vec<u32> = lexical.iter().map(|(id, _)| *id).collect();
+        let nearest = match qv {
+            Some((model, v)) => self
+                .store
+                .nearest(model, Kind::Sessions, v, CANDIDATES * 4)?,
+            None => Vec::new(),
+        };
+        // Only the candidates' records are read.
+        let mut wanted = lex_ids.clone();
+        wanted.extend(nearest.iter().map(|(id, _)| *id));
+        wanted.sort_unstable();
+        wanted.dedup();
+        let by_id: HashMap<u32, store::SessionRecord> = self
+            .store
+            .sessions_by_id(&wanted)?
+            .into_iter()
+            .filter(|s| prefer_host || host.is_none_or(|h| s.summary.host == h))
+            .map(|s| (s.id, s))
             .collect();
-        let allowed: std::collections::HashSet<u32> = sessions.iter().map(|s| s.id).collect();
         let mut vec_score = HashMap::new();
         let mut vec_ids = Vec::new();
-        if let Some((model, v)) = qv {
-            for (id, sim) in self
-                .store
-                .nearest(model, Kind::Sessions, v, CANDIDATES * 4)?
-            {
-                if allowed.contains(&id) && sim > 0.0 {
-                    vec_score.insert(id, sim);
-                    vec_ids.push(id);
-                }
+        for (id, sim) in nearest {
+            if by_id.contains_key(&id) && sim > 0.0 {
+                vec_score.insert(id, sim);
+                vec_ids.push(id);
             }
-            vec_ids.truncate(CANDIDATES);
         }
+        vec_ids.truncate(CANDIDATES);
         let mut rankings = vec![lex_ids.clone(), vec_ids.clone()];
         if prefer_host {
             if let Some(h) = host {
-                let by_id: HashMap<u32, &store::SessionRecord> =
-                    sessions.iter().map(|s| (s.id, s)).collect();
                 let mut same: Vec<u32> = Vec::new();
                 for id in lex_ids.iter().chain(vec_ids.iter()) {
                     if by_id.get(id).is_some_and(|s| s.summary.host == h) && !same.contains(id) {
@@ -282,8 +285,6 @@ impl Knowledge {
             }
         }
         let fused = fusion::rrf(&rankings, fusion::RRF_K);
-        let by_id: HashMap<u32, store::SessionRecord> =
-            sessions.into_iter().map(|s| (s.id, s)).collect();
         Ok(fused
             .into_iter()
             .filter_map(|(id, score)| {
@@ -373,11 +374,16 @@ mod tests {
             actions: vec!["rotate AKIAIOSFODNN7EXAMPLE".into()],
             ..Default::default()
         };
-        let r = s.redacted();
+        let r = s.redacted(&Redactor::builtin());
         let text = serde_json::to_string(&r).unwrap();
         for secret in ["hunter22", "letmein123", "AKIAIOSFODNN7EXAMPLE"] {
             assert!(!text.contains(secret), "{text}");
         }
         assert!(r.time > 0);
+        // The user's patterns apply too, in every field.
+        let user = Redactor::with_patterns(&["db0[0-9]".to_string()]).unwrap();
+        let text = serde_json::to_string(&s.redacted(&user)).unwrap();
+        assert!(!text.contains("db01"), "{text}");
+        assert!(!text.contains("hunter22"), "{text}");
     }
 }

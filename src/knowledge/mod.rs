@@ -113,6 +113,8 @@ pub struct Knowledge {
     rag_debug: bool,
     last_note: Mutex<Option<String>>,
     retrieved: Mutex<Vec<String>>,
+    /// What session summaries go through before they are stored (built-ins + `[redact]`).
+    redactor: crate::redact::Redactor,
     // Keeps the temporary store alive (and removes it at exit) under --no-persist.
     _tmp: Option<tempfile::TempDir>,
 }
@@ -146,14 +148,16 @@ impl Knowledge {
     /// under `--no-persist`. A fresh store gets the bundled runbooks indexed (BM25 at once;
     /// vectors on the next `tai runbooks sync` with an embedding server).
     pub fn open(config: &Config) -> Result<Knowledge, KnowledgeError> {
-        Self::open_with(OpenOptions {
+        let mut k = Self::open_with(OpenOptions {
             dir: (!config.no_persist).then(|| Self::store_dir(&config.tai_home)),
             embed: Some((
                 config.model.embed_base_url.clone(),
                 config.model.embed_model.clone(),
             )),
             rag_debug: config.rag_debug,
-        })
+        })?;
+        k.redactor = config.redact.clone();
+        Ok(k)
     }
 
     pub fn open_with(opts: OpenOptions) -> Result<Knowledge, KnowledgeError> {
@@ -178,6 +182,7 @@ impl Knowledge {
             rag_debug: opts.rag_debug,
             last_note: Mutex::new(None),
             retrieved: Mutex::new(Vec::new()),
+            redactor: crate::redact::Redactor::builtin(),
             _tmp: tmp,
         };
         k.refresh_bundled()?;

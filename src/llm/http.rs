@@ -125,16 +125,29 @@ fn body_json(bytes: &[u8]) -> serde_json::Value {
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }
 
+/// Every string in `v` through `redactor` (a fixture keeps the shape of what was sent, not
+/// the secrets or `[redact] patterns` in tool output).
+fn redact_json(v: &mut serde_json::Value, redactor: &crate::redact::Redactor) {
+    match v {
+        serde_json::Value::String(s) => *s = redactor.redact(s),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_json(x, redactor)),
+        serde_json::Value::Object(m) => m.values_mut().for_each(|x| redact_json(x, redactor)),
+        _ => {}
+    }
+}
+
 /// Writes every exchange of one tai process into `DIR/session-<unix-ms>.json`, rewriting the
-/// file after each exchange so an interrupted session still leaves a usable fixture.
+/// file after each exchange so an interrupted session still leaves a usable fixture. Every
+/// string of both bodies is redacted first (built-ins and `[redact] patterns`).
 #[derive(Debug)]
 pub struct Recorder {
     path: PathBuf,
     fixture: Mutex<Fixture>,
+    redactor: crate::redact::Redactor,
 }
 
 impl Recorder {
-    pub fn create(dir: &Path) -> std::io::Result<Recorder> {
+    pub fn create(dir: &Path, redactor: crate::redact::Redactor) -> std::io::Result<Recorder> {
         std::fs::create_dir_all(dir)?;
         let ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -147,6 +160,7 @@ impl Recorder {
                 description: "recorded by tai --record".into(),
                 exchanges: Vec::new(),
             }),
+            redactor,
         };
         r.flush()?;
         Ok(r)
@@ -165,18 +179,19 @@ impl Recorder {
     }
 
     fn record(&self, method: &str, path: &str, req: &[u8], status: u16, resp: &[u8]) {
+        let mut req = body_json(req);
+        let mut resp = body_json(resp);
+        redact_json(&mut req, &self.redactor);
+        redact_json(&mut resp, &self.redactor);
         {
             let mut f = self.fixture.lock().unwrap_or_else(|p| p.into_inner());
             f.exchanges.push(Exchange {
                 request: RecordedRequest {
                     method: method.to_string(),
                     path: path.to_string(),
-                    body: body_json(req),
+                    body: req,
                 },
-                response: RecordedResponse {
-                    status,
-                    body: body_json(resp),
-                },
+                response: RecordedResponse { status, body: resp },
             });
         }
         if let Err(e) = self.flush() {

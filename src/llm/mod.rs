@@ -122,6 +122,8 @@ pub struct ClientOptions {
     pub num_ctx: Option<u32>,
     pub timeout: Duration,
     pub record_dir: Option<PathBuf>,
+    /// What `--record` fixtures go through before they are written.
+    pub redact: crate::redact::Redactor,
     /// Extra attempts after a transient failure.
     pub retries: u32,
     /// First backoff; doubles per attempt.
@@ -139,6 +141,7 @@ impl ClientOptions {
             num_ctx: m.num_ctx,
             timeout: m.timeout,
             record_dir: m.record_dir.clone(),
+            redact: m.redact.clone(),
             retries: 3,
             backoff: Duration::from_millis(500),
             temperature: Some(0.2),
@@ -241,12 +244,14 @@ pub fn server_message(body: &str) -> String {
 impl ModelClient {
     pub fn new(opts: ClientOptions) -> Result<ModelClient, LlmError> {
         let recorder = match &opts.record_dir {
-            Some(dir) => Some(Arc::new(Recorder::create(dir).map_err(|e| {
-                LlmError::Setup(format!(
-                    "could not create the recording directory {}: {e}",
-                    dir.display()
-                ))
-            })?)),
+            Some(dir) => Some(Arc::new(
+                Recorder::create(dir, opts.redact.clone()).map_err(|e| {
+                    LlmError::Setup(format!(
+                        "could not create the recording directory {}: {e}",
+                        dir.display()
+                    ))
+                })?,
+            )),
             None => None,
         };
         let http = TaiHttp::new(opts.timeout, recorder.clone())?;

@@ -1,14 +1,16 @@
 //! The REPL's line history in `TAI_HOME/repl_history`: reedline's file-backed history with
-//! every line passed through the redactor before it is kept, so a token typed into a question
-//! never reaches the disk. With `--no-persist` the history lives in memory only.
+//! every line passed through the redactor (the built-ins plus the user's `[redact] patterns`:
+//! `config.redact`) before it is kept, so a token typed into a question never reaches the disk.
+//! With `--no-persist` the history lives in memory only.
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use reedline::{
     FileBackedHistory, History, HistoryItem, HistoryItemId, HistorySessionId, SearchQuery,
 };
 
 /// Turns a line into what may be stored.
-pub type Redactor = fn(&str) -> String;
+pub type Redactor = Arc<dyn Fn(&str) -> String + Send + Sync>;
 
 /// A [`History`] that redacts each line before storing it.
 pub struct RedactingHistory {
@@ -21,13 +23,16 @@ impl RedactingHistory {
     pub fn open(
         capacity: usize,
         file: Option<PathBuf>,
-        redact: Redactor,
+        redact: impl Fn(&str) -> String + Send + Sync + 'static,
     ) -> reedline::Result<Self> {
         let inner = match file {
             Some(f) => FileBackedHistory::with_file(capacity, f)?,
             None => FileBackedHistory::new(capacity)?,
         };
-        Ok(Self { inner, redact })
+        Ok(Self {
+            inner,
+            redact: Arc::new(redact),
+        })
     }
 }
 
@@ -50,7 +55,7 @@ impl History for RedactingHistory {
         id: HistoryItemId,
         updater: &dyn Fn(HistoryItem) -> HistoryItem,
     ) -> reedline::Result<()> {
-        let redact = self.redact;
+        let redact = &self.redact;
         self.inner.update(id, &|item| {
             let mut item = updater(item);
             item.command_line = redact(&item.command_line);
@@ -119,6 +124,26 @@ mod tests {
         assert!(!text.contains("hunter2"), "{text}");
         assert!(!text.contains("dozjgNryP4J3jVmNHl0w5N"), "{text}");
         assert!(text.contains("why does curl"), "{text}");
+    }
+
+    #[test]
+    fn user_patterns_from_config_reach_the_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("repl_history");
+        let r = crate::redact::Redactor::with_patterns(&["bluebird-[0-9]+".to_string()]).unwrap();
+        {
+            let mut h =
+                RedactingHistory::open(10, Some(file.clone()), move |l: &str| r.redact(l)).unwrap();
+            h.save(HistoryItem::from_command_line(
+                "why is bluebird-42 slow, token=abcdef123456",
+            ))
+            .unwrap();
+            h.sync().unwrap();
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains("bluebird-42"), "{text}");
+        assert!(!text.contains("abcdef123456"), "{text}");
+        assert!(text.contains("why is"), "{text}");
     }
 
     #[test]

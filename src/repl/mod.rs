@@ -193,11 +193,12 @@ fn build_editor(session: &Session, color: bool) -> Result<Reedline, ReplError> {
         tools: session.runner.tools().names(),
         hosts,
     };
-    // Lines are redacted (tokens, passwords, keys) before they are kept.
+    // Lines are redacted (tokens, passwords, keys, `[redact] patterns`) before they are kept.
+    let redactor = config.redact.clone();
     let history = history::RedactingHistory::open(
         HISTORY_SIZE,
         (!config.no_persist).then(|| config.tai_home.join("repl_history")),
-        crate::knowledge::redact::redact,
+        move |line: &str| redactor.redact(line),
     )
     .map_err(|e| {
         ReplError::Terminal(format!(

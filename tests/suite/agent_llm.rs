@@ -17,6 +17,7 @@ fn opts(base: &str) -> ClientOptions {
         num_ctx: Some(16384),
         timeout: Duration::from_secs(5),
         record_dir: None,
+        redact: Default::default(),
         retries: 2,
         backoff: Duration::from_millis(10),
         temperature: Some(0.2),

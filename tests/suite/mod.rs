@@ -20,6 +20,7 @@ mod pipeline;
 mod policy_corpus;
 mod policy_help;
 mod policy_host;
+mod privacy;
 mod repl;
 mod scenarios;
 mod service_config;

@@ -336,6 +336,7 @@ pub fn test_client(base: &str, model: &str) -> tai::llm::ModelClient {
         num_ctx: None,
         timeout: std::time::Duration::from_secs(5),
         record_dir: None,
+        redact: Default::default(),
         retries: 1,
         backoff: std::time::Duration::from_millis(5),
         temperature: None,

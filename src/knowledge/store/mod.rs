@@ -20,6 +20,7 @@ use super::vector::{ArroyIndex, VectorIndex};
 use super::{KnowledgeError, SessionSummary};
 
 pub mod archive;
+mod lexical;
 mod lifecycle;
 mod upgrade;
 
@@ -160,6 +161,8 @@ pub struct Store {
     sessions: Database<'static, U32<BigEndian>, SerdeJson<SessionRecord>>,
     cache: Database<'static, Bytes, Bytes>,
     vectors: arroy::Database<'static, Cosine>,
+    /// The persisted BM25 indexes (`lexical.rs`).
+    lexical: Database<'static, Bytes, Bytes>,
     path: PathBuf,
 }
 
@@ -170,6 +173,7 @@ struct Dbs {
     sessions: Database<'static, U32<BigEndian>, SerdeJson<SessionRecord>>,
     cache: Database<'static, Bytes, Bytes>,
     vectors: arroy::Database<'static, Cosine>,
+    lexical: Database<'static, Bytes, Bytes>,
 }
 
 impl Store {
@@ -256,6 +260,7 @@ impl Store {
                         wtxn,
                         Some("vectors"),
                     )?,
+                    dbo.create_database::<Bytes, Bytes>(wtxn, Some(lexical::LEXICAL_DB))?,
                 )))
             })
             .map_err(|e| open_error(dir, existed, e))?
@@ -267,6 +272,7 @@ impl Store {
             sessions: dbs.3,
             cache: dbs.4,
             vectors: dbs.5,
+            lexical: dbs.6,
         };
         let store = Store {
             env,
@@ -276,6 +282,7 @@ impl Store {
             sessions: dbs.sessions,
             cache: dbs.cache,
             vectors: dbs.vectors,
+            lexical: dbs.lexical,
             path: dir.to_path_buf(),
         };
         store.upgrade()?;
@@ -581,6 +588,16 @@ impl Store {
             }
         }
         self.stamp_sync(&mut wtxn)?;
+        let chunks_changed =
+            !(stats.added.is_empty() && stats.updated.is_empty() && stats.removed.is_empty());
+        self.lexical_after_write(
+            &mut wtxn,
+            if chunks_changed {
+                lexical::Change::Chunks
+            } else {
+                lexical::Change::Nothing
+            },
+        )?;
         wtxn.commit().map_err(|e| self.write_err(e))?;
         Ok(stats)
     }
@@ -626,6 +643,7 @@ impl Store {
             idx.put(&mut wtxn, id, &v).map_err(|e| self.err(e))?;
             idx.build(&mut wtxn).map_err(|e| self.err(e))?;
         }
+        self.lexical_after_write(&mut wtxn, lexical::Change::SessionAppended(&rec))?;
         wtxn.commit().map_err(|e| self.write_err(e))?;
         Ok(id)
     }
@@ -659,6 +677,7 @@ impl Store {
             }
         }
         idx.build(&mut wtxn).map_err(|e| self.err(e))?;
+        self.lexical_after_write(&mut wtxn, lexical::Change::Nothing)?;
         wtxn.commit().map_err(|e| self.write_err(e))
     }
 
