@@ -81,10 +81,10 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> Result<Code> {
     let config = Config::resolve(&cli.global.overrides())?;
     // The one audit log of this process: every front end below writes to it.
-    crate::audit::install(std::sync::Arc::new(crate::audit::AuditLog::for_home(
-        &config.tai_home,
-        config.no_persist,
-    )));
+    crate::audit::install(std::sync::Arc::new(
+        crate::audit::AuditLog::for_home(&config.tai_home, config.no_persist)
+            .with_redactor(config.redact.to_fn()),
+    ));
     match cli.command {
         None => match cli.host {
             Some(host) => session::run(&config, &host, &cli.issue).await,

@@ -49,8 +49,11 @@ async fn nothing_under_tai_home_holds_the_secret_or_the_user_pattern() {
         home.path(),
         "[redact]\npatterns = [\"bluebird-[0-9]{4}\"]\n",
     );
+    // The user's string is in the path too, so the audit log's command lines carry it.
     let scratch = tempfile::tempdir().unwrap();
-    let log = scratch.path().join("app.log");
+    let log_dir = scratch.path().join(USER_SECRET);
+    std::fs::create_dir_all(&log_dir).unwrap();
+    let log = log_dir.join("app.log");
     std::fs::write(
         &log,
         format!("2026-12-02 starting {USER_SECRET}\nDB_PASSWORD={PLANTED}\nconnect failed\n"),
@@ -105,6 +108,15 @@ async fn nothing_under_tai_home_holds_the_secret_or_the_user_pattern() {
     assert!(
         all.iter().any(|p| p.ends_with("data.mdb")),
         "the store was written: {all:?}"
+    );
+    let audit: String = all
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(
+        audit.contains("read_file") && audit.contains("[REDACTED:user-pattern]"),
+        "the audit log has the command, redacted: {audit}"
     );
     for f in &all {
         let bytes = std::fs::read(f).unwrap();
