@@ -41,10 +41,23 @@ fn packages(c: &Corpus, out: &mut Vec<Finding>) {
     );
     let audit_pkg = re!(r"^ (\S+)\s+\S");
     let listed = re!(r"^([iuprh])([FUHWt])([R ]?)\s+(\S+)\s+(\S+)");
+    // `dpkg -s PKG` (and the status file's own stanzas).
+    let package = re!(r"^Package: (\S+)$");
+    let status =
+        re!(r"^Status: \S+ \S+ (half-configured|half-installed|unpacked|triggers-awaited)$");
     let mut half: Vec<(String, &super::Block, String)> = Vec::new();
     for b in c.by_program("dpkg").chain(c.by_program("dpkg-query")) {
         let mut in_audit = false;
+        let mut name = String::new();
         for line in b.lines() {
+            if let Some(m) = package.captures(line) {
+                name = m[1].to_string();
+                continue;
+            }
+            if status.is_match(line) {
+                half.push((name.clone(), b, line.to_string()));
+                continue;
+            }
             if audit_head.is_match(line) {
                 in_audit = true;
                 half.push((String::new(), b, line.to_string()));

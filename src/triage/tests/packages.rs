@@ -99,3 +99,20 @@ Nov 25 06:10:30 web01 dpkg[5000]: status installed libssl3:amd64 3.0.15-1~deb12u
         ),
     ]));
 }
+
+#[test]
+fn dpkg_s_status_half_configured() {
+    let st = "\
+Package: postgresql-15
+Status: install ok half-configured
+Priority: optional
+Version: 15.10-0+deb12u1
+";
+    let p = only(
+        &run(&[outcome("T8", "run_command", "dpkg -s postgresql-15", st)]),
+        "package_manager_broken",
+    );
+    assert!(p.summary.contains("postgresql-15"), "{}", p.summary);
+    let ok = "Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b7\n";
+    none(&run(&[outcome("T8", "run_command", "dpkg -s bash", ok)]));
+}
