@@ -7,7 +7,7 @@ Usage:
 STEPS_JSON is a JSON list of steps, run in order on one connection:
   {"op": "list_tools"}                                   -> {"tools": [{"name", "input_schema"}]}
   {"op": "call", "tool": NAME, "args": {...}}            -> {"is_error", "texts", "structured"}
-  {"op": "list_resources"}                               -> {"uris": [...]}
+  {"op": "list_resources"}                               -> {"uris": [...]} (percent-decoded)
   {"op": "read_resource", "uri": URI}                    -> {"texts": [...]}
   {"op": "get_prompt", "name": NAME, "args": {...}}      -> {"texts": [...]}
   {"op": "bench", "tool": NAME, "args": {...}, "n": N}   -> {"ms": [per-call milliseconds], "errors": k}
@@ -19,6 +19,7 @@ import asyncio
 import json
 import sys
 import time
+from urllib.parse import unquote
 
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
@@ -48,7 +49,7 @@ async def run_steps(client, steps):
             )
         elif op == "list_resources":
             r = await client.list_resources()
-            out.append({"uris": [str(x.uri) for x in r.resources]})
+            out.append({"uris": [unquote(str(x.uri)) for x in r.resources]})
         elif op == "read_resource":
             r = await client.read_resource(step["uri"])
             out.append({"texts": [getattr(c, "text", "") for c in r.contents]})

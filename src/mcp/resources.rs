@@ -11,9 +11,47 @@ use crate::knowledge::Knowledge;
 /// The URI scheme and prefix of runbook sections.
 pub const RUNBOOK_PREFIX: &str = "tai://runbooks/";
 
-/// `tai://runbooks/nginx.md#Upstream timeouts` for a section.
+/// `tai://runbooks/nginx.md#Upstream%20timeouts` for a section: a valid URI, spaces and
+/// other characters outside RFC 3986's fragment set percent-encoded.
 pub fn runbook_uri(runbook: &str, heading: &str) -> String {
-    format!("{RUNBOOK_PREFIX}{runbook}#{heading}")
+    format!(
+        "{RUNBOOK_PREFIX}{}#{}",
+        percent_encode(runbook),
+        percent_encode(heading)
+    )
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        let keep = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?".contains(&b);
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `%XX` decoded (invalid escapes kept as written), as UTF-8.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Every runbook section in the store, ordered by runbook and heading.
@@ -30,12 +68,12 @@ pub fn list(knowledge: &Knowledge) -> Result<Vec<Resource>, String> {
         .collect())
 }
 
-/// The section a `tai://runbooks/...` URI names. Percent-encoded spaces (`%20`) are accepted.
+/// The section a `tai://runbooks/...` URI names, percent-encoded or not.
 pub fn read(knowledge: &Knowledge, uri: &str) -> Result<ReadResourceResult, String> {
     let rest = uri.strip_prefix(RUNBOOK_PREFIX).ok_or_else(|| {
         format!("unknown resource {uri:?}: tai serves runbook sections as {RUNBOOK_PREFIX}<file>#<section>")
     })?;
-    let rest = rest.replace("%20", " ");
+    let rest = percent_decode(rest);
     let (file, heading) = rest
         .split_once('#')
         .ok_or_else(|| format!("resource {uri:?} names no section: add #<section heading>"))?;
@@ -91,4 +129,26 @@ pub fn investigate(host: &str, issue: &str) -> GetPromptResult {
     );
     GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
         .with_description(format!("Investigate `{issue}` on {host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn section_uris_are_percent_encoded_and_decode_back() {
+        let uri = runbook_uri("nginx.md", "Upstream timeouts (504) 100%");
+        assert_eq!(
+            uri,
+            "tai://runbooks/nginx.md#Upstream%20timeouts%20(504)%20100%25"
+        );
+        let rest = uri.strip_prefix(RUNBOOK_PREFIX).unwrap();
+        assert_eq!(
+            percent_decode(rest),
+            "nginx.md#Upstream timeouts (504) 100%"
+        );
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz%41"), "%zzA");
+        assert_eq!(percent_decode("%\u{e9}x"), "%\u{e9}x");
+    }
 }

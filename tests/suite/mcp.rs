@@ -204,6 +204,8 @@ fn triage_on_a_scenario_host_returns_its_finding() {
     let steps = json!([
         {"op": "call", "tool": "triage", "args": {"host": target, "issue": sc.spec.issue}},
         {"op": "get_prompt", "name": "investigate", "args": {"host": target, "issue": sc.spec.issue}},
+        {"op": "list_resources"},
+        {"op": "read_resource", "uri": "tai://runbooks/nginx.md#Upstream timeouts (504)"},
     ]);
     let mut tail = server_env(home.path());
     tail.push("--".into());
@@ -226,6 +228,18 @@ fn triage_on_a_scenario_host_returns_its_finding() {
     );
     assert_eq!(report.mode, "triage");
     assert!(text(&r[1]).contains(&target), "{}", r[1]);
+    // Runbook sections are resources.
+    let uris = r[2]["uris"].as_array().unwrap();
+    assert!(
+        uris.contains(&json!("tai://runbooks/nginx.md#Upstream timeouts (504)")),
+        "{uris:?}"
+    );
+    let section = text(&r[3]);
+    assert!(
+        section.starts_with("## Upstream timeouts (504)"),
+        "{section}"
+    );
+    assert!(section.contains("proxy_read_timeout"), "{section}");
     sc.finish();
 }
 
