@@ -192,7 +192,9 @@ pub async fn run_import(config: &Config, args: ImportArgs) -> Result<Code> {
         .into());
     }
     let file = args.file.clone();
-    let archive = blocking(move || Ok(archive::read_file(&file, &crate::redact::redact)?)).await?;
+    // Sessions are redacted again on the way in, with the user's `[redact] patterns` too.
+    let redactor = config.redact.clone();
+    let archive = blocking(move || Ok(archive::read_file(&file, &redactor)?)).await?;
     let dry_run = args.dry_run;
     let dir = existing_store(config);
     let home = config.tai_home.clone();

@@ -199,6 +199,35 @@ async fn export_filters_by_host_and_since_and_dry_run_import_changes_nothing() {
 }
 
 #[tokio::test]
+async fn import_redacts_with_the_users_patterns_too() {
+    let files = tempfile::tempdir().unwrap();
+    let a = tempfile::tempdir().unwrap();
+    seed(
+        a.path(),
+        vec![session("web01", "ticket ZQ-SECRET-4242 again", now() - DAY)],
+    )
+    .await;
+    let file = files.path().join("a.tai");
+    ok(&run(a.path(), &["export", file.to_str().unwrap()]));
+    let b = tempfile::tempdir().unwrap();
+    std::fs::write(
+        b.path().join("config.toml"),
+        "[redact]\npatterns = [\"ZQ-SECRET-[0-9]+\"]\n",
+    )
+    .unwrap();
+    ok(&run(b.path(), &["import", file.to_str().unwrap()]));
+    let text = history(b.path()).to_string();
+    assert!(!text.contains("ZQ-SECRET-4242"), "{text}");
+    assert!(text.contains("REDACTED"), "{text}");
+    let mut found = false;
+    for f in crate::support::knowledge::tree(b.path()) {
+        let bytes = std::fs::read(b.path().join(&f)).unwrap_or_default();
+        found |= bytes.windows(14).any(|w| w == b"ZQ-SECRET-4242");
+    }
+    assert!(!found, "the secret reached a file under TAI_HOME");
+}
+
+#[tokio::test]
 async fn damaged_truncated_and_newer_archives_are_refused_and_the_store_is_unchanged() {
     let (a, file) = populated().await;
     ok(&run(a.path(), &["export", file.to_str().unwrap()]));

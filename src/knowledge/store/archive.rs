@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::{runbook, sha256_hex, ImportBatch, RunbookRecord, SessionRecord, SCHEMA_VERSION};
 use crate::exit::{Code, HasExitCode};
-use crate::knowledge::SessionSummary;
+use crate::redact::Redactor;
 
 /// The archive format this tai writes and the newest it reads.
 pub const ARCHIVE_VERSION: u32 = 1;
@@ -213,22 +213,20 @@ pub struct Archive {
     pub batch: ImportBatch,
 }
 
-/// How imported text is redacted: the built-in rules plus the user's `[redact] patterns`.
-pub type Redact<'a> = &'a (dyn Fn(&str) -> String + Sync);
-
 /// Read and validate an archive file completely.
-pub fn read_file(file: &Path, redact: Redact<'_>) -> Result<Archive, ArchiveError> {
+pub fn read_file(file: &Path, redactor: &Redactor) -> Result<Archive, ArchiveError> {
     let bytes = std::fs::read(file).map_err(|e| ArchiveError::Read {
         path: file.display().to_string(),
         reason: e.to_string(),
     })?;
-    decode(&file.display().to_string(), &bytes, redact)
+    decode(&file.display().to_string(), &bytes, redactor)
 }
 
 /// Validate archive bytes: header, manifest, counts, checksums, records, runbook texts.
-/// Sessions are redacted again (with `redact`) and get their content id recomputed, so an
-/// archive made by hand cannot put a secret or a wrong id into the store.
-pub fn decode(path: &str, bytes: &[u8], redact: Redact<'_>) -> Result<Archive, ArchiveError> {
+/// Sessions are redacted again (with `redactor`: the built-ins plus the user's `[redact]
+/// patterns) and get their content id recomputed, so an archive made by hand or on another
+/// machine cannot put a secret or a wrong id into the store.
+pub fn decode(path: &str, bytes: &[u8], redactor: &Redactor) -> Result<Archive, ArchiveError> {
     let damaged = |reason: String| ArchiveError::Damaged {
         path: path.to_string(),
         reason,
@@ -350,7 +348,7 @@ pub fn decode(path: &str, bytes: &[u8], redact: Redact<'_>) -> Result<Archive, A
         return Err(damaged(e));
     }
     for s in &mut batch.sessions {
-        s.summary = redacted(&s.summary, redact);
+        s.summary = s.summary.redacted(redactor);
         s.hash = sha256_hex(&s.summary.index_text());
     }
     for r in &mut batch.runbooks {
@@ -378,21 +376,6 @@ pub fn decode(path: &str, bytes: &[u8], redact: Redact<'_>) -> Result<Archive, A
 
 fn bytecount_lines(bytes: &[u8]) -> usize {
     bytes.iter().filter(|b| **b == b'\n').count() + usize::from(!bytes.ends_with(b"\n"))
-}
-
-/// A session summary with every text field through the redaction engine (idempotent on
-/// text that was redacted before).
-fn redacted(s: &SessionSummary, r: Redact<'_>) -> SessionSummary {
-    SessionSummary {
-        host: r(&s.host),
-        issue: r(&s.issue),
-        category: r(&s.category),
-        root_cause: r(&s.root_cause),
-        actions: s.actions.iter().map(|a| r(a)).collect(),
-        evidence: s.evidence.iter().map(|a| r(a)).collect(),
-        time: s.time,
-        model: s.model.as_deref().map(r),
-    }
 }
 
 #[cfg(test)]
