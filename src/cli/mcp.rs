@@ -47,7 +47,18 @@ pub async fn run(config: &Config, args: McpArgs) -> Result<Code> {
             let shutdown = tokio_util::sync::CancellationToken::new();
             let on_signal = shutdown.clone();
             tokio::spawn(async move {
-                let _ = tokio::signal::ctrl_c().await;
+                // Ctrl-C or SIGTERM: stop accepting, close the warm connections, exit 0.
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut term) => {
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => {}
+                            _ = term.recv() => {}
+                        }
+                    }
+                    Err(_) => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
                 on_signal.cancel();
             });
             server.serve_http(addr, token, shutdown).await?;

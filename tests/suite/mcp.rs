@@ -243,18 +243,36 @@ fn triage_on_a_scenario_host_returns_its_finding() {
     sc.finish();
 }
 
+/// A child process killed (and reaped) when the test ends, passing or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `tai mcp --http 127.0.0.1:0` with a token; returns the child and the URL it printed.
-fn spawn_http(home: &Path, args: &[String], token: &str) -> (std::process::Child, String) {
-    let mut child = crate::support::tai_cmd(home)
-        .args(&args[1..])
+fn spawn_http(home: &Path, args: &[String], token: &str) -> (KillOnDrop, String) {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = crate::support::tai_cmd(home);
+    cmd.args(&args[1..])
         .args(["--http", "127.0.0.1:0", "--idle-timeout", "60"])
         .env("TAI_MCP_TOKEN", token)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
+        .stderr(Stdio::piped());
+    // SAFETY: prctl in the child before exec: the server dies with the test process even when
+    // a test run is killed and never reaches the guard's drop.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = KillOnDrop(cmd.spawn().unwrap());
+    let stderr = child.0.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -284,7 +302,7 @@ async fn streamable_http_needs_the_bearer_token_and_serves_the_same_tools() {
     let target = sshd.target();
     let args = tai_mcp_args(sshd.client_key(), &kh, &target);
     let token = "t0ken-for-the-mcp-test";
-    let (mut child, url) = spawn_http(home.path(), &args, token);
+    let (_server, url) = spawn_http(home.path(), &args, token);
 
     // Without the token (and with a wrong one): 401, nothing served.
     let http = reqwest::Client::new();
@@ -311,8 +329,6 @@ async fn streamable_http_needs_the_bearer_token_and_serves_the_same_tools() {
     .await
     .unwrap();
     check(&r);
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
