@@ -329,16 +329,21 @@ pub struct Scenario {
     known_hosts: PathBuf,
 }
 
+/// The `scenario.toml` of the scenario called `name`.
+pub fn spec(name: &str) -> Spec {
+    toml::from_str(
+        &std::fs::read_to_string(scenarios_dir().join(name).join("scenario.toml"))
+            .unwrap_or_else(|e| panic!("{name}/scenario.toml: {e}")),
+    )
+    .unwrap_or_else(|e| panic!("{name}/scenario.toml: {e}"))
+}
+
 impl Scenario {
     /// Start the scenario called `name` (a folder in `fixtures/scenarios`).
     pub fn start(name: &str) -> Scenario {
         require_root();
         let src = scenarios_dir().join(name);
-        let spec: Spec = toml::from_str(
-            &std::fs::read_to_string(src.join("scenario.toml"))
-                .unwrap_or_else(|e| panic!("{name}/scenario.toml: {e}")),
-        )
-        .unwrap_or_else(|e| panic!("{name}/scenario.toml: {e}"));
+        let spec = spec(name);
         let scratch = tempfile::Builder::new()
             .prefix(&format!("tai-scenario-{name}-"))
             .tempdir()
