@@ -43,20 +43,20 @@ impl Knowledge {
     /// Index bundled runbooks that are missing, or that came from the bundle and changed
     /// (a newer tai ships newer text), lexically and at once. Runbooks synced from a
     /// directory or added by hand are never replaced. No write when nothing changed.
+    /// Runs at every open, so it reads only the bundled names' records and parses only the
+    /// runbooks whose text changed.
     pub(super) fn refresh_bundled(&self) -> Result<(), KnowledgeError> {
-        let existing: HashMap<String, store::RunbookRecord> = self
-            .store
-            .runbook_records()?
-            .into_iter()
-            .map(|r| (r.name.clone(), r))
-            .collect();
-        let updates: Vec<RunbookUpdate> = bundled_updates()?
-            .into_iter()
-            .filter(|u| match existing.get(&u.runbook.name) {
+        let mut updates = Vec::new();
+        for (name, text) in runbook::BUNDLED {
+            let hash = store::sha256_hex(text);
+            let stale = match self.store.runbook_record(name)? {
                 None => true,
-                Some(r) => r.source == "bundled" && r.hash != u.hash,
-            })
-            .collect();
+                Some(r) => r.source == "bundled" && r.hash != hash,
+            };
+            if stale {
+                updates.push(bundled_update(name, text)?);
+            }
+        }
         if !updates.is_empty() {
             self.store.write_runbooks(&updates, &[], None)?;
         }
@@ -344,19 +344,21 @@ impl Knowledge {
 fn bundled_updates() -> Result<Vec<RunbookUpdate>, KnowledgeError> {
     runbook::BUNDLED
         .iter()
-        .map(|(name, text)| {
-            let rb = runbook::parse(name, text).map_err(|reason| KnowledgeError::Runbook {
-                path: format!("bundled {name}"),
-                reason,
-            })?;
-            Ok(RunbookUpdate {
-                runbook: rb,
-                source: "bundled".into(),
-                text: text.to_string(),
-                hash: store::sha256_hex(text),
-            })
-        })
+        .map(|(name, text)| bundled_update(name, text))
         .collect()
+}
+
+fn bundled_update(name: &str, text: &str) -> Result<RunbookUpdate, KnowledgeError> {
+    let rb = runbook::parse(name, text).map_err(|reason| KnowledgeError::Runbook {
+        path: format!("bundled {name}"),
+        reason,
+    })?;
+    Ok(RunbookUpdate {
+        runbook: rb,
+        source: "bundled".into(),
+        text: text.to_string(),
+        hash: store::sha256_hex(text),
+    })
 }
 
 fn read_update(file: &Path) -> Result<RunbookUpdate, KnowledgeError> {

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use heed::{RoTxn, RwTxn};
 use serde::{Deserialize, Serialize};
 
-use super::{ChunkRecord, Kind, SessionRecord, Store};
+use super::{ChunkRecord, Kind, RunbookRecord, SessionRecord, Store};
 use crate::knowledge::bm25::{self, DocEntry, DocTable, Posting};
 use crate::knowledge::KnowledgeError;
 
@@ -421,6 +421,12 @@ impl Store {
             }
         }
         Ok(Source { docs })
+    }
+
+    /// One runbook record by name (what `Knowledge::open` checks for each bundled runbook).
+    pub fn runbook_record(&self, name: &str) -> Result<Option<RunbookRecord>, KnowledgeError> {
+        let rtxn = self.env.read_txn().map_err(|e| self.err(e))?;
+        self.runbooks.get(&rtxn, name).map_err(|e| self.err(e))
     }
 
     /// These sessions (those that exist), in the order asked.
