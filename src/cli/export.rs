@@ -24,7 +24,10 @@ pub(super) fn audit_log(config: &Config) -> Arc<AuditLog> {
     if log.is_enabled() || config.no_persist {
         log
     } else {
-        Arc::new(AuditLog::for_home(&config.tai_home, config.no_persist))
+        Arc::new(
+            AuditLog::for_home(&config.tai_home, config.no_persist)
+                .with_redactor(config.redact.to_fn()),
+        )
     }
 }
 
