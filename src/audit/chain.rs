@@ -193,22 +193,29 @@ pub(super) fn append(
     write_head(dir, &hash)
 }
 
-/// Record the last line's hash in `.head` (write to a temporary file, fsync, rename).
+/// Record the last line's hash in `.head`: the same 65 bytes overwritten in place (one
+/// sector, so a crash leaves the old or the new hash), then fdatasync; one sync per append
+/// instead of a temporary file, its sync, a rename and a directory sync.
 fn write_head(dir: &Path, hash: &str) -> Result<(), AuditError> {
-    let tmp = dir.join(".head.tmp");
+    use std::os::unix::fs::FileExt;
     let head = dir.join(HEAD_FILE);
-    let mut f = OpenOptions::new()
+    let created = !head.exists();
+    let f = OpenOptions::new()
         .create(true)
+        .truncate(false)
         .write(true)
-        .truncate(true)
         .mode(0o600)
-        .open(&tmp)
-        .map_err(io("write", &tmp))?;
-    f.write_all(format!("{hash}\n").as_bytes())
+        .open(&head)
+        .map_err(io("write", &head))?;
+    let line = format!("{hash}\n");
+    f.write_all_at(line.as_bytes(), 0)
+        .and_then(|()| f.set_len(line.len() as u64))
         .and_then(|()| f.sync_data())
-        .map_err(io("write", &tmp))?;
-    std::fs::rename(&tmp, &head).map_err(io("replace", &head))?;
-    sync_dir(dir)
+        .map_err(io("write", &head))?;
+    if created {
+        sync_dir(dir)?;
+    }
+    Ok(())
 }
 
 /// The first place the chain does not hold.

@@ -42,8 +42,14 @@ fn lines_chain_from_genesis_and_verify() {
     assert_eq!(first["prev"], GENESIS);
     assert_eq!(first["event"], "retention");
     assert_eq!(first["version"], env!("CARGO_PKG_VERSION"));
-    let whoami = std::process::Command::new("id").arg("-un").output().unwrap();
-    assert_eq!(first["user"], String::from_utf8_lossy(&whoami.stdout).trim());
+    let whoami = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    assert_eq!(
+        first["user"],
+        String::from_utf8_lossy(&whoami.stdout).trim()
+    );
     assert!(first["time"].as_str().unwrap().ends_with('Z'));
     let second: Value = serde_json::from_str(&all[1]).unwrap();
     assert_eq!(second["prev"], chain::hash_line(all[0].as_bytes()));
