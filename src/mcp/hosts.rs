@@ -31,7 +31,7 @@ impl Allowlist {
             .filter(|h| !h.is_empty())
             .collect();
         if !patterns.is_empty() {
-            for alias in crate::repl::completer::ssh_config_hosts(ssh_config) {
+            for alias in crate::transport::ssh::config::host_aliases(ssh_config) {
                 if patterns.iter().any(|p| wildcard_match(p, &alias)) {
                     names.push(alias);
                 }

@@ -2,7 +2,6 @@
 //! (categories for `/collect`, `logs`/`evidence`/`tools` and tool names for `/show`, hosts from
 //! ssh_config for `/host`, command names for `/help`). Also the hinter that shows a command's
 //! usage while it is typed, and the ssh_config `Host` reader that feeds `/host`.
-use std::path::{Path, PathBuf};
 
 use nu_ansi_term::{Color, Style};
 use reedline::{Completer, CompletionResult, DefaultHinter, Hinter, History, Span, Suggestion};
@@ -204,97 +203,6 @@ impl Hinter for SlashHinter {
     }
 }
 
-/// Host aliases from an ssh_config file: every `Host` pattern without wildcards or negation,
-/// following `Include` (relative to `~/.ssh`, with `*` and `?` in the file name) up to a small
-/// depth. Unreadable files are skipped: completion is a convenience, never an error.
-pub fn ssh_config_hosts(path: &Path) -> Vec<String> {
-    let mut hosts = Vec::new();
-    let ssh_dir = dirs::home_dir()
-        .map(|h| h.join(".ssh"))
-        .unwrap_or_else(|| PathBuf::from("."));
-    collect_hosts(path, &ssh_dir, 0, &mut hosts);
-    let mut seen = std::collections::HashSet::new();
-    hosts.retain(|h| seen.insert(h.clone()));
-    hosts
-}
-
-const MAX_INCLUDE_DEPTH: usize = 4;
-const MAX_HOSTS: usize = 2000;
-
-fn collect_hosts(path: &Path, ssh_dir: &Path, depth: usize, out: &mut Vec<String>) {
-    if depth > MAX_INCLUDE_DEPTH || out.len() >= MAX_HOSTS {
-        return;
-    }
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return;
-    };
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (key, value) = split_keyword(line);
-        if key.eq_ignore_ascii_case("host") {
-            for pat in value.split_whitespace() {
-                let pat = pat.trim_matches('"');
-                if !pat.is_empty() && !pat.contains(['*', '?', '!']) && out.len() < MAX_HOSTS {
-                    out.push(pat.to_string());
-                }
-            }
-        } else if key.eq_ignore_ascii_case("include") {
-            for inc in value.split_whitespace() {
-                for file in expand_include(inc.trim_matches('"'), ssh_dir) {
-                    collect_hosts(&file, ssh_dir, depth + 1, out);
-                }
-            }
-        }
-    }
-}
-
-/// `Keyword value`, `Keyword=value` or `Keyword = value`.
-fn split_keyword(line: &str) -> (&str, &str) {
-    let end = line
-        .find(|c: char| c.is_whitespace() || c == '=')
-        .unwrap_or(line.len());
-    let key = &line[..end];
-    let rest = line[end..].trim_start();
-    let rest = rest.strip_prefix('=').unwrap_or(rest).trim_start();
-    (key, rest)
-}
-
-fn expand_include(pattern: &str, ssh_dir: &Path) -> Vec<PathBuf> {
-    let p = crate::config::expand_tilde(Path::new(pattern));
-    let p = if p.is_absolute() { p } else { ssh_dir.join(p) };
-    let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
-        return Vec::new();
-    };
-    if !name.contains(['*', '?']) {
-        return vec![p];
-    }
-    let Some(dir) = p.parent() else {
-        return Vec::new();
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| wildcard_match(name, n))
-        })
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    files
-}
-
-/// `*` and `?` matching, as ssh_config uses for Include file names (tai's one matcher).
-fn wildcard_match(pattern: &str, name: &str) -> bool {
-    crate::wildcard::wildcard_match(pattern, name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,54 +310,5 @@ mod tests {
         assert!(SlashHinter::usage_hint("/collect disk").is_none());
         assert!(SlashHinter::usage_hint("hello").is_none());
         assert!(SlashHinter::usage_hint("/").is_none());
-    }
-
-    #[test]
-    fn reads_hosts_from_ssh_config() {
-        let dir = tempfile::tempdir().unwrap();
-        let inc = dir.path().join("conf.d");
-        std::fs::create_dir(&inc).unwrap();
-        std::fs::write(
-            inc.join("10-db.conf"),
-            "Host db01 db02\n  HostName 10.0.0.9\n",
-        )
-        .unwrap();
-        std::fs::write(inc.join("README"), "Host notincluded\n").unwrap();
-        let main = dir.path().join("config");
-        std::fs::write(
-            &main,
-            format!(
-                "# comment\nUser ops\nHost web01 web-*.prod !bad ?x\n  HostName 1.2.3.4\n\
-                 host=bastion\nHost \"quoted\"\n\tHost\tTabbed\nMatch host foo\nHost *\n\
-                 Include {}/conf.d/*.conf\nHost web01\n",
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        let hosts = ssh_config_hosts(&main);
-        assert_eq!(
-            hosts,
-            ["web01", "bastion", "quoted", "Tabbed", "db01", "db02"]
-        );
-        // A missing file is no error, just no hosts.
-        assert!(ssh_config_hosts(&dir.path().join("absent")).is_empty());
-    }
-
-    #[test]
-    fn include_loops_are_bounded() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = dir.path().join("a");
-        std::fs::write(&a, format!("Host h1\nInclude {}\n", a.display())).unwrap();
-        let hosts = ssh_config_hosts(&a);
-        assert_eq!(hosts, ["h1"]);
-    }
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard_match("*.conf", "10-db.conf"));
-        assert!(!wildcard_match("*.conf", "README"));
-        assert!(wildcard_match("a?c", "abc"));
-        assert!(wildcard_match("*", ""));
-        assert!(!wildcard_match("a*b", "ac"));
     }
 }

@@ -184,7 +184,9 @@ fn build_editor(session: &Session, color: bool) -> Result<Reedline, ReplError> {
     let hosts = {
         let mut h = vec!["local".to_string()];
         if !config.ssh.ignore_ssh_config {
-            h.extend(completer::ssh_config_hosts(&config.ssh.config_file));
+            h.extend(crate::transport::ssh::config::host_aliases(
+                &config.ssh.config_file,
+            ));
         }
         h
     };

@@ -23,6 +23,9 @@ use std::path::{Path, PathBuf};
 use super::super::TransportError;
 use crate::wildcard::wildcard_match;
 
+mod aliases;
+pub use aliases::host_aliases;
+
 /// Nesting limit for `Include`, as OpenSSH.
 const MAX_INCLUDE_DEPTH: usize = 16;
 /// Line limit per file, so a pathological file cannot hang tai.
