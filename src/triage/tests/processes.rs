@@ -135,6 +135,12 @@ fn the_sweep_keeps_the_process_table_and_sysctl_when_the_plan_reads_cpu_load() {
         .filter_map(|c| c.args["command"].as_str())
         .collect();
     assert!(commands.contains(&PS_SWEEP), "{commands:?}");
-    assert!(commands.iter().any(|c| c.starts_with("sysctl ")), "{commands:?}");
-    assert!(!commands.contains(&"uptime") && !commands.contains(&"nproc"), "{commands:?}");
+    assert!(
+        commands.iter().any(|c| c.starts_with("sysctl ")),
+        "{commands:?}"
+    );
+    assert!(
+        !commands.contains(&"uptime") && !commands.contains(&"nproc"),
+        "{commands:?}"
+    );
 }
