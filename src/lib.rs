@@ -13,6 +13,7 @@ pub mod exit;
 pub mod json_schema;
 pub mod knowledge;
 pub mod llm;
+pub mod local_user;
 pub mod mcp;
 pub mod plan;
 pub mod policy;

@@ -284,38 +284,12 @@ fn local_user() -> (String, u32) {
     USER.get_or_init(|| {
         // SAFETY: getuid has no preconditions.
         let uid = unsafe { libc::getuid() };
-        let name = login_of(uid)
+        let name = crate::local_user::name_of(uid)
             .or_else(|| std::env::var("USER").ok().filter(|v| !v.is_empty()))
             .unwrap_or_else(|| format!("uid:{uid}"));
         (name, uid)
     })
     .clone()
-}
-
-fn login_of(uid: u32) -> Option<String> {
-    let mut buf = vec![0u8; 4096];
-    // SAFETY: passwd is plain data; getpwuid_r writes only into `pwd`, `found` and the
-    // `buf.len()` bytes of `buf`, which outlive every pointer read from `pwd` below.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut found: *mut libc::passwd = std::ptr::null_mut();
-    let rc = unsafe {
-        libc::getpwuid_r(
-            uid,
-            &mut pwd,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut found,
-        )
-    };
-    if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
-        return None;
-    }
-    // SAFETY: on success pw_name is a NUL-terminated string inside `buf`.
-    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-    name.to_str()
-        .ok()
-        .filter(|n| !n.is_empty())
-        .map(str::to_string)
 }
 
 /// What a command hook needs to write a line: the log, the session and the host's name.

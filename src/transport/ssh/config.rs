@@ -48,7 +48,7 @@ impl LocalContext {
         let user = std::env::var("USER")
             .ok()
             .filter(|u| !u.is_empty())
-            .or_else(|| super::local_user::name_of(uid))
+            .or_else(|| crate::local_user::name_of(uid))
             .unwrap_or_else(|| uid.to_string());
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())

@@ -26,7 +26,6 @@ pub mod exec;
 mod handler;
 pub mod jump;
 pub mod known_hosts;
-mod local_user;
 
 pub use destination::{resolve, Destination, Hop};
 pub use handler::{ClientHandler, HandlerError, HopReport, HostKeyStatus};

@@ -1,5 +1,6 @@
 //! The local user's login name, looked up through NSS (`getpwuid_r`) like OpenSSH does, so
-//! users from LDAP or sssd resolve, not only those in `/etc/passwd`.
+//! users from LDAP or sssd resolve, not only those in `/etc/passwd`. A leaf: the ssh_config
+//! resolver (`%u`, the default login) and the audit log (who ran tai) both read it here.
 
 /// The login name of `uid` from the system's user database through NSS (`getpwuid_r`), so
 /// LDAP and sssd users resolve as they do for ssh; `None` when the uid has no entry.
