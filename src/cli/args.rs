@@ -22,7 +22,7 @@ TAI_HOME defaults to ~/.tai. `tai config` shows the effective settings.";
 #[derive(Debug, Parser)]
 #[command(
     name = "tai",
-    version,
+    version = super::dist::LONG_VERSION,
     about,
     after_help = AFTER_HELP,
     subcommand_negates_reqs = true
@@ -203,6 +203,17 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Serve tai's read-only tools, triage and runbooks to MCP clients (stdio, or --http).
     Mcp(McpArgs),
+    /// Write the release tarball (binary, man pages, completions, README, LICENSE) to OUTDIR.
+    #[command(hide = true)]
+    Dist(DistArgs),
+}
+
+/// `tai dist OUTDIR` (hidden): release artifacts from the clap definitions.
+#[derive(Debug, Args)]
+pub struct DistArgs {
+    /// Directory to write `tai-VERSION-TARGET/` and its `.tar.gz` into (created if missing).
+    #[arg(value_name = "OUTDIR")]
+    pub outdir: PathBuf,
 }
 
 /// `tai mcp [--hosts a,b] [--host-pattern GLOB] [--http ADDR [--token-file F]]`.

@@ -16,6 +16,7 @@ pub mod args;
 mod audit;
 mod cleanup;
 mod collect;
+mod dist;
 mod doctor;
 mod export;
 mod history;
@@ -79,6 +80,10 @@ pub fn main() -> ExitCode {
 
 /// Run one parsed command line.
 pub async fn run(cli: Cli) -> Result<Code> {
+    // Release artifacts need no configuration, TAI_HOME or audit log.
+    if let Some(Command::Dist(a)) = &cli.command {
+        return dist::run(a);
+    }
     let config = Config::resolve(&cli.global.overrides())?;
     // The one audit log of this process: every front end below writes to it.
     crate::audit::install(std::sync::Arc::new(
@@ -108,6 +113,7 @@ pub async fn run(cli: Cli) -> Result<Code> {
         Some(Command::Export(a)) => export::run_export(&config, a).await,
         Some(Command::Import(a)) => export::run_import(&config, a).await,
         Some(Command::Mcp(a)) => mcp::run(&config, a).await,
+        Some(Command::Dist(a)) => dist::run(&a),
         Some(Command::Completions(a)) => {
             let shell = match a.shell {
                 args::Shell::Bash => clap_complete::Shell::Bash,
