@@ -24,4 +24,5 @@ pub mod report;
 pub mod tools;
 pub mod transport;
 pub mod triage;
+pub mod tui;
 pub mod wildcard;

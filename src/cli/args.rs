@@ -203,6 +203,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Serve tai's read-only tools, triage and runbooks to MCP clients (stdio, or --http).
     Mcp(McpArgs),
+    /// The full-screen workspace: probes, output, answer, input and history panes.
+    Tui(TuiArgs),
     /// Write the release tarball (binary, man pages, completions, README, LICENSE) to OUTDIR.
     #[command(hide = true)]
     Dist(DistArgs),
@@ -214,6 +216,16 @@ pub struct DistArgs {
     /// Directory to write `tai-VERSION-TARGET/` and its `.tar.gz` into (created if missing).
     #[arg(value_name = "OUTDIR")]
     pub outdir: PathBuf,
+}
+
+/// `tai tui HOST [ISSUE...]`.
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// Host to investigate.
+    pub host: String,
+    /// What is wrong, in your words (optional: ask in the input bar).
+    #[arg(trailing_var_arg = true)]
+    pub issue: Vec<String>,
 }
 
 /// `tai mcp [--hosts a,b] [--host-pattern GLOB] [--http ADDR [--token-file F]]`.

@@ -27,6 +27,7 @@ mod run;
 mod runbooks;
 mod session;
 mod tools;
+mod tui;
 
 use args::{Cli, Command};
 
@@ -113,6 +114,7 @@ pub async fn run(cli: Cli) -> Result<Code> {
         Some(Command::Export(a)) => export::run_export(&config, a).await,
         Some(Command::Import(a)) => export::run_import(&config, a).await,
         Some(Command::Mcp(a)) => mcp::run(&config, a).await,
+        Some(Command::Tui(a)) => tui::run(&config, &a.host, &a.issue).await,
         Some(Command::Dist(a)) => dist::run(&a),
         Some(Command::Completions(a)) => {
             let shell = match a.shell {

@@ -124,8 +124,8 @@ pub async fn run(
     Ok(code)
 }
 
-/// End of session: the summary is saved unless `--no-persist`.
-async fn finish(session: &mut Session, io: &mut Io) -> Result<(), ReplError> {
+/// End of session: the summary is saved unless `--no-persist` (the REPL and the TUI).
+pub async fn finish(session: &mut Session, io: &mut Io) -> Result<(), ReplError> {
     session.runner.host().transport.close().await;
     if session.config.no_persist {
         return Ok(());
