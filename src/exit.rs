@@ -31,6 +31,10 @@ pub enum Code {
     /// `tai audit verify` found the audit log's hash chain broken (a line edited, deleted or
     /// reordered).
     AuditBroken = 10,
+    /// `tai fleet`: at least one host has a current critical finding.
+    FleetCritical = 20,
+    /// `tai fleet`: some hosts could not be reached (and none has a critical finding).
+    FleetUnreachable = 21,
     /// Interrupted by the user (Ctrl-C).
     Interrupted = 130,
 }

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod exit;
+pub mod fleet;
 pub mod json_schema;
 pub mod knowledge;
 pub mod llm;

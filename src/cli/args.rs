@@ -203,6 +203,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Serve tai's read-only tools, triage and runbooks to MCP clients (stdio, or --http).
     Mcp(McpArgs),
+    /// Investigate many hosts at once: findings grouped across hosts, outliers against the
+    /// fleet median, unreachable hosts with the reason (no model unless --ask).
+    Fleet(FleetArgs),
     /// The full-screen workspace: probes, output, answer, input and history panes.
     Tui(TuiArgs),
     /// Write the release tarball (binary, man pages, completions, README, LICENSE) to OUTDIR.
@@ -226,6 +229,35 @@ pub struct TuiArgs {
     /// What is wrong, in your words (optional: ask in the input bar).
     #[arg(trailing_var_arg = true)]
     pub issue: Vec<String>,
+}
+
+/// `tai fleet TARGET... [--inventory FILE:GROUP] [-- ISSUE...]`.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// Hosts: [user@]host[:port], @FILE (one per line), or ssh_config Host patterns (`web*`).
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// The issue, in your words (or give it after `--`).
+    #[arg(long, value_name = "TEXT")]
+    pub issue: Option<String>,
+    /// Ansible inventory (INI or YAML) and group: FILE:GROUP, or FILE for every host.
+    #[arg(long, value_name = "FILE[:GROUP]")]
+    pub inventory: Option<String>,
+    /// Force the issue category instead of classifying the issue text.
+    #[arg(long, value_name = "CAT")]
+    pub category: Option<String>,
+    /// Hosts in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub forks: usize,
+    /// Give up on a host after this many seconds (connect and every call).
+    #[arg(long = "host-timeout", value_name = "SECS", default_value_t = 120)]
+    pub host_timeout: u64,
+    /// Hand the fleet summary to the model for a cross-host root cause (one request).
+    #[arg(long)]
+    pub ask: bool,
+    /// The issue words after `--`.
+    #[arg(last = true, value_name = "ISSUE")]
+    pub issue_words: Vec<String>,
 }
 
 /// `tai mcp [--hosts a,b] [--host-pattern GLOB] [--http ADDR [--token-file F]]`.

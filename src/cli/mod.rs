@@ -19,6 +19,7 @@ mod collect;
 mod dist;
 mod doctor;
 mod export;
+mod fleet;
 mod history;
 mod host;
 mod mcp;
@@ -114,6 +115,7 @@ pub async fn run(cli: Cli) -> Result<Code> {
         Some(Command::Export(a)) => export::run_export(&config, a).await,
         Some(Command::Import(a)) => export::run_import(&config, a).await,
         Some(Command::Mcp(a)) => mcp::run(&config, a).await,
+        Some(Command::Fleet(a)) => fleet::run(&config, a).await,
         Some(Command::Tui(a)) => tui::run(&config, &a.host, &a.issue).await,
         Some(Command::Dist(a)) => dist::run(&a),
         Some(Command::Completions(a)) => {
@@ -196,6 +198,9 @@ fn exit_code_for(err: &anyhow::Error) -> Code {
             return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<crate::agent::AgentError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::fleet::FleetError>() {
             return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<crate::mcp::McpError>() {
