@@ -129,11 +129,36 @@ fn name(cmd: &str) -> String {
     first.rsplit('/').next().unwrap_or(first).to_string()
 }
 
+/// The processes that run tai's commands: the parent of the `timeout` wrapper (tai's
+/// host-side prefix) around the listing's own `ps`/`top`. That is tai itself on the local
+/// transport, the SSH session on a remote host: its children are tai's other probes, which can
+/// be caught finished and not yet reaped while the listing runs.
+fn tai_runners(procs: &[Proc]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for p in procs {
+        if !matches!(name(&p.command).as_str(), "ps" | "top") {
+            continue;
+        }
+        let Some(wrapper) = p.ppid.and_then(|pp| procs.iter().find(|q| q.pid == pp)) else {
+            continue;
+        };
+        if name(&wrapper.command) == "timeout" {
+            out.extend(wrapper.ppid);
+        }
+    }
+    out
+}
+
 /// Zombies: when one parent has several `<defunct>` children, that parent is not reaping them.
 fn zombies(c: &Corpus, out: &mut Vec<Finding>) {
     for (procs, b) in tables(c) {
+        let runners = tai_runners(&procs);
         let mut by_parent: BTreeMap<Option<u32>, Vec<&Proc>> = BTreeMap::new();
         for p in &procs {
+            // tai's own probes, finished a moment ago and not yet reaped, are not the host's.
+            if p.ppid.is_some_and(|pp| runners.contains(&pp)) {
+                continue;
+            }
             if p.stat.starts_with('Z') || p.command.ends_with("<defunct>") {
                 by_parent.entry(p.ppid).or_default().push(p);
             }

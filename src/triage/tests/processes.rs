@@ -31,6 +31,49 @@ fn many_zombies_name_their_parent() {
 }
 
 #[test]
+fn tai_s_own_unreaped_probes_are_not_zombies_of_the_host() {
+    // The local transport: tai (pid 18926) runs its probes under `timeout`; the listing caught
+    // five of them finished and not yet reaped. Another parent's zombies still count.
+    let mut ps = String::from(
+        "    PID    PPID STAT ELAPSED     TIME   RSS %CPU COMMAND
+",
+    );
+    ps.push_str(
+        "  18926   18922 Rl         2 00:00:00 42264 38.9 tai
+",
+    );
+    for pid in [19057, 19058, 19061, 19065, 19070] {
+        ps.push_str(&format!(
+            "  {pid}   18926 Z          0 00:00:00     0  0.0 timeout
+"
+        ));
+    }
+    ps.push_str(
+        "  19080   18926 S          0 00:00:00  2100  0.0 timeout
+",
+    );
+    ps.push_str(
+        "  19081   19080 R          0 00:00:00  3900  0.0 ps
+",
+    );
+    let f = run(&[outcome("T17", "run_command", PS_SWEEP, &ps)]);
+    assert!(f.iter().all(|x| x.kind != "zombie_processes"), "{f:#?}");
+
+    ps.push_str(
+        "   4100       1 Ss     86400 00:03:10 52000  0.2 report-worker
+",
+    );
+    for pid in 5000..5004 {
+        ps.push_str(&format!(
+            "   {pid}    4100 Z        3600 00:00:00     0  0.0 report-job
+"
+        ));
+    }
+    let f = run(&[outcome("T17", "run_command", PS_SWEEP, &ps)]);
+    assert_eq!(only(&f, "zombie_processes").subject, "pid 4100");
+}
+
+#[test]
 fn zombies_in_ps_aux_and_few_zombies() {
     let aux = "\
 USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND
