@@ -1,6 +1,7 @@
-//! Build metadata for `tai --version`: the git revision (`git rev-parse`, or "unknown" in a
-//! tarball build without git) and the build date (`SOURCE_DATE_EPOCH` when set, for
-//! reproducible builds; otherwise now), both in UTC. No build dependencies.
+//! Build metadata for `tai --version`: the git revision (`TAI_GIT_REV` when set, else
+//! `git rev-parse`, else "unknown" in a tarball build without git) and the build date
+//! (`SOURCE_DATE_EPOCH` when set, for reproducible builds; otherwise now), in UTC. No build
+//! dependencies.
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -44,7 +45,14 @@ fn main() {
     if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
         watch(git(&["rev-parse", "--git-path", &branch]));
     }
-    let rev = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    // TAI_GIT_REV: the revision when building without .git (the Dockerfile passes it in).
+    println!("cargo:rerun-if-env-changed=TAI_GIT_REV");
+    let rev = std::env::var("TAI_GIT_REV")
+        .ok()
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| r.trim().chars().take(12).collect())
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".into());
     let secs = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.trim().parse::<i64>().ok())
