@@ -8,6 +8,7 @@ mod agent_retrieval;
 mod audit;
 mod cli;
 mod cli_tools;
+mod dist;
 mod exec_bounds;
 mod knowledge_chunks;
 mod knowledge_embed;
