@@ -33,4 +33,3 @@ mod sshd_harness;
 mod tools_local;
 mod tools_registry;
 mod tools_ssh;
-mod tui;
