@@ -102,6 +102,9 @@ pub struct App {
     pub searching: bool,
     /// The status line: errors exactly as the CLI words them, progress otherwise.
     pub status: String,
+    /// The last problem (`error: ...`, as the CLI words it); shown before `status` until the
+    /// next input.
+    pub error: Option<String>,
     /// What is running (a turn, a collection), if anything.
     pub busy: Option<String>,
     pub show_keys: bool,
@@ -131,6 +134,7 @@ impl App {
             search: None,
             searching: false,
             status: String::new(),
+            error: None,
             busy: None,
             show_keys: false,
             browser: None,
@@ -376,18 +380,13 @@ impl App {
                 self.search = Some(String::new());
             }
             KeyCode::Char('n') => self.search_next(),
-            KeyCode::Enter => match self.focus {
-                Pane::Probes => {
-                    self.focus = Pane::Output;
-                    self.output_scroll = 0;
-                }
-                Pane::Answer => {
-                    if !self.follow_citation() {
-                        self.status = "this line cites no tool call ([T3])".into();
-                    }
-                }
-                _ => {}
-            },
+            KeyCode::Enter if self.focus == Pane::Probes => {
+                self.focus = Pane::Output;
+                self.output_scroll = 0;
+            }
+            KeyCode::Enter if self.focus == Pane::Answer && !self.follow_citation() => {
+                self.status = "this line cites no tool call ([T3])".into();
+            }
             _ => {}
         }
         Action::None

@@ -258,10 +258,10 @@ pub fn input(f: &mut Frame, app: &App, area: Rect) {
 
 /// The status line: the engine's last problem or note, else the keys hint.
 pub fn status(f: &mut Frame, app: &App, area: Rect) {
-    let text = if app.status.is_empty() {
-        "? keys  Tab panes  q quit".to_string()
-    } else {
-        app.status.clone()
+    let text = match &app.error {
+        Some(e) => e.clone(),
+        None if app.status.is_empty() => "? keys  Tab panes  q quit".to_string(),
+        None => app.status.clone(),
     };
     let st = if text.starts_with("error:") {
         style(app, Color::Red).add_modifier(Modifier::BOLD)

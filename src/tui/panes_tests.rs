@@ -80,7 +80,8 @@ fn output_pane_marks_cited_lines_and_search_matches() {
 fn answer_input_and_status_panes() {
     let mut app = sample();
     app.input = "/collect disk".into();
-    app.status = "error: model endpoint http://127.0.0.1:9 is unreachable".into();
+    app.error = Some("error: model endpoint http://127.0.0.1:9 is unreachable".into());
+    app.status = "a note the error outranks".into();
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("Answer"), "{s}");
     assert!(s.contains("Root cause: /var is full [T1]"), "{s}");

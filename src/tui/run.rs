@@ -136,6 +136,8 @@ struct Ui<W: Write> {
     out: Shared,
     err: Shared,
     app: App,
+    /// Lines submitted while something ran, in order.
+    pending: std::collections::VecDeque<String>,
 }
 
 /// How driven work ended.
@@ -167,7 +169,13 @@ impl<W: Write> Ui<W> {
             .filter(|l| !l.is_empty())
             .collect();
         if !msgs.is_empty() {
-            self.app.status = msgs.join(" | ");
+            let text = msgs.join(" | ");
+            // A problem stays on the status line until the next input; notes replace notes.
+            if text.contains("error:") {
+                self.app.error = Some(text);
+            } else {
+                self.app.status = text;
+            }
         }
     }
 
@@ -213,6 +221,8 @@ impl<W: Write> Ui<W> {
                         Action::Quit => {
                             self.app.status = format!("{what} is running: Ctrl-C cancels it first");
                         }
+                        // Typed ahead: runs when this is done.
+                        Action::Submit(line) => self.pending.push_back(line),
                         _ => {}
                     }
                 }
@@ -311,6 +321,7 @@ pub async fn run<W: Write>(
         out: Shared::default(),
         err: Shared::default(),
         app: App::new(target.display_name(), config.color),
+        pending: Default::default(),
     };
     ui.app.status = format!("connecting to {}…", target.display_name());
     let connect = crate::agent::HostRunner::connect(&config, &target);
@@ -327,7 +338,7 @@ pub async fn run<W: Write>(
         Driven::Abandoned => return Ok(Code::Interrupted),
     };
     if let Some(p) = &session.agent_problem {
-        ui.app.status = format!("error: {}", p.replace('\n', " |"));
+        ui.app.error = Some(format!("error: {}", p.replace('\n', " |")));
     }
     ui.app.completer = Some(repl::completer::SlashCompleter::new(
         repl::completer::Vocabulary {
@@ -348,10 +359,17 @@ pub async fn run<W: Write>(
     loop {
         ui.drain();
         ui.draw()?;
-        let Some(ev) = ui.rx.recv().await else { break };
-        match ui.event(ev) {
+        let action = match ui.pending.pop_front() {
+            Some(line) => Action::Submit(line),
+            None => {
+                let Some(ev) = ui.rx.recv().await else { break };
+                ui.event(ev)
+            }
+        };
+        match action {
             Action::Quit => break,
             Action::Submit(line) => {
+                ui.app.error = None;
                 let work = session.handle_line(&line, &mut io);
                 let label = if line.starts_with('/') {
                     "running"

@@ -33,3 +33,4 @@ mod sshd_harness;
 mod tools_local;
 mod tools_registry;
 mod tools_ssh;
+mod tui;

@@ -321,17 +321,17 @@ fn unknown_host_fails_before_the_session_with_its_exit_code() {
     );
 }
 
-/// A tmux server of our own (its own socket), killed on drop.
-struct Tmux {
+/// A tmux server of our own (its own socket), killed on drop (the TUI test drives one too).
+pub(super) struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn start(cmdline: &str) -> Tmux {
+    pub(super) fn start(cmdline: &str) -> Tmux {
         Self::start_sized(cmdline, 200)
     }
 
-    fn start_sized(cmdline: &str, width: u16) -> Tmux {
+    pub(super) fn start_sized(cmdline: &str, width: u16) -> Tmux {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let socket = format!("tai-repl-test-{}-{n}", std::process::id());
@@ -357,13 +357,13 @@ impl Tmux {
         t
     }
 
-    fn cmd(&self) -> Command {
+    pub(super) fn cmd(&self) -> Command {
         let mut c = Command::new("tmux");
         c.args(["-L", &self.socket]);
         c
     }
 
-    fn send(&self, keys: &[&str]) {
+    pub(super) fn send(&self, keys: &[&str]) {
         let st = self
             .cmd()
             .args(["send-keys", "-t", "t"])
@@ -374,7 +374,7 @@ impl Tmux {
     }
 
     /// Type literal text (no key-name interpretation), then Enter.
-    fn type_line(&self, line: &str) {
+    pub(super) fn type_line(&self, line: &str) {
         let st = self
             .cmd()
             .args(["send-keys", "-t", "t", "-l", line])
@@ -385,7 +385,7 @@ impl Tmux {
     }
 
     /// The whole pane including scrollback, as plain text.
-    fn screen(&self) -> String {
+    pub(super) fn screen(&self) -> String {
         self.capture(&[])
     }
 
@@ -401,7 +401,7 @@ impl Tmux {
     }
 
     /// Wait until `needle` appears `count` times on the screen.
-    fn wait_for_n(&self, needle: &str, count: usize, timeout: Duration) -> String {
+    pub(super) fn wait_for_n(&self, needle: &str, count: usize, timeout: Duration) -> String {
         let start = Instant::now();
         loop {
             let s = self.screen();
@@ -415,7 +415,7 @@ impl Tmux {
         }
     }
 
-    fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+    pub(super) fn wait_for(&self, needle: &str, timeout: Duration) -> String {
         self.wait_for_n(needle, 1, timeout)
     }
 }
@@ -430,7 +430,7 @@ fn q(p: &Path) -> String {
     shell_words::quote(&p.to_string_lossy()).into_owned()
 }
 
-fn tai_shell_command(home: &Path, args: &[String]) -> String {
+pub(super) fn tai_shell_command(home: &Path, args: &[String]) -> String {
     tai_shell_command_env(home, args, "NO_COLOR=1")
 }
 
@@ -459,7 +459,7 @@ const FINAL: &str = "## Root Cause\nThe root filesystem is nearly full.\n\n## Ev
 /// A model endpoint replaying Ollama's OpenAI-compatible wire format: the first turn asks for
 /// one tool call and then answers; every later request is answered only after `slow`, so the
 /// second turn can be interrupted.
-async fn replayed_model(slow: Duration) -> support::model::ModelServer {
+pub(super) async fn replayed_model(slow: Duration) -> support::model::ModelServer {
     use support::model::{oa_text, oa_tool_calls, ModelServer, OA_PATH};
     let s = ModelServer::start().await;
     let replies = [
@@ -490,7 +490,7 @@ async fn replayed_model(slow: Duration) -> support::model::ModelServer {
     s
 }
 
-const WAIT: Duration = Duration::from_secs(30);
+pub(super) const WAIT: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interactive_session_in_a_pseudo_terminal() {
