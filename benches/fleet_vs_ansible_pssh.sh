@@ -3,6 +3,7 @@
 # on N loopback sshd hosts, in one run; wall time and peak RSS (GNU time). Not a test.
 #
 #   cargo build --release --locked && bash benches/fleet_vs_ansible_pssh.sh 50 [200]
+#   TOOLS="tai pssh" bash benches/fleet_vs_ansible_pssh.sh 200     # a subset of the tools
 #
 # As root. Makes N throwaway sshd instances on 127.0.0.1 (one per port, one shared host key and
 # client key, the login shell's ~/.bashrc hidden in a private mount namespace as the test
@@ -78,19 +79,25 @@ for N in "${SIZES[@]}"; do
     echo "h$i ansible_host=127.0.0.1 ansible_port=$port ansible_user=$USER_NAME ansible_python_interpreter=/usr/bin/python3" >> "$W/inv.ini"
     echo "$USER_NAME@127.0.0.1:$port" >> "$W/pssh_hosts"
   done
+  if [[ " ${TOOLS:-tai ansible pssh} " == *" tai "* ]]; then
   run "tai fleet --category disk --forks 50 (audit log on)" "$TAI" --tai-home "$W/tai-home" --ignore-ssh-config \
     -i "$W/client_key" --known-hosts "$W/known_hosts" --json fleet "@$W/hosts" --category disk --forks 50
   grep -q '"reached": '"$N" "$W/out.txt" || echo "  (tai: not every host reached: $(grep -o '"reached": [0-9]*' "$W/out.txt"))"
   run "tai --no-persist fleet --category disk --forks 50" "$TAI" --no-persist --ignore-ssh-config -i "$W/client_key" \
     --known-hosts "$W/known_hosts" --json fleet "@$W/hosts" --category disk --forks 50
   grep -q '"reached": '"$N" "$W/out.txt" || echo "  (tai: not every host reached: $(grep -o '"reached": [0-9]*' "$W/out.txt"))"
+  fi
+  if [[ " ${TOOLS:-tai ansible pssh} " == *" ansible "* ]]; then
   export ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_SSH_ARGS="-o UserKnownHostsFile=$W/known_hosts" \
     ANSIBLE_LOCALHOST_WARNING=False ANSIBLE_DEPRECATION_WARNINGS=False
   run "ansible -m raw -f 50" "$VENV/bin/ansible" bench -i "$W/inv.ini" --private-key "$W/client_key" -f 50 -m raw -a "sh $W/cmds.sh"
   echo "  (ansible raw: $(grep -c '| CHANGED\|| SUCCESS' "$W/out.txt") ok)"
   run "ansible -m command -f 50" "$VENV/bin/ansible" bench -i "$W/inv.ini" --private-key "$W/client_key" -f 50 -m command -a "sh $W/cmds.sh"
   echo "  (ansible command: $(grep -c '| CHANGED\|| SUCCESS' "$W/out.txt") ok)"
+  fi
+  if [[ " ${TOOLS:-tai ansible pssh} " == *" pssh "* ]]; then
   run "parallel-ssh -p 50" parallel-ssh -h "$W/pssh_hosts" -p 50 -t 120 -o "$W/pssh_out" \
     -x "-i $W/client_key -o UserKnownHostsFile=$W/known_hosts -o BatchMode=yes" "sh $W/cmds.sh"
   echo "  (pssh: $(grep -c SUCCESS "$W/out.txt") ok)"
+  fi
 done
