@@ -79,6 +79,25 @@ pub struct ConfigToml {
     pub mcp: McpToml,
     #[serde(default)]
     pub redact: RedactToml,
+    #[serde(default)]
+    pub ui: UiToml,
+}
+
+/// `[ui]`: the interactive front end `tai HOST` opens on a terminal.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiToml {
+    /// `repl` (the line editor, the default) or `tui` (the full-screen workspace).
+    pub default: Option<UiDefault>,
+}
+
+/// The interactive front end (`[ui] default`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UiDefault {
+    #[default]
+    Repl,
+    Tui,
 }
 
 /// `[redact]`: the user's own redaction patterns, applied with the built-ins to everything
@@ -217,6 +236,8 @@ pub struct Config {
     pub retention: RetentionSettings,
     /// `[mcp] hosts`: the hosts `tai mcp` allows besides `--hosts`.
     pub mcp_hosts: Vec<String>,
+    /// `[ui] default`: what `tai HOST` opens on a terminal (`tai tui HOST` always opens the TUI).
+    pub ui: UiDefault,
     /// The built-in redaction rules plus `[redact] patterns` (shown as `redact.patterns`).
     pub redact: crate::redact::Redactor,
     pub no_rag: bool,
@@ -563,6 +584,7 @@ impl Config {
             },
             retention,
             mcp_hosts: file.mcp.hosts.clone().unwrap_or_default(),
+            ui: file.ui.default.unwrap_or_default(),
             redact,
             no_rag,
             rag_debug: o.rag_debug,
@@ -652,6 +674,21 @@ mod tests {
         let err = Config::resolve_with(&Overrides::default(), &env).unwrap_err();
         assert!(matches!(err, ConfigError::Parse { .. }));
         assert!(err.to_string().contains("modle"), "{err}");
+    }
+
+    #[test]
+    fn ui_default_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_str().unwrap().to_string();
+        let env = env_of(&[("TAI_HOME", &home)]);
+        let c = Config::resolve_with(&Overrides::default(), &env).unwrap();
+        assert_eq!(c.ui, UiDefault::Repl);
+        std::fs::write(dir.path().join("config.toml"), "[ui]\ndefault = \"tui\"\n").unwrap();
+        let c = Config::resolve_with(&Overrides::default(), &env).unwrap();
+        assert_eq!(c.ui, UiDefault::Tui);
+        std::fs::write(dir.path().join("config.toml"), "[ui]\ndefault = \"gui\"\n").unwrap();
+        let err = Config::resolve_with(&Overrides::default(), &env).unwrap_err();
+        assert!(err.to_string().contains("gui"), "{err}");
     }
 
     #[test]
