@@ -1,7 +1,9 @@
 //! tai: troubleshoot Linux hosts over SSH with a local LLM, read-only.
 //!
-//! Layers (dependencies point one way): `cli` → `agent`/`plan`/`triage`/`repl` → `tools` →
-//! `policy` → `transport`; `knowledge` and `llm` are leaves used by `agent`.
+//! Layers (dependencies point one way; ARCHITECTURE.md has the whole graph): `cli` → front
+//! ends (`repl`, `mcp`, `fleet`, `tui`) → `agent` → `triage`/`knowledge`/`plan` → `tools` →
+//! `transport` → `policy`; `llm`, `audit`, `config` beside them; `exit`, `redact`, `render`,
+//! `local_user`, `wildcard`, `json_schema` are leaves.
 //! Nothing below `cli` prints to stdout: stdout carries results, stderr carries progress.
 #![deny(clippy::print_stdout)]
 
