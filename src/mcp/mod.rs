@@ -214,7 +214,7 @@ impl ServerHandler for TaiMcp {
         };
         resources::read(k, &request.uri)
             .map(Into::into)
-            .map_err(|e| ErrorData::resource_not_found(e, None))
+            .map_err(|e| ErrorData::resource_not_found(e.to_string(), None))
     }
 
     async fn list_prompts(

@@ -68,21 +68,37 @@ pub fn list(knowledge: &Knowledge) -> Result<Vec<Resource>, String> {
         .collect())
 }
 
+/// Why a resource cannot be read; the server answers `resource_not_found` with this text.
+#[derive(Debug, thiserror::Error)]
+pub enum ResourceError {
+    #[error(
+        "unknown resource {0:?}: tai serves runbook sections as {RUNBOOK_PREFIX}<file>#<section>"
+    )]
+    NotARunbook(String),
+    #[error("resource {0:?} names no section: add #<section heading>")]
+    NoSection(String),
+    #[error("no runbook section {file}#{heading}; resources/list shows the sections")]
+    UnknownSection { file: String, heading: String },
+    #[error(transparent)]
+    Store(#[from] crate::knowledge::KnowledgeError),
+}
+
 /// The section a `tai://runbooks/...` URI names, percent-encoded or not.
-pub fn read(knowledge: &Knowledge, uri: &str) -> Result<ReadResourceResult, String> {
-    let rest = uri.strip_prefix(RUNBOOK_PREFIX).ok_or_else(|| {
-        format!("unknown resource {uri:?}: tai serves runbook sections as {RUNBOOK_PREFIX}<file>#<section>")
-    })?;
+pub fn read(knowledge: &Knowledge, uri: &str) -> Result<ReadResourceResult, ResourceError> {
+    let rest = uri
+        .strip_prefix(RUNBOOK_PREFIX)
+        .ok_or_else(|| ResourceError::NotARunbook(uri.to_string()))?;
     let rest = percent_decode(rest);
     let (file, heading) = rest
         .split_once('#')
-        .ok_or_else(|| format!("resource {uri:?} names no section: add #<section heading>"))?;
-    let sections = knowledge.sections().map_err(|e| e.to_string())?;
+        .ok_or_else(|| ResourceError::NoSection(uri.to_string()))?;
+    let sections = knowledge.sections()?;
     let section = sections
         .iter()
         .find(|c| c.runbook == file && c.heading == heading)
-        .ok_or_else(|| {
-            format!("no runbook section {file}#{heading}; resources/list shows the sections")
+        .ok_or_else(|| ResourceError::UnknownSection {
+            file: file.to_string(),
+            heading: heading.to_string(),
         })?;
     let text = format!("## {}\n\n{}", section.heading, section.body);
     Ok(ReadResourceResult::new(vec![
