@@ -466,6 +466,9 @@ async fn knowledge_tools_need_a_knowledge_source() {
 /// (which a line-based list would split in two) is still one name.
 #[tokio::test]
 async fn files_holding_private_keys_are_never_printed() {
+    // The key holders live under the real /var/log for a moment: hold the host-state lock so
+    // no scenario host sees /var/log change while it checks the real machine is untouched.
+    let _host = crate::support::host_state_lock().await;
     let ctx = context(ExecLimits::default()).await;
     let r = Registry::builtin();
     let dir = tempfile::Builder::new()
