@@ -108,16 +108,18 @@ async fn tui_in_a_pseudo_terminal() {
         .status()
         .unwrap();
     assert!(st.success());
+    // Wait for a whole redrawn frame: a capture can land while the resized frame is half drawn.
+    let panes = ["Probes (", "Output T7", "Answer", "Ask, or /collect"];
     let start = Instant::now();
     let s = loop {
         let s = tmux.screen();
         let fits = s.lines().all(|l| l.chars().count() <= 80);
-        if fits && s.contains("Probes") || start.elapsed() > WAIT {
+        if fits && panes.iter().all(|p| s.contains(p)) || start.elapsed() > WAIT {
             break s;
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    for pane in ["Probes (", "Output T7", "Answer", "Ask, or /collect"] {
+    for pane in panes {
         assert!(s.contains(pane), "{pane} missing at 80x24:\n{s}");
     }
     assert!(s.lines().all(|l| l.chars().count() <= 80), "{s}");
