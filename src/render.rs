@@ -52,3 +52,19 @@ impl Palette {
         self.paint(Style::new().bold(), s)
     }
 }
+
+/// A size in KiB as `du -h` prints it (`512K`, `1.5M`, `3.9G`).
+pub fn human_kib(k: u64) -> String {
+    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
+    let mut v = k as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{k}K")
+    } else {
+        format!("{v:.1}{}", UNITS[u])
+    }
+}

@@ -67,27 +67,12 @@ impl Spec for DiskUsage {
         let mut text: String = rows
             .iter()
             .take(40)
-            .map(|(k, p)| format!("{:>8}  {p}\n", human_kib(*k)))
+            .map(|(k, p)| format!("{:>8}  {p}\n", crate::render::human_kib(*k)))
             .collect();
         if total > 40 {
             text.push_str(&format!("[{} smaller entries not shown]\n", total - 40));
         }
         text
-    }
-}
-
-fn human_kib(k: u64) -> String {
-    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
-    let mut v = k as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{k}K")
-    } else {
-        format!("{v:.1}{}", UNITS[u])
     }
 }
 

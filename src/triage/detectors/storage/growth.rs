@@ -57,21 +57,6 @@ fn kib(s: &str) -> Option<u64> {
     Some((v * mul) as u64)
 }
 
-fn human(k: u64) -> String {
-    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
-    let mut v = k as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{k}K")
-    } else {
-        format!("{v:.1}{}", UNITS[u])
-    }
-}
-
 /// Filesystems from `df` output (blocks, not inodes).
 fn filesystems<'a>(c: &'a Corpus) -> Vec<Fs<'a>> {
     let mut v: Vec<Fs> = Vec::new();
@@ -265,7 +250,7 @@ fn disk_growth(c: &Corpus, out: &mut Vec<Finding>) {
                 what: format!(
                     "{} dated backup archives in {dir} ({}, {oldest} to {newest}): a backup job that never deletes old archives",
                     files.len(),
-                    human(total)
+                    crate::render::human_kib(total)
                 ),
                 size_k: total,
                 evidence: ev,
@@ -278,7 +263,7 @@ fn disk_growth(c: &Corpus, out: &mut Vec<Finding>) {
         let core_k: u64 = cores.iter().map(|e| e.size_k).sum();
         if cores.len() >= 2 && big(core_k) {
             writers.push(Writer {
-                what: format!("{} core dumps ({})", cores.len(), human(core_k)),
+                what: format!("{} core dumps ({})", cores.len(), crate::render::human_kib(core_k)),
                 size_k: core_k,
                 evidence: cores.iter().take(3).map(|e| (e.block, e.line.clone())).collect(),
                 action: "Find the crashing program (`coredumpctl list`), fix the crash, and cap dumps (`MaxUse=` in /etc/systemd/coredump.conf, `ulimit -c`); delete old dumps once one is kept for debugging".into(),
@@ -288,7 +273,7 @@ fn disk_growth(c: &Corpus, out: &mut Vec<Finding>) {
         // Huge log files.
         for e in mine.iter().filter(|e| is_log(&e.path) && big(e.size_k)) {
             writers.push(Writer {
-                what: format!("log file {} ({}) that is not rotated", e.path, human(e.size_k)),
+                what: format!("log file {} ({}) that is not rotated", e.path, crate::render::human_kib(e.size_k)),
                 size_k: e.size_k,
                 evidence: vec![(e.block, e.line.clone())],
                 action: format!("Rotate {} (logrotate with `size`/`maxsize` and `compress`; `copytruncate` or a reopen signal for the writer); find out why it logs so much", e.path),
@@ -325,7 +310,7 @@ fn disk_growth(c: &Corpus, out: &mut Vec<Finding>) {
         let largest: Vec<String> = largest
             .iter()
             .take(3)
-            .map(|e| format!("{} {}", e.path, human(e.size_k)))
+            .map(|e| format!("{} {}", e.path, crate::render::human_kib(e.size_k)))
             .collect();
         let crit = fs.used >= 95;
         let mut summary = format!(
