@@ -144,6 +144,8 @@ pub struct SshToml {
     pub connect_timeout_secs: Option<u64>,
     pub command_timeout_secs: Option<u64>,
     pub max_concurrency: Option<usize>,
+    /// Keep host-side shells between commands (`transport::ssh::shell`); default true.
+    pub host_shells: Option<bool>,
     pub output_cap_bytes: Option<usize>,
     pub session_output_cap_bytes: Option<usize>,
 }
@@ -195,6 +197,8 @@ pub struct ExecLimits {
     pub output_cap: usize,
     pub session_output_cap: usize,
     pub max_concurrency: usize,
+    /// Commands on an SSH connection run on kept host-side shells (false: a channel each).
+    pub host_shells: bool,
 }
 
 impl Default for ExecLimits {
@@ -204,6 +208,7 @@ impl Default for ExecLimits {
             output_cap: DEFAULT_OUTPUT_CAP,
             session_output_cap: DEFAULT_SESSION_OUTPUT_CAP,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            host_shells: true,
         }
     }
 }
@@ -482,6 +487,13 @@ impl Config {
                 message: "must be 1..=9 (OpenSSH allows 10 sessions per connection)".into(),
             });
         }
+        let host_shells = r.pick(
+            "host_shells",
+            None,
+            "TAI_HOST_SHELLS",
+            ssh_file.host_shells,
+            true,
+        )?;
         let output_cap = r.pick(
             "output_cap_bytes",
             None,
@@ -581,6 +593,7 @@ impl Config {
                 output_cap,
                 session_output_cap,
                 max_concurrency,
+                host_shells,
             },
             retention,
             mcp_hosts: file.mcp.hosts.clone().unwrap_or_default(),

@@ -19,7 +19,7 @@
 //! to run further host commands in that process (no unaudited commands).
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -154,6 +154,23 @@ pub struct AuditLog {
     redact: RedactFn,
     /// The first write failure, kept for the rest of the process.
     failed: Mutex<Option<String>>,
+    /// Lines waiting for the next group commit, and who is committing.
+    group: Mutex<Group>,
+    /// Signalled after every commit.
+    committed: Condvar,
+}
+
+/// The group commit's state: lines are numbered as they are queued; a line is settled once
+/// `committed` is past its number, and failed if a recorded range holds it.
+#[derive(Default)]
+struct Group {
+    queue: Vec<serde_json::Map<String, Value>>,
+    next: u64,
+    committed: u64,
+    flushing: bool,
+    /// `[lo, hi)` ranges whose commit failed, with the reason (after the first failure no
+    /// further host command runs, so this stays as short as the concurrency).
+    failed: Vec<(u64, u64, String)>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -172,6 +189,8 @@ impl AuditLog {
             dir: Some(dir(tai_home)),
             redact: Arc::new(crate::redact::redact),
             failed: Mutex::new(None),
+            group: Mutex::new(Group::default()),
+            committed: Condvar::new(),
         }
     }
 
@@ -181,6 +200,8 @@ impl AuditLog {
             dir: None,
             redact: Arc::new(crate::redact::redact),
             failed: Mutex::new(None),
+            group: Mutex::new(Group::default()),
+            committed: Condvar::new(),
         }
     }
 
@@ -224,11 +245,58 @@ impl AuditLog {
         let Some(dir) = &self.dir else {
             return Ok(());
         };
-        let result = self.encode(&event).and_then(|v| chain::append(dir, v));
-        if let Err(e) = &result {
-            self.note_failure(e);
+        let map = match self.encode(&event) {
+            Ok(m) => m,
+            Err(e) => {
+                self.note_failure(&e);
+                return Err(e);
+            }
+        };
+        self.commit(dir, map)
+    }
+
+    /// Group commit: queue the line; the first writer to find no commit running writes every
+    /// queued line with one fdatasync and one `.head` update ([`chain::append_all`]) while
+    /// later writers wait. Each caller returns once its own line is on disk (or failed), so
+    /// concurrent commands (a fleet's hosts, a step's checks) share syncs instead of queueing
+    /// for one each.
+    fn commit(&self, dir: &Path, map: serde_json::Map<String, Value>) -> Result<(), AuditError> {
+        let relock = |p: std::sync::PoisonError<_>| p.into_inner();
+        let mut g = self.group.lock().unwrap_or_else(relock);
+        let id = g.next;
+        g.next += 1;
+        g.queue.push(map);
+        loop {
+            if g.committed > id {
+                return match g.failed.iter().find(|(lo, hi, _)| (*lo..*hi).contains(&id)) {
+                    None => Ok(()),
+                    Some((_, _, why)) => Err(AuditError::Io {
+                        op: "write",
+                        path: dir.to_path_buf(),
+                        source: std::io::Error::other(why.clone()),
+                    }),
+                };
+            }
+            if g.flushing {
+                g = self.committed.wait(g).unwrap_or_else(relock);
+                continue;
+            }
+            g.flushing = true;
+            let batch = std::mem::take(&mut g.queue);
+            let (lo, hi) = (g.committed, g.next);
+            drop(g);
+            let result = chain::append_all(dir, batch);
+            g = self.group.lock().unwrap_or_else(relock);
+            g.flushing = false;
+            g.committed = hi;
+            if let Err(e) = &result {
+                self.note_failure(e);
+                g.failed.push((lo, hi, e.to_string()));
+            }
+            self.committed.notify_all();
+            // This caller's line was in the batch it wrote (it queued it before leading).
+            return result;
         }
-        result
     }
 
     /// Remember the first failure and warn about it on stderr (once per process).

@@ -48,6 +48,9 @@ pub struct Wrapped {
     pub argv: Vec<String>,
     /// The remote command line (SSH transport), built by the one quoting function.
     pub line: String,
+    /// The same command line without the leading `exec`, for tai's host-side shell
+    /// (`transport::ssh::shell`), which must survive the command.
+    pub shell_line: String,
     /// N, the host-side timeout in whole seconds (0 for the unwrapped builtin).
     pub timeout_secs: u64,
 }
@@ -85,8 +88,10 @@ pub fn wrap(cmd: &ApprovedCommand, timeout: Duration) -> Wrapped {
         let mut local = vec!["sh".to_string(), "-c".into(), "command \"$@\"".into()];
         local.push("sh".into());
         local.extend(argv[1..].iter().cloned());
+        let line = format!("{} </dev/null", quote::command_line(argv));
         return Wrapped {
-            line: format!("{} </dev/null", quote::command_line(argv)),
+            shell_line: line.clone(),
+            line,
             argv: local,
             timeout_secs: 0,
         };
@@ -109,8 +114,10 @@ pub fn wrap(cmd: &ApprovedCommand, timeout: Duration) -> Wrapped {
         .map(String::from),
     );
     full.extend(argv.iter().cloned());
+    let shell_line = format!("{} </dev/null", quote::command_line(&full));
     Wrapped {
-        line: format!("exec {} </dev/null", quote::command_line(&full)),
+        line: format!("exec {shell_line}"),
+        shell_line,
         argv: full,
         timeout_secs: n,
     }

@@ -1,10 +1,12 @@
 //! The SSH transport on russh: key-only authentication ([`auth`]), ssh_config resolution
 //! ([`config`]) into a [`Destination`] (`destination.rs`), known_hosts checking
 //! ([`known_hosts`], applied by the russh handler in `handler.rs`), jump hosts ([`jump`])
-//! and concurrent command channels over one connection ([`exec`]). This file connects the
-//! hops and implements [`Transport`].
+//! and concurrent commands over one connection: on host-side shells kept between commands
+//! ([`shell`]), or a session channel each ([`exec`]). This file connects the hops and
+//! implements [`Transport`].
 //!
-//! One connection per host; each command gets its own session channel; at most
+//! One connection per host; each command runs on an idle kept shell, a new one, or (shells
+//! off, or not working on that host) its own session channel; at most
 //! `limits.max_concurrency` run at once. If the connection dropped between commands it is
 //! re-established once, transparently (with the same host-key check). Every hop's host key
 //! is checked before anything else happens on it; a changed key stops tai before any command.
@@ -26,6 +28,7 @@ pub mod exec;
 mod handler;
 pub mod jump;
 pub mod known_hosts;
+pub mod shell;
 
 pub use destination::{resolve, Destination, Hop};
 pub use handler::{ClientHandler, HandlerError, HopReport, HostKeyStatus};
@@ -42,10 +45,13 @@ pub struct Connection {
     handle: Handle<ClientHandler>,
     /// Kept alive: dropping a jump handle tears down the tunnel.
     jumps: Vec<Handle<ClientHandler>>,
+    /// Host-side shells kept between commands on this connection.
+    shells: Arc<shell::ShellPool>,
 }
 
 impl Connection {
     async fn disconnect(&self) {
+        self.shells.close_all().await;
         for h in std::iter::once(&self.handle).chain(self.jumps.iter().rev()) {
             let _ = h
                 .disconnect(russh::Disconnect::ByApplication, "tai done", "en")
@@ -205,6 +211,7 @@ fn peer_of(hop: &HopReport) -> crate::transport::PeerIdentity {
 /// Connect the whole chain to `dest.target`.
 async fn connect_destination(
     dest: &Destination,
+    shells: usize,
 ) -> Result<(Connection, ConnectReport), TransportError> {
     if let Some(cmd) = &dest.proxy_command {
         return Err(TransportError::SshConfig(format!(
@@ -230,7 +237,11 @@ async fn connect_destination(
     let (handle, r) = open_hop(&dest.target, via, dest).await?;
     reports.push(r);
     Ok((
-        Connection { handle, jumps },
+        Connection {
+            handle,
+            jumps,
+            shells: shell::ShellPool::new(shells),
+        },
         ConnectReport {
             connect_ms: start.elapsed().as_millis(),
             hops: reports,
@@ -243,6 +254,8 @@ pub struct SshTransport {
     dest: Destination,
     conn: tokio::sync::Mutex<Option<Arc<Connection>>>,
     permits: tokio::sync::Semaphore,
+    /// Host-side shells kept per connection (0: a channel per command).
+    shells: usize,
     /// Set by [`Transport::close`]: no reconnects after that.
     closed: std::sync::atomic::AtomicBool,
     /// The target's address and host key, from the latest (re)connection.
@@ -272,7 +285,7 @@ impl SshTransport {
                 return Ok((c.clone(), false));
             }
         }
-        let (c, report) = connect_destination(&self.dest).await?;
+        let (c, report) = connect_destination(&self.dest, self.shells).await?;
         self.remember_peer(&report);
         let c = Arc::new(c);
         *guard = Some(c.clone());
@@ -290,7 +303,7 @@ impl SshTransport {
                 return Ok(c.clone());
             }
         }
-        let (c, report) = connect_destination(&self.dest).await?;
+        let (c, report) = connect_destination(&self.dest, self.shells).await?;
         self.remember_peer(&report);
         let c = Arc::new(c);
         *guard = Some(c.clone());
@@ -350,7 +363,7 @@ impl Transport for SshTransport {
             c = self.current() => c?,
             _ = opts.cancel.cancelled() => return Ok(cancelled()),
         };
-        let first = exec::run(&conn.handle, &wrapped, opts).await;
+        let first = run_on(&conn, &wrapped, opts).await;
         let result = match first {
             // Nothing ran: the connection dropped between commands. Reconnect once (unless
             // this call just connected).
@@ -359,7 +372,7 @@ impl Transport for SshTransport {
                     c = self.reconnect(&conn) => c?,
                     _ = opts.cancel.cancelled() => return Ok(cancelled()),
                 };
-                exec::run(&conn.handle, &wrapped, opts).await
+                run_on(&conn, &wrapped, opts).await
             }
             other => other,
         };
@@ -384,6 +397,21 @@ impl Transport for SshTransport {
             c.disconnect().await;
         }
     }
+}
+
+/// Run `wrapped` on one of the connection's kept shells, or on a channel of its own where
+/// shells are off or do not work on this host.
+async fn run_on(
+    conn: &Connection,
+    wrapped: &wrapper::Wrapped,
+    opts: &ExecOptions,
+) -> Result<CommandOutput, exec::ExecFailure> {
+    if conn.shells.usable() {
+        if let Some(out) = conn.shells.run(&conn.handle, wrapped, opts).await? {
+            return Ok(out);
+        }
+    }
+    exec::run(&conn.handle, wrapped, opts).await
 }
 
 /// Connect to `spec`: resolve ssh_config, connect (through any jump hosts), check host
@@ -415,11 +443,17 @@ pub async fn connect_resolved(
     dest: Destination,
     config: &Config,
 ) -> Result<(Arc<SshTransport>, ConnectReport), TransportError> {
-    let (conn, report) = connect_destination(&dest).await?;
+    let shells = if config.limits.host_shells {
+        config.limits.max_concurrency.max(1)
+    } else {
+        0
+    };
+    let (conn, report) = connect_destination(&dest, shells).await?;
     let t = SshTransport {
         dest,
         conn: tokio::sync::Mutex::new(Some(Arc::new(conn))),
         permits: tokio::sync::Semaphore::new(config.limits.max_concurrency.max(1)),
+        shells,
         closed: std::sync::atomic::AtomicBool::new(false),
         peer: std::sync::Mutex::new(report.hops.last().map(peer_of).unwrap_or_default()),
     };

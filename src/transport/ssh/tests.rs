@@ -777,3 +777,6 @@ async fn named_key_is_offered_before_many_unrelated_agent_keys() {
         .unwrap();
     assert_eq!(out.stdout, "named-first\n");
 }
+
+#[path = "shell_tests.rs"]
+mod shell_tests;

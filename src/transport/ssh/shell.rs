@@ -1,0 +1,490 @@
+//! Host-side shells kept between commands: the cheap path for a command on a live connection.
+//!
+//! A session channel that execs `/bin/sh` once, then reads tai's command lines from stdin.
+//! Each command is the same wrapped line a one-off channel runs ([`Wrapped::shell_line`]: the
+//! `env … timeout -k 2 N ARGV </dev/null` prefix without the `exec`), followed by two
+//! `printf` builtins that print an end marker on stdout (with `$?`) and on stderr. The marker
+//! carries 128 random bits chosen by tai for this shell plus the command's sequence number,
+//! so host content cannot forge the end of a command. Compared with a channel per command
+//! this saves the server's session fork and the login shell's start-up (which sources
+//! `~/.bashrc` on many hosts) for every command after a shell's first.
+//!
+//! What stays the same: every command still runs under `timeout(1)` with stdin closed, its
+//! streams are redacted as they arrive and capped ([`RedactedCapture`]), and the client's
+//! deadline is the same. What a shell adds, and how it is bounded:
+//! - An idle shell waits for its next command; it is closed [`LINGER`] after its last
+//!   command (so nothing tai started stays on the host between bursts of work), when the
+//!   connection closes, and after any command that did not end cleanly (client deadline,
+//!   cancellation, bytes after the marker): such a shell is never reused.
+//! - A host where `/bin/sh` cannot be started this way (a restricted login shell, a
+//!   `ForceCommand`) gets one-off channels for the rest of the connection.
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use russh::client::{Handle, Msg};
+use russh::{Channel, ChannelMsg, Sig};
+
+use super::exec::ExecFailure;
+use super::ClientHandler;
+use crate::transport::wrapper::{self, Wrapped};
+use crate::transport::{CommandOutput, ExecOptions, RedactedCapture};
+
+/// How long an idle shell is kept for the next command.
+pub const LINGER: Duration = Duration::from_secs(2);
+
+/// How long a new shell may take to answer its first marker (login shell start-up included).
+const START_DEADLINE: Duration = Duration::from_secs(15);
+
+/// Shells of one connection: idle ones for reuse, at most `cap` kept.
+pub struct ShellPool {
+    idle: Mutex<Vec<Shell>>,
+    cap: usize,
+    /// Set when a shell could not be started: one-off channels from then on.
+    unusable: AtomicBool,
+    /// Bumped on every release; a reaper only closes shells idle for a whole [`LINGER`].
+    released: AtomicU64,
+}
+
+impl ShellPool {
+    pub fn new(cap: usize) -> Arc<ShellPool> {
+        Arc::new(ShellPool {
+            idle: Mutex::new(Vec::new()),
+            cap,
+            unusable: AtomicBool::new(false),
+            released: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether shells work on this connection (not known to fail).
+    pub fn usable(&self) -> bool {
+        self.cap > 0 && !self.unusable.load(Ordering::SeqCst)
+    }
+
+    fn take(&self) -> Option<Shell> {
+        let mut idle = self.idle.lock().ok()?;
+        while let Some(mut shell) = idle.pop() {
+            if shell.quiet() {
+                return Some(shell);
+            }
+            // Something arrived while it was idle (output of a process that outlived its
+            // command, or the shell's end): it cannot be trusted with another command.
+            close_later(shell);
+        }
+        None
+    }
+
+    fn put(self: &Arc<Self>, mut shell: Shell) {
+        shell.idle_since = Instant::now();
+        let extra = match self.idle.lock() {
+            Ok(mut idle) if idle.len() < self.cap => {
+                idle.push(shell);
+                None
+            }
+            _ => Some(shell),
+        };
+        if let Some(s) = extra {
+            close_later(s);
+            return;
+        }
+        let tick = self.released.fetch_add(1, Ordering::SeqCst) + 1;
+        let pool = Arc::downgrade(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(LINGER).await;
+            if let Some(pool) = pool.upgrade() {
+                if pool.released.load(Ordering::SeqCst) == tick {
+                    pool.close_idle(LINGER);
+                }
+            }
+        });
+    }
+
+    /// Close every shell idle for at least `age`.
+    fn close_idle(&self, age: Duration) {
+        let stale: Vec<Shell> = match self.idle.lock() {
+            Ok(mut idle) => {
+                let (old, keep): (Vec<Shell>, Vec<Shell>) =
+                    idle.drain(..).partition(|s| s.idle_since.elapsed() >= age);
+                *idle = keep;
+                old
+            }
+            Err(_) => Vec::new(),
+        };
+        for s in stale {
+            close_later(s);
+        }
+    }
+
+    /// Close all idle shells now (the connection is closing).
+    pub async fn close_all(&self) {
+        let all: Vec<Shell> = match self.idle.lock() {
+            Ok(mut idle) => idle.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        for s in all {
+            s.close().await;
+        }
+    }
+
+    /// Run `wrapped` on a pooled shell (or a new one). `Ok(None)`: shells do not work on this
+    /// connection, nothing ran; use a one-off channel.
+    pub async fn run(
+        self: &Arc<Self>,
+        handle: &Handle<ClientHandler>,
+        wrapped: &Wrapped,
+        opts: &ExecOptions,
+    ) -> Result<Option<CommandOutput>, ExecFailure> {
+        // A pooled shell that died while idle fails before the command starts: one retry on
+        // a new shell.
+        if let Some(mut shell) = self.take() {
+            match shell.run(wrapped, opts).await {
+                Ok((out, reusable)) => {
+                    self.keep_or_close(shell, reusable);
+                    return Ok(Some(out));
+                }
+                Err(RunError::Dead) => shell.close().await,
+                Err(RunError::Lost(why)) => {
+                    shell.close().await;
+                    return Err(ExecFailure::Lost(why));
+                }
+            }
+        }
+        let mut shell = match Shell::open(handle).await {
+            Ok(s) => s,
+            Err(OpenError::Channel(why)) => return Err(ExecFailure::NotStarted(why)),
+            Err(OpenError::NoShell) => {
+                self.unusable.store(true, Ordering::SeqCst);
+                return Ok(None);
+            }
+        };
+        match shell.run(wrapped, opts).await {
+            Ok((out, reusable)) => {
+                self.keep_or_close(shell, reusable);
+                Ok(Some(out))
+            }
+            Err(RunError::Dead) => {
+                shell.close().await;
+                Err(ExecFailure::NotStarted(
+                    "the host-side shell ended before the command started".into(),
+                ))
+            }
+            Err(RunError::Lost(why)) => {
+                shell.close().await;
+                Err(ExecFailure::Lost(why))
+            }
+        }
+    }
+
+    fn keep_or_close(self: &Arc<Self>, shell: Shell, reusable: bool) {
+        if reusable {
+            self.put(shell);
+        } else {
+            close_later(shell);
+        }
+    }
+}
+
+/// Close a shell's channel without waiting for it.
+fn close_later(shell: Shell) {
+    tokio::spawn(async move { shell.close().await });
+}
+
+enum OpenError {
+    /// No channel: the connection is gone (the caller may reconnect).
+    Channel(String),
+    /// A channel, but no working shell on it.
+    NoShell,
+}
+
+enum RunError {
+    /// The shell was gone before any byte of the command came back.
+    Dead,
+    /// The shell ended while the command ran.
+    Lost(String),
+}
+
+/// One host-side `/bin/sh` reading commands on its stdin.
+struct Shell {
+    channel: Channel<Msg>,
+    /// 128 random bits, hex: the marker prefix of every command on this shell.
+    nonce: String,
+    seq: u64,
+    idle_since: Instant,
+}
+
+impl Shell {
+    async fn open(handle: &Handle<ClientHandler>) -> Result<Shell, OpenError> {
+        let channel = handle
+            .channel_open_session()
+            .await
+            .map_err(|e| OpenError::Channel(e.to_string()))?;
+        channel
+            .exec(true, &b"exec /bin/sh"[..])
+            .await
+            .map_err(|e| OpenError::Channel(e.to_string()))?;
+        let mut shell = Shell {
+            channel,
+            nonce: format!("{:032x}", rand::random::<u128>()),
+            seq: 0,
+            idle_since: Instant::now(),
+        };
+        // The first marker: whatever the login shell printed before it is dropped.
+        let hello = Wrapped {
+            argv: Vec::new(),
+            line: String::new(),
+            shell_line: ":".into(),
+            timeout_secs: 0,
+        };
+        let opts = ExecOptions {
+            timeout: START_DEADLINE,
+            output_cap: 4096,
+            cancel: tokio_util::sync::CancellationToken::new(),
+        };
+        match shell.run(&hello, &opts).await {
+            Ok((out, true)) if out.exit_code == Some(0) => Ok(shell),
+            _ => {
+                shell.close().await;
+                Err(OpenError::NoShell)
+            }
+        }
+    }
+
+    /// No message waiting: nothing arrived since the last command ended.
+    fn quiet(&mut self) -> bool {
+        self.channel.wait().now_or_never().is_none()
+    }
+
+    async fn close(self) {
+        let _ = self.channel.eof().await;
+        let _ = self.channel.close().await;
+    }
+
+    /// Run one command; the output, and whether the shell may take another command.
+    async fn run(
+        &mut self,
+        wrapped: &Wrapped,
+        opts: &ExecOptions,
+    ) -> Result<(CommandOutput, bool), RunError> {
+        self.seq += 1;
+        let marker = format!("__tai_end_{}_{}_", self.nonce, self.seq);
+        let script = format!(
+            "{}\nprintf '%s%s\\n' '{marker}' \"$?\"; printf '%s\\n' '{marker}' >&2\n",
+            wrapped.shell_line
+        );
+        let start = Instant::now();
+        if self.channel.data_bytes(script.into_bytes()).await.is_err() {
+            return Err(RunError::Dead);
+        }
+        let mut stdout = Segment::new(&marker, opts.output_cap);
+        let mut stderr = Segment::new(&marker, opts.output_cap);
+        let deadline = tokio::time::Instant::now() + wrapper::client_deadline(opts.timeout);
+        let mut timed_out = false;
+        let mut cancelled = false;
+        // Every iteration consumes one message or ends the loop; the bound is generous for
+        // 1 GB of 32 KiB packets plus control messages.
+        for _ in 0..usize::MAX / 2 {
+            if stdout.complete() && stderr.complete() {
+                break;
+            }
+            tokio::select! {
+                msg = self.channel.wait() => match msg {
+                    Some(ChannelMsg::Data { data }) => stdout.push(&data),
+                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => stderr.push(&data),
+                    Some(ChannelMsg::Eof | ChannelMsg::Close | ChannelMsg::Failure)
+                    | Some(ChannelMsg::ExitStatus { .. } | ChannelMsg::ExitSignal { .. })
+                    | None => {
+                        let got = stdout.received() + stderr.received();
+                        if got == 0 {
+                            return Err(RunError::Dead);
+                        }
+                        return Err(RunError::Lost(format!(
+                            "the host-side shell ended while the command was running ({got} \
+                             bytes of output received)"
+                        )));
+                    }
+                    Some(_) => {}
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    timed_out = true;
+                    break;
+                }
+                _ = opts.cancel.cancelled() => {
+                    cancelled = true;
+                    break;
+                }
+            }
+        }
+        if timed_out || cancelled {
+            // The command may still run (until its timeout(1) ends it); this shell is done.
+            let _ = self.channel.signal(Sig::KILL).await;
+        }
+        let status = stdout.status();
+        let reusable = !timed_out && !cancelled && stdout.clean() && stderr.clean();
+        let (out, dropped_out) = stdout.capture.into_text();
+        let (err, dropped_err) = stderr.capture.into_text();
+        let (exit_code, signal) = match status {
+            _ if timed_out || cancelled => (None, None),
+            Some(code) => split_status(code),
+            None => (None, None),
+        };
+        let output = CommandOutput {
+            stdout: out,
+            stderr: err,
+            exit_code,
+            signal,
+            truncated_bytes: dropped_out + dropped_err,
+            timed_out,
+            cancelled,
+            duration: start.elapsed(),
+        };
+        Ok((output, reusable))
+    }
+}
+
+/// `$?` as the shell reports it: above 128 a signal death (what sshd would have sent as
+/// exit-signal for a command run with `exec`), else the exit status.
+fn split_status(code: i32) -> (Option<i32>, Option<String>) {
+    let name = match code - 128 {
+        1 => "HUP",
+        2 => "INT",
+        3 => "QUIT",
+        4 => "ILL",
+        6 => "ABRT",
+        8 => "FPE",
+        9 => "KILL",
+        10 => "USR1",
+        11 => "SEGV",
+        13 => "PIPE",
+        14 => "ALRM",
+        15 => "TERM",
+        _ => return (Some(code), None),
+    };
+    (None, Some(name.to_string()))
+}
+
+/// One stream of one command: bytes up to the end marker go to the capture; after it, the
+/// marker's line (the status on stdout).
+struct Segment {
+    marker: Vec<u8>,
+    capture: RedactedCapture,
+    /// Bytes not yet known to be before the marker (at most the marker's length).
+    pending: Vec<u8>,
+    /// Bytes after the marker, once seen.
+    after: Option<Vec<u8>>,
+}
+
+impl Segment {
+    fn new(marker: &str, cap: usize) -> Self {
+        Segment {
+            marker: marker.as_bytes().to_vec(),
+            capture: RedactedCapture::new(cap),
+            pending: Vec::new(),
+            after: None,
+        }
+    }
+
+    fn received(&self) -> u64 {
+        self.capture.received_bytes() + self.pending.len() as u64
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        if let Some(after) = self.after.as_mut() {
+            after.extend_from_slice(&data[..data.len().min(64)]);
+            return;
+        }
+        self.pending.extend_from_slice(data);
+        if let Some(i) = find(&self.pending, &self.marker) {
+            self.capture.push(&self.pending[..i]);
+            let rest = self.pending[i + self.marker.len()..].to_vec();
+            self.pending.clear();
+            self.after = Some(rest);
+            return;
+        }
+        let keep = self.marker.len().saturating_sub(1);
+        if self.pending.len() > keep {
+            let cut = self.pending.len() - keep;
+            self.capture.push(&self.pending[..cut]);
+            self.pending.drain(..cut);
+        }
+    }
+
+    /// The marker and the end of its line arrived.
+    fn complete(&self) -> bool {
+        self.after.as_ref().is_some_and(|a| a.contains(&b'\n'))
+    }
+
+    /// Exactly the marker's line after the marker: nothing else wrote to the stream.
+    fn clean(&self) -> bool {
+        self.after
+            .as_ref()
+            .is_some_and(|a| a.iter().position(|b| *b == b'\n') == Some(a.len() - 1))
+    }
+
+    /// The status printed after the stdout marker.
+    fn status(&self) -> Option<i32> {
+        let after = self.after.as_ref()?;
+        let line = after.split(|b| *b == b'\n').next()?;
+        std::str::from_utf8(line).ok()?.trim().parse().ok()
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    memchr::memmem::find(hay, needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg() -> Segment {
+        Segment::new("__tai_end_ab_1_", 1 << 20)
+    }
+
+    #[test]
+    fn a_marker_split_across_packets_ends_the_segment() {
+        let mut s = seg();
+        s.push(b"hello\nwor");
+        s.push(b"ld__tai_en");
+        assert!(!s.complete());
+        s.push(b"d_ab_1_0");
+        assert!(!s.complete());
+        s.push(b"\n");
+        assert!(s.complete() && s.clean());
+        assert_eq!(s.status(), Some(0));
+        assert_eq!(s.capture.into_text().0, "hello\nworld");
+    }
+
+    #[test]
+    fn output_without_a_final_newline_is_kept_exactly() {
+        let mut s = seg();
+        s.push(b"no newline__tai_end_ab_1_2\n");
+        assert_eq!(s.status(), Some(2));
+        assert_eq!(s.capture.into_text().0, "no newline");
+    }
+
+    #[test]
+    fn another_commands_marker_is_output() {
+        let mut s = seg();
+        s.push(b"__tai_end_ab_2_0\n__tai_end_ab_1_0\n");
+        assert!(s.complete());
+        assert_eq!(s.capture.into_text().0, "__tai_end_ab_2_0\n");
+    }
+
+    #[test]
+    fn bytes_after_the_marker_line_make_the_shell_unusable() {
+        let mut s = seg();
+        s.push(b"x__tai_end_ab_1_0\nlate output\n");
+        assert!(s.complete());
+        assert!(!s.clean());
+    }
+
+    #[test]
+    fn statuses_above_128_are_signals() {
+        assert_eq!(split_status(0), (Some(0), None));
+        assert_eq!(split_status(124), (Some(124), None));
+        assert_eq!(split_status(137), (None, Some("KILL".into())));
+        assert_eq!(split_status(139), (None, Some("SEGV".into())));
+        assert_eq!(split_status(200), (Some(200), None));
+    }
+}
