@@ -143,11 +143,11 @@ impl Host {
         target: &Target,
     ) -> Result<Host, AgentError> {
         let transport = crate::transport::connect(target, config).await?;
-        let scope = crate::audit::Scope {
-            log: tools.audit.clone(),
-            session: tools.session_id.clone(),
-            host: target.display_name(),
-        };
+        let scope = crate::audit::Scope::new(
+            tools.audit.clone(),
+            tools.session_id.clone(),
+            target.display_name(),
+        );
         // Every command on this host, the facts detection included, is audited.
         let ctx = crate::tools::audited::context(
             transport,

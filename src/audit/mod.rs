@@ -242,17 +242,28 @@ impl AuditLog {
     /// file IO; async callers run it on `spawn_blocking`. A failure is remembered
     /// ([`AuditLog::failure`]) and warned about on stderr once.
     pub fn append(&self, event: AuditEvent) -> Result<(), AuditError> {
+        self.append_all(vec![event])
+    }
+
+    /// [`AuditLog::append`] for several events, written in order in one group commit.
+    pub fn append_all(&self, events: Vec<AuditEvent>) -> Result<(), AuditError> {
         let Some(dir) = &self.dir else {
             return Ok(());
         };
-        let map = match self.encode(&event) {
-            Ok(m) => m,
-            Err(e) => {
-                self.note_failure(&e);
-                return Err(e);
+        let mut maps = Vec::with_capacity(events.len());
+        for event in &events {
+            match self.encode(event) {
+                Ok(m) => maps.push(m),
+                Err(e) => {
+                    self.note_failure(&e);
+                    return Err(e);
+                }
             }
-        };
-        self.commit(dir, map)
+        }
+        if maps.is_empty() {
+            return Ok(());
+        }
+        self.commit(dir, maps)
     }
 
     /// Group commit: queue the line; the first writer to find no commit running writes every
@@ -260,12 +271,17 @@ impl AuditLog {
     /// later writers wait. Each caller returns once its own line is on disk (or failed), so
     /// concurrent commands (a fleet's hosts, a step's checks) share syncs instead of queueing
     /// for one each.
-    fn commit(&self, dir: &Path, map: serde_json::Map<String, Value>) -> Result<(), AuditError> {
+    fn commit(
+        &self,
+        dir: &Path,
+        maps: Vec<serde_json::Map<String, Value>>,
+    ) -> Result<(), AuditError> {
         let relock = |p: std::sync::PoisonError<_>| p.into_inner();
         let mut g = self.group.lock().unwrap_or_else(relock);
-        let id = g.next;
-        g.next += 1;
-        g.queue.push(map);
+        g.next += maps.len() as u64;
+        // The caller's last line: once it is settled, all of its lines are.
+        let id = g.next - 1;
+        g.queue.extend(maps);
         loop {
             if g.committed > id {
                 return match g.failed.iter().find(|(lo, hi, _)| (*lo..*hi).contains(&id)) {
@@ -360,33 +376,73 @@ fn local_user() -> (String, u32) {
     .clone()
 }
 
-/// What a command hook needs to write a line: the log, the session and the host's name.
+/// What a command hook needs to write a line: the log, the session and the host's name, and
+/// the lines held back for the next write ([`Scope::defer`]).
 #[derive(Debug, Clone)]
 pub struct Scope {
     pub log: Arc<AuditLog>,
     pub session: String,
     /// The host as the user named it (`local`, `ops@web01`).
     pub host: String,
+    deferred: Arc<Mutex<Vec<AuditEvent>>>,
 }
 
 impl Scope {
-    /// A scope on the process's log ([`current`]) for a new session on `host`.
-    pub fn new_session(host: &str) -> Scope {
+    pub fn new(log: Arc<AuditLog>, session: String, host: String) -> Scope {
         Scope {
-            log: current(),
-            session: new_session_id(),
-            host: host.to_string(),
+            log,
+            session,
+            host,
+            deferred: Arc::default(),
         }
     }
 
-    /// Append `event` on a blocking thread (file IO and fsync stay off the async runtime).
-    /// Failures are remembered and warned about by the log ([`AuditLog::append`]).
+    /// A scope on the process's log ([`current`]) for a new session on `host`.
+    pub fn new_session(host: &str) -> Scope {
+        Scope::new(current(), new_session_id(), host.to_string())
+    }
+
+    /// Hold `event` back: it is written with the next [`Scope::append`] or [`Scope::flush`],
+    /// in the same group commit. Only for the host-side checks a step runs before its command
+    /// (`tools::audited::checks`): their output is read by tai's policy alone, never by the
+    /// model or the user, and the command they guard (or its refusal) is appended next.
+    pub fn defer(&self, event: AuditEvent) {
+        if self.log.is_enabled() {
+            self.deferred
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(event);
+        }
+    }
+
+    /// Append `event` (after any deferred lines) on a blocking thread (file IO and fsync stay
+    /// off the async runtime). Failures are remembered and warned about by the log
+    /// ([`AuditLog::append`]).
     pub async fn append(&self, event: AuditEvent) -> Result<(), AuditError> {
+        let mut events = self.take_deferred();
+        events.push(event);
+        self.write(events).await
+    }
+
+    /// Write the deferred lines now (none: nothing happens).
+    pub async fn flush(&self) -> Result<(), AuditError> {
+        let events = self.take_deferred();
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.write(events).await
+    }
+
+    fn take_deferred(&self) -> Vec<AuditEvent> {
+        std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    async fn write(&self, events: Vec<AuditEvent>) -> Result<(), AuditError> {
         if !self.log.is_enabled() {
             return Ok(());
         }
         let log = self.log.clone();
-        match tokio::task::spawn_blocking(move || log.append(event)).await {
+        match tokio::task::spawn_blocking(move || log.append_all(events)).await {
             Ok(r) => r,
             Err(e) => {
                 let e = AuditError::Io {

@@ -35,6 +35,16 @@ pub struct CallInfo {
 
 tokio::task_local! {
     static CALL: CallInfo;
+    static CHECKS: ();
+}
+
+/// Run `f`, the host-side checks of one step (paths resolved, key holders searched, probe
+/// names resolved), with their audit lines held back ([`crate::audit::Scope::defer`]) and
+/// written in one group commit with the line that follows: the command they guard, or its
+/// refusal. Their output only feeds tai's policy, so invariant 10 (a command is on disk before
+/// its output reaches the model or the user) holds with one sync per step instead of two.
+pub async fn checks<F: Future>(f: F) -> F::Output {
+    CHECKS.scope((), f).await
 }
 
 /// Run `f` with `call` as the tool call its commands are audited under.
@@ -142,9 +152,14 @@ impl Transport for AuditedTransport {
         }
         let started = Instant::now();
         let result = self.inner.exec(cmd, opts).await;
-        let event = self.event(cmd, &result, started.elapsed().as_millis() as u64);
+        let event =
+            AuditEvent::Command(self.event(cmd, &result, started.elapsed().as_millis() as u64));
+        if CHECKS.try_with(|_| ()).is_ok() {
+            self.scope.defer(event);
+            return result;
+        }
         // A failed write is warned about and remembered by the log; the result still goes back.
-        let _ = self.scope.append(AuditEvent::Command(event)).await;
+        let _ = self.scope.append(event).await;
         result
     }
 

@@ -260,11 +260,25 @@ pub async fn run_step(
         // Paths resolved and re-checked, the printed files searched for private keys and the
         // names a probe connects to resolved: all on the host, concurrently (one extra round
         // trip, and only when there is something to check).
-        let (resolved, scanned, names) = tokio::join!(
-            resolve_on_host(ctx, &approved),
-            super::content_scan::refuse_key_holders(ctx, &approved),
-            resolve_names_on_host(ctx, &approved)
+        // Their audit lines go to disk with the next line: the command, or its refusal.
+        let (resolved, scanned, names) = super::audited::checks(async {
+            tokio::join!(
+                resolve_on_host(ctx, &approved),
+                super::content_scan::refuse_key_holders(ctx, &approved),
+                resolve_names_on_host(ctx, &approved)
+            )
+        })
+        .await;
+        let refused = !matches!(
+            (&resolved, &scanned, &names),
+            (Ok(Ok(_)), Ok(Ok(_)), Ok(Ok(_)))
         );
+        if refused {
+            // No command follows: the checks' lines are written now.
+            if let Some(scope) = &ctx.audit {
+                let _ = scope.flush().await;
+            }
+        }
         let moved = match resolved? {
             Ok(moved) => moved,
             Err(record) => {

@@ -117,6 +117,25 @@ fn collect_over_ssh_writes_one_line_per_command_with_every_field_and_verifies() 
             "an audit line for a command nobody ran: {l}"
         );
     }
+    // A check is written in the same group as what it guards, never alone at the end: each
+    // check line under a call is followed by that call's command (or refusal) line.
+    let is_check = |l: &Value| {
+        !l["tool"].is_null()
+            && ["readlink", "getent", "grep"].contains(&l["argv"][0].as_str().unwrap_or(""))
+            && !ran
+                .iter()
+                .any(|r| l["command"] == r["command"] && l["call_id"] == r["id"])
+    };
+    for (i, l) in lines.iter().enumerate() {
+        if l["event"] == "command" && is_check(l) {
+            assert!(
+                lines[i + 1..]
+                    .iter()
+                    .any(|n| n["call_id"] == l["call_id"] && !is_check(n)),
+                "a check line with nothing after it for its call: {l}"
+            );
+        }
+    }
     let port = sshd.target().rsplit(':').next().unwrap().to_string();
     for l in &commands {
         for k in [
@@ -363,11 +382,11 @@ fn no_persist_writes_nothing_under_tai_home() {
 #[tokio::test(flavor = "multi_thread")]
 async fn when_the_audit_cannot_be_written_the_result_stays_and_later_commands_are_refused() {
     let home = tempfile::tempdir().unwrap();
-    let scope = Arc::new(Scope {
-        log: Arc::new(AuditLog::open(home.path())),
-        session: "s-test".into(),
-        host: "local".into(),
-    });
+    let scope = Arc::new(Scope::new(
+        Arc::new(AuditLog::open(home.path())),
+        "s-test".into(),
+        "local".into(),
+    ));
     let transport: Arc<dyn Transport> = Arc::new(LocalTransport::new());
     let ctx = tai::tools::audited::context(
         transport,
