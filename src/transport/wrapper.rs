@@ -38,6 +38,13 @@ pub const UNSET_ENV: [&str; 6] = [
     "SSLKEYLOGFILE",
 ];
 
+/// What a kept host shell (`transport::ssh::shell`) runs once before its first command: the
+/// environment part of the prefix ([`UNSET_ENV`] removed, `LC_ALL=C`), which every command it
+/// runs then inherits, so each command line there starts at `timeout`.
+pub fn shell_prelude() -> String {
+    format!("unset {}; LC_ALL=C; export LC_ALL", UNSET_ENV.join(" "))
+}
+
 /// Seconds between timeout's TERM and its KILL.
 pub const KILL_AFTER_SECS: u64 = 2;
 
@@ -48,8 +55,9 @@ pub struct Wrapped {
     pub argv: Vec<String>,
     /// The remote command line (SSH transport), built by the one quoting function.
     pub line: String,
-    /// The same command line without the leading `exec`, for tai's host-side shell
-    /// (`transport::ssh::shell`), which must survive the command.
+    /// The line for tai's kept host-side shell (`transport::ssh::shell`), which must survive
+    /// the command: no `exec`, and (outside sudo) no `env`, since the shell's environment was
+    /// set once by [`shell_prelude`]: `timeout -k 2 N ARGV </dev/null`.
     pub shell_line: String,
     /// N, the host-side timeout in whole seconds (0 for the unwrapped builtin).
     pub timeout_secs: u64,
@@ -114,9 +122,17 @@ pub fn wrap(cmd: &ApprovedCommand, timeout: Duration) -> Wrapped {
         .map(String::from),
     );
     full.extend(argv.iter().cloned());
-    let shell_line = format!("{} </dev/null", quote::command_line(&full));
+    let line = format!("exec {} </dev/null", quote::command_line(&full));
+    // On a kept shell the environment part is done once, when the shell starts
+    // ([`shell_prelude`]); sudo resets the environment, so under sudo `env` stays.
+    let shell_line = if sudo.is_empty() {
+        let start = full.len() - argv.len() - 4;
+        format!("{} </dev/null", quote::command_line(&full[start..]))
+    } else {
+        line["exec ".len()..].to_string()
+    };
     Wrapped {
-        line: format!("exec {shell_line}"),
+        line,
         shell_line,
         argv: full,
         timeout_secs: n,
@@ -221,6 +237,14 @@ mod tests {
             w.line,
             "exec env -u POSIXLY_CORRECT -u POSIX_ME_HARDER -u PS_PERSONALITY -u CMD_ENV -u GREP_OPTIONS -u SSLKEYLOGFILE 'LC_ALL=C' timeout -k 2 2 awk 'BEGIN{while(1);}' </dev/null"
         );
+        assert_eq!(
+            w.shell_line,
+            "timeout -k 2 2 awk 'BEGIN{while(1);}' </dev/null"
+        );
+        assert_eq!(
+            shell_prelude(),
+            "unset POSIXLY_CORRECT POSIX_ME_HARDER PS_PERSONALITY CMD_ENV GREP_OPTIONS SSLKEYLOGFILE; LC_ALL=C; export LC_ALL"
+        );
         assert_eq!(w.argv[0], "env");
         assert_eq!(w.argv[13..18], ["LC_ALL=C", "timeout", "-k", "2", "2"]);
         assert_eq!(w.timeout_secs, 2);
@@ -241,6 +265,7 @@ mod tests {
             w.line,
             "exec sudo -n -- env -u POSIXLY_CORRECT -u POSIX_ME_HARDER -u PS_PERSONALITY -u CMD_ENV -u GREP_OPTIONS -u SSLKEYLOGFILE 'LC_ALL=C' timeout -k 2 5 uptime </dev/null"
         );
+        assert_eq!(w.shell_line, w.line["exec ".len()..]);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Host-side shells kept between commands: the cheap path for a command on a live connection.
 //!
 //! A session channel that execs `/bin/sh` once, then reads tai's command lines from stdin.
-//! Each command is the same wrapped line a one-off channel runs ([`Wrapped::shell_line`]: the
-//! `env … timeout -k 2 N ARGV </dev/null` prefix without the `exec`), followed by two
+//! The shell first runs [`wrapper::shell_prelude`] (the variables tai unsets, `LC_ALL=C`);
+//! each command is then the wrapped line ([`Wrapped::shell_line`]: `timeout -k 2 N ARGV
+//! </dev/null`, the same prefix minus `exec env …`, which the prelude did once), followed by two
 //! `printf` builtins that print an end marker on stdout (with `$?`) and on stderr. The marker
 //! carries 128 random bits chosen by tai for this shell plus the command's sequence number,
 //! so host content cannot forge the end of a command. Compared with a channel per command
@@ -229,11 +230,13 @@ impl Shell {
             seq: 0,
             idle_since: Instant::now(),
         };
-        // The first marker: whatever the login shell printed before it is dropped.
+        // The environment every command inherits, then the first marker: whatever the login
+        // shell printed before it is dropped. A shell that cannot run the prelude (a readonly
+        // variable ends a POSIX shell) is no shell for tai: one-off channels then.
         let hello = Wrapped {
             argv: Vec::new(),
             line: String::new(),
-            shell_line: ":".into(),
+            shell_line: wrapper::shell_prelude(),
             timeout_secs: 0,
         };
         let opts = ExecOptions {

@@ -55,6 +55,13 @@ async fn commands_share_one_host_shell_which_ends_after_its_linger() {
     assert_eq!(name, "sh", "the first command ran under {name}");
     let (second, _) = launcher(&t).await;
     assert_eq!(first, second, "the second command started a new shell");
+    // The prelude's environment reaches every command (LC_ALL=C set once, not per command).
+    let env = t.exec(&cmd(&["env"]), &opts(10, 1 << 20)).await.unwrap();
+    assert!(
+        env.stdout.lines().any(|l| l == "LC_ALL=C"),
+        "{}",
+        env.stdout
+    );
     assert!(shells_under(&f.sshd).contains(&first));
     // Idle past its linger, the shell is gone while the connection stays up.
     tokio::time::sleep(shell::LINGER + Duration::from_millis(1500)).await;
