@@ -252,6 +252,10 @@ pub struct FleetArgs {
     /// Give up on a host after this many seconds (connect and every call).
     #[arg(long = "host-timeout", value_name = "SECS", default_value_t = 120)]
     pub host_timeout: u64,
+    /// Compare this package's version across the hosts (repeatable; default: the service the
+    /// issue names, e.g. nginx, else the category's own service).
+    #[arg(long = "package", value_name = "NAME")]
+    pub packages: Vec<String>,
     /// Hand the fleet summary to the model for a cross-host root cause (one request).
     #[arg(long)]
     pub ask: bool,

@@ -30,17 +30,38 @@ pub async fn run(config: &Config, args: FleetArgs) -> Result<Code> {
     };
     let ssh_config = (!config.ssh.ignore_ssh_config).then_some(config.ssh.config_file.as_path());
     let targets = fleet::resolve(&args.targets, args.inventory.as_deref(), ssh_config)?;
+    let packages = if args.packages.is_empty() {
+        fleet::package::from_issue(&issue, category)
+    } else {
+        args.packages
+            .iter()
+            .map(|p| fleet::Package::named(p))
+            .collect::<Result<Vec<_>, _>>()?
+    };
     let opts = FleetOptions {
         issue: issue.clone(),
         category,
         forks: args.forks.max(1),
         host_timeout: Duration::from_secs(args.host_timeout.max(1)),
+        packages,
     };
     eprintln!(
-        "fleet: {} hosts, category {category}, {} at a time, {} s per host",
+        "fleet: {} hosts, category {category}, {} at a time, {} s per host{}",
         targets.len(),
         opts.forks,
-        opts.host_timeout.as_secs()
+        opts.host_timeout.as_secs(),
+        if opts.packages.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", package versions of {}",
+                opts.packages
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
     );
     let cancel = CancellationToken::new();
     let _interrupt = CtrlC::cancels(cancel.clone(), "interrupted: stopping the running commands");
@@ -134,7 +155,8 @@ async fn ask(config: &Config, issue: &str, summary: &FleetSummary) -> Result<Str
     let prompt = format!(
         "You are helping an on-call engineer read a fleet of Linux hosts. The same read-only \
          checks ran on every host; below is tai's fleet summary (findings grouped across hosts, \
-         outliers against the fleet median, hosts not reached).\n\nReported issue: {}\n\n{}\n\
+         outliers against the fleet median, package versions when compared, hosts not \
+         reached).\n\nReported issue: {}\n\n{}\n\
          Give the most likely cross-host root cause in a few sentences: which hosts are affected, \
          what they share, and cite hosts and calls exactly as written in the summary \
          (e.g. `web07 T3 disk_usage`). Say what to check next. Do not invent hosts or calls.",

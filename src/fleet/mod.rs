@@ -3,14 +3,17 @@
 //! to each (one connection), runs the category's baseline plan plus the triage sweep through the
 //! engine (`agent::Host`, `agent::HostRunner`, `triage::analyze`) with bounded forks and a
 //! per-host timeout, and streams each host's result; [`summary`] reads the fleet: findings
-//! grouped across hosts, outliers against the fleet median (MAD rule with absolute floors), and
-//! the hosts that could not be reached with the reason. A front end: imports the engine, nothing
-//! imports it but `cli`.
+//! grouped across hosts, outliers against the fleet median (MAD rule with absolute floors), the
+//! version of the package in question per host ([`package`]: minority versions are outliers),
+//! and the hosts that could not be reached with the reason. A front end: imports the engine,
+//! nothing imports it but `cli`.
 pub mod inventory;
+pub mod package;
 pub mod run;
 pub mod summary;
 pub mod targets;
 
+pub use package::Package;
 pub use run::{run_fleet, FleetOptions, FleetProgress, HostResult, Unreachable};
 pub use summary::{Figures, FleetSummary};
 pub use targets::{resolve, FleetTarget};

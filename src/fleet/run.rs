@@ -1,5 +1,6 @@
 //! Running the fleet: per host, one connection (`agent::Host::connect`, audited like every
-//! session), the category's baseline plan plus the triage sweep and the figure calls through
+//! session), the category's baseline plan plus the triage sweep and the figure calls (with the
+//! `package_version` calls of the compared packages, named for the host's distro family) through
 //! `agent::HostRunner`, and `triage::analyze` over the outputs. Hosts run concurrently, at most
 //! `forks` at a time, each bounded by `host_timeout`; a host that fails (auth, changed host key,
 //! timeout, refused) fails alone. Progress goes to stderr; each result is handed to the caller
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use super::package::{self, Package};
 use super::summary::Figures;
 use super::targets::FleetTarget;
 use crate::agent::{AgentError, Host, HostRunner, SessionTools, ToolRunner};
@@ -30,6 +32,8 @@ pub struct FleetOptions {
     pub forks: usize,
     /// Connect plus every call, per host.
     pub host_timeout: Duration,
+    /// Packages whose version every host reports (empty: none compared).
+    pub packages: Vec<Package>,
 }
 
 /// Why a host gave no result.
@@ -170,13 +174,15 @@ pub async fn run_fleet(
     let tools = SessionTools::without_knowledge(config)?;
     let config = Arc::new(config.clone());
     let calls = Arc::new(fleet_calls(opts.category));
+    let packages = Arc::new(opts.packages.clone());
     let forks = Arc::new(tokio::sync::Semaphore::new(opts.forks.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for (i, t) in targets.iter().enumerate() {
-        let (tools, config, calls, forks, progress) = (
+        let (tools, config, calls, packages, forks, progress) = (
             tools.clone(),
             config.clone(),
             calls.clone(),
+            packages.clone(),
             forks.clone(),
             progress.clone(),
         );
@@ -184,7 +190,7 @@ pub async fn run_fleet(
         set.spawn(async move {
             let _permit = forks.acquire_owned().await;
             progress.started();
-            let r = one_host(&config, &tools, &t, &calls, timeout, &cancel).await;
+            let r = one_host(&config, &tools, &t, &calls, &packages, timeout, &cancel).await;
             progress.finished(&r);
             (i, r)
         });
@@ -210,6 +216,7 @@ async fn one_host(
     tools: &SessionTools,
     t: &FleetTarget,
     calls: &[ToolCall],
+    packages: &[Package],
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> HostResult {
@@ -227,9 +234,15 @@ async fn one_host(
     let work = async {
         let host = Host::connect(config, tools, &t.target).await?;
         let hostname = host.facts.hostname.clone();
+        let mut calls = calls.to_vec();
+        calls.extend(package::calls(
+            packages,
+            &host.facts.family,
+            calls.len() + 1,
+        ));
         let runner = HostRunner::new(tools.clone(), host);
         let outcomes: Result<Vec<ToolOutcome>, ToolError> =
-            runner.run_all(calls, cancel).await.into_iter().collect();
+            runner.run_all(&calls, cancel).await.into_iter().collect();
         runner.close().await;
         Ok::<_, AgentError>((hostname, outcomes?))
     };

@@ -1,18 +1,20 @@
 //! Reading the fleet: per-host figures parsed from the outputs every host produced (disk and
-//! inode use, load per core, memory available, failed units, clock offset, listening ports),
-//! findings grouped across hosts, outliers against the fleet median, and the hosts that could
-//! not be reached.
+//! inode use, load per core, memory available, failed units, clock offset, listening ports, the
+//! version of the package in question), findings grouped across hosts, outliers against the
+//! fleet median, and the hosts that could not be reached.
 //!
 //! The outlier rule is the robust one: a value is flagged when its distance from the fleet
 //! median exceeds both `3 × 1.4826 × MAD` (about three standard deviations for normal data,
 //! unmoved by the outliers themselves) and an absolute floor per figure, so a fleet of identical
 //! hosts (MAD 0) flags nothing for noise. At least three hosts with the figure are needed.
 //! Listening ports compare as sets: a port most hosts listen on that one lacks, or a port only
-//! a minority opens.
+//! a minority opens. Package versions compare as values (see [`super::package`]): the hosts
+//! off the version most hosts have are outliers.
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::package::{self, PackageVersions};
 use super::run::HostResult;
 use crate::tools::ToolOutcome;
 
@@ -31,6 +33,9 @@ pub struct Figures {
     /// Seconds (chrony's `System time`; `None` without chrony).
     pub clock_offset_s: Option<f64>,
     pub listening_ports: Option<BTreeSet<u16>>,
+    /// Package → installed version, `not installed`, or `None` when the query gave no answer
+    /// (`None` overall: no package was compared).
+    pub package_versions: Option<BTreeMap<String, Option<String>>>,
 }
 
 const PSEUDO_FS: [&str; 5] = ["squashfs", "iso9660", "devtmpfs", "overlay", "udf"];
@@ -114,6 +119,13 @@ impl Figures {
                     }
                     if out.contains("Local Address") {
                         f.listening_ports = Some(ports);
+                    }
+                }
+                "package_version" => {
+                    if let Some(name) = package::name_of(o) {
+                        f.package_versions
+                            .get_or_insert_with(BTreeMap::new)
+                            .insert(name.to_string(), package::version_of(o));
                     }
                 }
                 "time_sync" => {
@@ -212,10 +224,14 @@ pub struct FindingGroup {
     pub calls: Vec<String>,
 }
 
-/// A host whose figure is far from the fleet median.
+/// A host whose figure is far from the fleet median (for ports and package versions: off what
+/// most hosts have, in `median`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Outlier {
     pub figure: String,
+    /// The package, for `package_version`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
     pub host: String,
     pub value: String,
     pub median: String,
@@ -238,6 +254,8 @@ pub struct FleetSummary {
     /// Current findings, critical first, then by how many hosts share them.
     pub groups: Vec<FindingGroup>,
     pub outliers: Vec<Outlier>,
+    /// The compared packages, hosts grouped by version (empty: no package compared).
+    pub packages: Vec<PackageVersions>,
     pub unreachable: Vec<UnreachableHost>,
     /// Hosts with a current critical finding.
     pub critical_hosts: Vec<String>,
@@ -308,6 +326,7 @@ impl FleetSummary {
                 };
                 outs.push(Outlier {
                     figure: name.into(),
+                    package: None,
                     host: r.host.clone(),
                     value: fmt_num(v),
                     median: fmt_num(m),
@@ -320,6 +339,13 @@ impl FleetSummary {
             }
         }
         outs.extend(port_outliers(&reached));
+        let packages = package::group(reached.iter().filter_map(|r| {
+            r.figures
+                .package_versions
+                .as_ref()
+                .map(|p| (r.host.as_str(), p))
+        }));
+        outs.extend(package_outliers(&packages));
         let unreachable = results
             .iter()
             .filter_map(|r| {
@@ -335,6 +361,7 @@ impl FleetSummary {
             reached: reached.len(),
             groups,
             outliers: outs,
+            packages,
             unreachable,
             critical_hosts: reached
                 .iter()
@@ -375,10 +402,22 @@ impl FleetSummary {
             s.push_str("  none\n");
         }
         for o in &self.outliers {
-            s.push_str(&format!(
-                "  {} {} = {} (median {}; {})\n",
-                o.host, o.figure, o.value, o.median, o.detail
-            ));
+            match &o.package {
+                Some(p) => s.push_str(&format!(
+                    "  {} package {p} = {} ({})\n",
+                    o.host, o.value, o.detail
+                )),
+                None => s.push_str(&format!(
+                    "  {} {} = {} (median {}; {})\n",
+                    o.host, o.figure, o.value, o.median, o.detail
+                )),
+            }
+        }
+        if !self.packages.is_empty() {
+            s.push_str("\nPackage versions:\n");
+            for p in &self.packages {
+                s.push_str(&format!("  {}\n", p.line()));
+            }
         }
         if !self.unreachable.is_empty() {
             s.push_str("\nNot reached:\n");
@@ -388,6 +427,25 @@ impl FleetSummary {
         }
         s
     }
+}
+
+fn package_outliers(packages: &[PackageVersions]) -> Vec<Outlier> {
+    let mut out = Vec::new();
+    for p in packages {
+        let Some(usual) = &p.usual else { continue };
+        let on_usual = p.versions.first().map_or(0, |g| g.hosts.len());
+        for (host, version) in p.off_usual() {
+            out.push(Outlier {
+                figure: "package_version".into(),
+                package: Some(p.package.clone()),
+                host: host.to_string(),
+                value: version.to_string(),
+                median: usual.clone(),
+                detail: format!("{usual} on {on_usual} of {} hosts", p.hosts),
+            });
+        }
+    }
+    out
 }
 
 fn port_outliers(reached: &[&HostResult]) -> Vec<Outlier> {
@@ -433,6 +491,7 @@ fn port_outliers(reached: &[&HostResult]) -> Vec<Outlier> {
         }
         out.push(Outlier {
             figure: "listening_ports".into(),
+            package: None,
             host: r.host.clone(),
             value: s.iter().map(u16::to_string).collect::<Vec<_>>().join(","),
             median: usual
@@ -506,5 +565,108 @@ mod tests {
         assert_eq!(f.failed_units, Some(1.0));
         assert_eq!(f.clock_offset_s, Some(-0.000012));
         assert_eq!(f.listening_ports, Some(BTreeSet::from([22, 2024])));
+    }
+
+    fn reached(host: &str, outcomes: &[ToolOutcome]) -> HostResult {
+        HostResult {
+            host: host.into(),
+            hostname: host.into(),
+            findings: Vec::new(),
+            figures: Figures::from_outcomes(outcomes),
+            calls: outcomes.len(),
+            duration_ms: 1,
+            error: None,
+            outcomes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn figures_keep_each_package_with_its_version_or_no_answer() {
+        use super::package::tests::{pkg, DPKG};
+        // Figures keep the package with its value, or `None` for no answer.
+        let f = Figures::from_outcomes(&[
+            pkg("nginx", DPKG, 0, "nginx 1.22.1-9 ii \n", ""),
+            pkg("redis-server", "rpm -q", 127, "", ""),
+        ]);
+        assert_eq!(
+            f.package_versions,
+            Some(BTreeMap::from([
+                ("nginx".to_string(), Some("1.22.1-9".to_string())),
+                ("redis-server".to_string(), None),
+            ]))
+        );
+        assert_eq!(Figures::from_outcomes(&[]).package_versions, None);
+    }
+
+    #[test]
+    fn minority_package_versions_are_outliers() {
+        use super::package::tests::{pkg, DPKG};
+        let new = pkg("nginx", DPKG, 0, "nginx 1.22.1-9 ii \n", "");
+        let old = pkg("nginx", DPKG, 0, "nginx 1.18.0-6 ii \n", "");
+        let absent = pkg(
+            "nginx",
+            DPKG,
+            1,
+            "",
+            "dpkg-query: no packages found matching nginx\n",
+        );
+        let mut hosts: Vec<HostResult> = (1..=9)
+            .map(|i| reached(&format!("web{i:02}"), std::slice::from_ref(&new)))
+            .collect();
+        hosts[6] = reached("web07", std::slice::from_ref(&old));
+        hosts.push(reached("web10", &[absent]));
+        hosts.push(reached("web11", &[pkg("nginx", "rpm -q", 127, "", "")]));
+        let s = FleetSummary::build(&hosts);
+        let flagged: Vec<(&str, &str)> = s
+            .outliers
+            .iter()
+            .filter(|o| o.figure == "package_version")
+            .map(|o| (o.host.as_str(), o.value.as_str()))
+            .collect();
+        assert_eq!(flagged, [("web07", "1.18.0-6"), ("web10", "not installed")]);
+        let o = &s.outliers[0];
+        assert_eq!(o.package.as_deref(), Some("nginx"));
+        assert_eq!(o.median, "1.22.1-9");
+        assert_eq!(s.packages.len(), 1);
+        let p = &s.packages[0];
+        assert_eq!((p.hosts, p.usual.as_deref()), (10, Some("1.22.1-9")));
+        assert_eq!(p.unread, ["web11"]);
+        assert_eq!(
+            p.line(),
+            "nginx 1.22.1-9 on 8 of 10; 1.18.0-6 on web07; not installed on web10; not read on web11"
+        );
+        let text = s.to_text();
+        assert!(
+            text.contains("  web07 package nginx = 1.18.0-6 (1.22.1-9 on 8 of 10 hosts)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nPackage versions:\n  nginx 1.22.1-9 on 8 of 10;"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["packages"][0]["usual"], "1.22.1-9");
+        assert_eq!(json["outliers"][0]["package"], "nginx");
+
+        // All agree: no outlier, one line; a split in halves: listed, nobody flagged.
+        let same = FleetSummary::build(&hosts[..6]);
+        assert!(same.outliers.is_empty());
+        assert_eq!(same.packages[0].line(), "nginx 1.22.1-9 on all 6 hosts");
+        let split = FleetSummary::build(&[
+            reached("a", std::slice::from_ref(&new)),
+            reached("b", std::slice::from_ref(&new)),
+            reached("c", std::slice::from_ref(&old)),
+            reached("d", std::slice::from_ref(&old)),
+        ]);
+        assert!(split.outliers.is_empty());
+        assert_eq!(split.packages[0].usual, None);
+        assert_eq!(
+            split.packages[0].line(),
+            "nginx differs, no version on most hosts: 1.18.0-6 on c, d; 1.22.1-9 on a, b"
+        );
+        // No package compared: no figure, no section, no JSON noise beyond an empty list.
+        let none = FleetSummary::build(&[reached("a", &[]), reached("b", &[])]);
+        assert!(none.packages.is_empty());
+        assert!(!none.to_text().contains("Package"));
     }
 }

@@ -123,8 +123,9 @@ pub fn plan_for(category: Category) -> Option<&'static CategoryPlan> {
     plans().get(category.as_str())
 }
 
-/// Does `text` (lower-case) contain `keyword` as a whole word or phrase?
-fn mentions(text: &str, keyword: &str) -> bool {
+/// Does `text` (lower-case) contain `keyword` as a whole word or phrase? (The classifier's
+/// word match; `fleet` reuses it to find the service an issue names.)
+pub fn mentions(text: &str, keyword: &str) -> bool {
     let kw = keyword.to_ascii_lowercase();
     let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_ascii_alphanumeric());
     let mut from = 0usize;

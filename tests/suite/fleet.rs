@@ -1,16 +1,71 @@
 //! `tai fleet` end to end on loopback: ten plain sshd hosts, two scenario hosts that are broken
 //! (`disk-full`: a full filesystem; `crash-loop`: a unit systemd restarts forever), one closed
-//! port and one host whose key changed. Every host shares one client key and one known_hosts
-//! file. The summary must name the broken hosts under their findings, list the unreachable ones
-//! with the reason (refused; changed host key, a stop for that host only), and every other host
-//! must complete. `--ask` goes to a wiremock model in Ollama's native wire format: the one
-//! request carries the fleet summary, not the hosts' raw outputs.
+//! port, one host whose key changed, and one whose dpkg database has an older openssh-server.
+//! Every host shares one client key and one known_hosts file. The summary must name the broken
+//! hosts under their findings, list the unreachable ones with the reason (refused; changed host
+//! key, a stop for that host only), flag the older package version, and every other host must
+//! complete. `--ask` goes to a wiremock model in Ollama's native wire format: the one request
+//! carries the fleet summary, not the hosts' raw outputs.
+//!
+//! Every loopback host is this machine, so its packages are this machine's. The older host is
+//! an sshd whose sessions get `DPKG_ADMINDIR` (sshd_config `SetEnv`) naming a copy of this
+//! machine's `/var/lib/dpkg/status` with openssh-server's `Version:` changed: the real
+//! `dpkg-query` that `package_version` runs reads it there, as it would on a host not upgraded.
+use std::path::Path;
+
 use serde_json::Value;
 
 use crate::support::model::{native_text, ModelServer, Scripted};
 use crate::support::scenario::Scenario;
 use crate::support::sshd::{free_port, keygen, Sshd};
 use crate::support::{self, stderr_of, stdout_of};
+
+/// This machine's installed openssh-server version (the tests run on Debian, as CI does).
+fn installed_sshd_version() -> String {
+    let out = std::process::Command::new("dpkg-query")
+        .args(["-W", "-f", "${Version}", "openssh-server"])
+        .output()
+        .expect("dpkg-query (the fleet test runs on Debian, as CI does)");
+    let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        out.status.success() && !v.is_empty(),
+        "openssh-server is not installed by dpkg"
+    );
+    v
+}
+
+/// A dpkg database in `dir`: this machine's, with openssh-server at `version`.
+fn dpkg_db_with_sshd_at(dir: &Path, version: &str) {
+    let status = std::fs::read_to_string("/var/lib/dpkg/status").unwrap();
+    let mut changed = 0;
+    let stanzas: Vec<String> = status
+        .split("\n\n")
+        .map(|st| {
+            if !st.starts_with("Package: openssh-server\n") {
+                return st.to_string();
+            }
+            changed += 1;
+            st.lines()
+                .map(|l| {
+                    if l.starts_with("Version: ") {
+                        format!("Version: {version}")
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect();
+    assert_eq!(
+        changed, 1,
+        "one openssh-server stanza in /var/lib/dpkg/status"
+    );
+    for sub in ["info", "updates"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    std::fs::write(dir.join("status"), stanzas.join("\n\n")).unwrap();
+}
 
 fn authorize(dir: &std::path::Path, pubkey: &str) {
     let file = dir.join("authorized_keys");
@@ -26,6 +81,14 @@ async fn fleet_names_broken_hosts_and_lists_unreachable_ones() {
     let work = tempfile::tempdir().unwrap();
     let key = keygen(work.path(), "fleet_key", "ed25519", "");
     let pubkey = std::fs::read_to_string(format!("{}.pub", key.display())).unwrap();
+    let sshd_version = installed_sshd_version();
+    let older = if sshd_version == "1:8.4p1-5+deb11u3" {
+        "1:8.4p1-5+deb11u1"
+    } else {
+        "1:8.4p1-5+deb11u3"
+    };
+    let dpkg_db = work.path().join("dpkg");
+    dpkg_db_with_sshd_at(&dpkg_db, older);
 
     // Broken hosts come up in their own threads (journal build, setup.sh) while the plain ones start.
     let disk = std::thread::spawn(|| Scenario::start("disk-full"));
@@ -34,11 +97,15 @@ async fn fleet_names_broken_hosts_and_lists_unreachable_ones() {
         .map(|_| Sshd::builder().quiet_shell().start())
         .collect();
     let mut changed = Sshd::builder().quiet_shell().start();
+    let not_upgraded = Sshd::builder()
+        .quiet_shell()
+        .config(&format!("SetEnv DPKG_ADMINDIR={}", dpkg_db.display()))
+        .start();
     let (disk, crash) = (disk.join().unwrap(), crash.join().unwrap());
-    eprintln!("fleet: 14 hosts up in {:?}", t0.elapsed());
+    eprintln!("fleet: 15 hosts up in {:?}", t0.elapsed());
 
     let mut known = String::new();
-    for s in plain.iter().chain([&changed]) {
+    for s in plain.iter().chain([&changed, &not_upgraded]) {
         authorize(s.dir.path(), &pubkey);
         known.push_str(&s.known_hosts_line());
     }
@@ -61,6 +128,7 @@ async fn fleet_names_broken_hosts_and_lists_unreachable_ones() {
         crash.target(),
         closed.clone(),
         changed.target(),
+        not_upgraded.target(),
     ]);
     let list = work.path().join("hosts.txt");
     std::fs::write(
@@ -86,7 +154,8 @@ async fn fleet_names_broken_hosts_and_lists_unreachable_ones() {
         .arg(format!("@{}", list.display()))
         .args(&targets[5..])
         .args(["--json", "--no-persist", "--ask", "--forks", "16"])
-        .args(["--host-timeout", "60", "--category", "service", "-i"])
+        .args(["--host-timeout", "60", "--category", "service"])
+        .args(["--package", "openssh-server", "-i"])
         .arg(&key)
         .arg("--known-hosts")
         .arg(&known_hosts)
@@ -104,10 +173,10 @@ async fn fleet_names_broken_hosts_and_lists_unreachable_ones() {
 
     // Exit code 20: a host has a critical finding.
     assert_eq!(out.status.code(), Some(20), "{stderr}");
-    assert!(stderr.contains("fleet: 14/14 done, 2 failed"), "{stderr}");
+    assert!(stderr.contains("fleet: 15/15 done, 2 failed"), "{stderr}");
 
     let hosts = doc["hosts"].as_array().unwrap();
-    assert_eq!(hosts.len(), 14);
+    assert_eq!(hosts.len(), 15);
     let by_name = |n: &str| hosts.iter().find(|h| h["host"] == n).unwrap().clone();
     for t in targets
         .iter()
@@ -117,6 +186,17 @@ async fn fleet_names_broken_hosts_and_lists_unreachable_ones() {
         assert!(h["error"].is_null(), "{t}: {}", h["error"]);
         assert!(h["calls"].as_u64().unwrap() >= 10, "{t}: {h}");
         assert!(h["figures"]["disk_use_pct"].is_number(), "{t}: {h}");
+        // Every reached host reports the package's version: the installed one, except the
+        // host whose dpkg database has the older one.
+        let want = if *t == not_upgraded.target() {
+            older
+        } else {
+            sshd_version.as_str()
+        };
+        assert_eq!(
+            h["figures"]["package_versions"]["openssh-server"], want,
+            "{t}: {h}"
+        );
     }
 
     let summary = &doc["summary"];
@@ -160,6 +240,29 @@ async fn fleet_names_broken_hosts_and_lists_unreachable_ones() {
         "{summary}"
     );
 
+    // The older openssh-server is the one package outlier, against the version of the 12 others.
+    let package_outliers: Vec<&Value> = summary["outliers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["figure"] == "package_version")
+        .collect();
+    assert_eq!(package_outliers.len(), 1, "{summary}");
+    let o = package_outliers[0];
+    assert_eq!(o["host"], not_upgraded.target().as_str(), "{summary}");
+    assert_eq!(o["package"], "openssh-server", "{summary}");
+    assert_eq!(o["value"], older, "{summary}");
+    assert_eq!(o["median"], sshd_version.as_str(), "{summary}");
+    let packages = summary["packages"].as_array().unwrap();
+    assert_eq!(packages.len(), 1, "{summary}");
+    assert_eq!(packages[0]["hosts"], 13, "{summary}");
+    assert_eq!(packages[0]["usual"], sshd_version.as_str(), "{summary}");
+    assert_eq!(
+        packages[0]["versions"][1]["hosts"],
+        serde_json::json!([not_upgraded.target()]),
+        "{summary}"
+    );
+
     let unreachable = summary["unreachable"].as_array().unwrap();
     let reason = |t: &str| {
         unreachable
@@ -192,6 +295,13 @@ async fn fleet_names_broken_hosts_and_lists_unreachable_ones() {
         sent.contains("disk_usage") && sent.contains("host_key_changed"),
         "{sent}"
     );
+    assert!(
+        sent.contains(&format!(
+            "openssh-server {sshd_version} on 12 of 13; {older} on {}",
+            not_upgraded.target()
+        )),
+        "{sent}"
+    );
     for raw in [
         "Mounted on",
         "load average:",
@@ -205,7 +315,8 @@ async fn fleet_names_broken_hosts_and_lists_unreachable_ones() {
     crash.finish();
 
     // Text mode on the healthy hosts plus the closed port: a line per host as it finishes, no
-    // outlier among identical hosts, the unreachable one with its reason, exit code 21.
+    // outlier among identical hosts, the package the issue names (sshd: openssh-server) at one
+    // version everywhere, the unreachable one with its reason, exit code 21.
     let mut cmd = support::tai_cmd(home.path());
     cmd.arg("fleet")
         .args(&targets[..10])
@@ -214,7 +325,11 @@ async fn fleet_names_broken_hosts_and_lists_unreachable_ones() {
         .arg(&key)
         .arg("--known-hosts")
         .arg(&known_hosts)
-        .args(["--ignore-ssh-config", "--issue", "is /var full?"]);
+        .args([
+            "--ignore-ssh-config",
+            "--issue",
+            "is /var full? sshd cannot log",
+        ]);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();
@@ -227,6 +342,12 @@ async fn fleet_names_broken_hosts_and_lists_unreachable_ones() {
     );
     assert!(
         text.contains("Outliers against the fleet median:\n  none"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Package versions:\n  openssh-server {sshd_version} on all 10 hosts\n"
+        )),
         "{text}"
     );
     assert!(
