@@ -136,7 +136,7 @@ async fn main() {
     let base = format!("{}/v1", server.uri());
 
     // Baseline: bare POSTs of a typical request body, same server, same reply sizes.
-    let http = reqwest::Client::new();
+    let http = tai::llm::http::client_builder().build().unwrap();
     let body =
         json!({"model": "qwen3:4b", "messages": [{"role": "user", "content": "x".repeat(4000)}]});
     let mut base_ms = Vec::new();

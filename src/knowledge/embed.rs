@@ -80,7 +80,7 @@ pub struct Embedder {
 impl Embedder {
     /// `base_url` may be an OpenAI-style `/v1` URL or a server root.
     pub fn new(base_url: &str, model: &str) -> Self {
-        let client = reqwest::Client::builder()
+        let client = crate::llm::http::client_builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .unwrap_or_default();

@@ -5,8 +5,12 @@
 //! [`HttpClientExt`] implementation; rig still encodes every request and decodes every reply.
 //! Every request is also written to the audit log ([`crate::audit`]: endpoint, model, status,
 //! token counts; never the content) before its reply goes back to rig.
+//!
+//! Every reqwest client tai builds starts from [`client_builder`]: TLS is rustls on the `ring`
+//! provider (russh uses `ring` too), installed as the process default on first use, so the
+//! aws-lc C library is neither built nor linked (issue 17: release binary size and build time).
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -240,6 +244,19 @@ fn model_request_event(
     }
 }
 
+/// A reqwest client builder whose TLS uses rustls's `ring` provider. reqwest is built without
+/// a provider of its own (`rustls-no-provider`) and takes the process default, so that default
+/// is installed here, once, before any client exists. If something else installed one first,
+/// that one is kept.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    static PROVIDER: Once = Once::new();
+    PROVIDER.call_once(|| {
+        // An error only means a provider is already installed: keep it.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+}
+
 /// reqwest with tai's timeouts and optional recording; what every rig model sends through.
 #[derive(Debug, Clone)]
 pub struct TaiHttp {
@@ -252,7 +269,7 @@ impl TaiHttp {
         timeout: Duration,
         recorder: Option<Arc<Recorder>>,
     ) -> Result<TaiHttp, super::LlmError> {
-        let client = reqwest::Client::builder()
+        let client = client_builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10).min(timeout))
             .build()

@@ -19,7 +19,7 @@ pub fn openai_base(base_url: &str) -> String {
 }
 
 fn client(timeout: Duration) -> Result<reqwest::Client, LlmError> {
-    reqwest::Client::builder()
+    super::http::client_builder()
         .timeout(timeout)
         .connect_timeout(timeout)
         .build()

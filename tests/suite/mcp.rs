@@ -305,7 +305,7 @@ async fn streamable_http_needs_the_bearer_token_and_serves_the_same_tools() {
     let (_server, url) = spawn_http(home.path(), &args, token);
 
     // Without the token (and with a wrong one): 401, nothing served.
-    let http = reqwest::Client::new();
+    let http = tai::llm::http::client_builder().build().unwrap();
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {},
         "clientInfo": {"name": "t", "version": "1"}}});
