@@ -23,7 +23,9 @@ use super::types::ExecContext;
 use crate::audit::{AuditEvent, CommandEvent, Decision, Scope};
 use crate::config::ExecLimits;
 use crate::policy::{ApprovedCommand, Policy};
-use crate::transport::{CommandOutput, ExecOptions, PeerIdentity, Transport, TransportError};
+use crate::transport::{
+    CommandOutput, ExecOptions, Expect, Guard, Guarded, PeerIdentity, Transport, TransportError,
+};
 
 /// The tool call a command runs for.
 #[derive(Debug, Clone)]
@@ -160,6 +162,69 @@ impl Transport for AuditedTransport {
         }
         // A failed write is warned about and remembered by the log; the result still goes back.
         let _ = self.scope.append(event).await;
+        result
+    }
+
+    async fn exec_guarded(
+        &self,
+        guards: &[Guard],
+        cmd: &ApprovedCommand,
+        opts: &ExecOptions,
+    ) -> Result<Guarded, TransportError> {
+        if self.scope.log.failure().is_some() {
+            // `exec` refuses it with the reason.
+            return Ok(Guarded::Unsupported);
+        }
+        let started = Instant::now();
+        let result = self.inner.exec_guarded(guards, cmd, opts).await;
+        let elapsed = started.elapsed().as_millis() as u64;
+        // A guard that held answered exactly as expected: an output guard (a resolver) printed
+        // the text with status 0, a status guard ended with that status.
+        let held = |g: &Guard| {
+            let code = match g.expect {
+                Expect::Stdout(_) => 0,
+                Expect::Status(c) => c,
+            };
+            AuditEvent::Command(self.event(&g.cmd, &Ok(CommandOutput::ended(code)), 0))
+        };
+        match &result {
+            Ok(Guarded::Ran(out)) => {
+                // One group commit for all of them: the guards are deferred, and the command's
+                // append writes them first.
+                for g in guards {
+                    self.scope.defer(held(g));
+                }
+                let ran = Ok(out.clone());
+                let _ = self
+                    .scope
+                    .append(AuditEvent::Command(self.event(cmd, &ran, elapsed)))
+                    .await;
+            }
+            Ok(Guarded::Missed { ran }) => {
+                // Checks only (the command did not run): written with what the step does next.
+                for g in guards.iter().take(ran.saturating_sub(1)) {
+                    self.scope.defer(held(g));
+                }
+                if let Some(g) = guards.get(ran.saturating_sub(1)) {
+                    let missed = Err(TransportError::Spawn {
+                        host: self.inner.name(),
+                        program: g.cmd.checked_argv().first().cloned().unwrap_or_default(),
+                        reason: "the host-side check did not answer as expected; checked again \
+                                 one by one"
+                            .into(),
+                    });
+                    self.scope
+                        .defer(AuditEvent::Command(self.event(&g.cmd, &missed, elapsed)));
+                }
+            }
+            Ok(Guarded::Unsupported) => {}
+            Err(e) => {
+                let mut event = self.event(cmd, &Ok(CommandOutput::ended(0)), elapsed);
+                event.exit_code = None;
+                event.reason = Some(e.to_string());
+                let _ = self.scope.append(AuditEvent::Command(event)).await;
+            }
+        }
         result
     }
 

@@ -25,7 +25,7 @@ pub type Refused = Box<CommandRecord>;
 /// the policy adds to the command (grep applies `--exclude` to command-line files too, by
 /// any name suffix, so a one-level read must be scanned without them or a key in
 /// `/var/log/keys-app/x.log` would be skipped by the scan and printed by the command).
-fn scan_argv(recursive: bool, files: &[String]) -> Vec<String> {
+pub(super) fn scan_argv(recursive: bool, files: &[String]) -> Vec<String> {
     // `-Z`: names end in NUL, so a file name with a newline is still one name.
     let mut scan = vec![
         "grep".to_string(),

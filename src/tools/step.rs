@@ -211,6 +211,106 @@ pub async fn resolve_names_on_host(
     Ok(Ok(resolved))
 }
 
+/// The host-side checks of an approved command, one by one (see [`run_step`]): paths resolved
+/// and re-checked, the printed files searched for private keys and the names a probe connects
+/// to resolved, all on the host, concurrently (one extra round trip, and only when there is
+/// something to check). Their audit lines go to disk with the next line: the command, or its
+/// refusal. `Ok(Ok((cmd, moved)))`: run `cmd` (the approved one, or with key holders excluded
+/// or names pinned); `moved` are the paths that resolved elsewhere.
+async fn checked(
+    ctx: &ExecContext,
+    approved: ApprovedCommand,
+) -> Result<Result<(ApprovedCommand, Vec<(String, String)>), Refused>, ToolError> {
+    let (resolved, scanned, names) = super::audited::checks(async {
+        tokio::join!(
+            resolve_on_host(ctx, &approved),
+            super::content_scan::refuse_key_holders(ctx, &approved),
+            resolve_names_on_host(ctx, &approved)
+        )
+    })
+    .await;
+    let refused = !matches!(
+        (&resolved, &scanned, &names),
+        (Ok(Ok(_)), Ok(Ok(_)), Ok(Ok(_)))
+    );
+    if refused {
+        // No command follows: the checks' lines are written now.
+        if let Some(scope) = &ctx.audit {
+            let _ = scope.flush().await;
+        }
+    }
+    let moved = match resolved? {
+        Ok(moved) => moved,
+        Err(record) => return Ok(Err(record)),
+    };
+    let approved = match scanned? {
+        Ok(None) => approved,
+        Ok(Some(without_key_holders)) => without_key_holders,
+        Err(record) => return Ok(Err(record)),
+    };
+    let approved = match names? {
+        Ok(names) if names.is_empty() => approved,
+        Ok(names) => ctx.policy.pin_resolved(&approved, &names),
+        Err(record) => return Ok(Err(record)),
+    };
+    Ok(Ok((approved, moved)))
+}
+
+/// The checks of [`checked`] and the command in one round trip, for the case where the checks
+/// pass as they stand: every path word absolute and resolving on the host to itself (so the
+/// re-check on resolved paths is the decision already taken, which is confirmed here first),
+/// and no file it prints holding a private key (the scan finds nothing: grep status 1), and
+/// no probe names. The host runs each check, then the command only if all of them answered
+/// that ([`crate::transport::Transport::exec_guarded`]). `None`: not this case, or a check
+/// answered otherwise, or the transport cannot; nothing of the command ran, and the caller
+/// runs the checks one by one.
+async fn guarded(
+    ctx: &ExecContext,
+    approved: &ApprovedCommand,
+) -> Option<Result<crate::transport::CommandOutput, TransportError>> {
+    use crate::transport::{Expect, Guard, Guarded};
+    if !approved.probe_names().is_empty() {
+        return None;
+    }
+    let paths = approved.path_arguments();
+    let files = approved.content_paths();
+    if (paths.is_empty() && files.is_empty()) || paths.iter().any(|p| !p.starts_with('/')) {
+        return None;
+    }
+    let argv = approved.checked_argv();
+    let same: Vec<(String, String)> = paths.iter().map(|p| (p.clone(), p.clone())).collect();
+    if !matches!(
+        ctx.policy.recheck_resolved(argv, &same),
+        Decision::Allow { .. }
+    ) {
+        return None;
+    }
+    let mut guards = Vec::new();
+    for p in paths {
+        let resolver = ["readlink", "-m", "--", p.as_str()].map(String::from);
+        guards.push(Guard {
+            cmd: ctx.policy.approve(&resolver).ok()?,
+            expect: Expect::Stdout(format!("{p}\n")),
+        });
+    }
+    if !files.is_empty() {
+        let scan = super::content_scan::scan_argv(approved.reads_recursively(), files);
+        guards.push(Guard {
+            cmd: ctx.policy.approve(&scan).ok()?,
+            expect: Expect::Status(1),
+        });
+    }
+    match ctx
+        .transport
+        .exec_guarded(&guards, approved, &ctx.exec_options())
+        .await
+    {
+        Ok(Guarded::Ran(out)) => Some(Ok(out)),
+        Ok(Guarded::Missed { .. } | Guarded::Unsupported) => None,
+        Err(e) => Some(Err(e)),
+    }
+}
+
 /// Run one step (primary argv, then fallbacks when the program is missing) through policy and
 /// transport, appending what happened to `run`. `post` shapes stdout (e.g. keep the last N
 /// lines). Returns `Ok(false)` when later steps should not run (denied or out of budget).
@@ -257,53 +357,25 @@ pub async fn run_step(
             }
             Err(e) => return Err(ToolError::RespondToModel(e.to_string())),
         };
-        // Paths resolved and re-checked, the printed files searched for private keys and the
-        // names a probe connects to resolved: all on the host, concurrently (one extra round
-        // trip, and only when there is something to check).
-        // Their audit lines go to disk with the next line: the command, or its refusal.
-        let (resolved, scanned, names) = super::audited::checks(async {
-            tokio::join!(
-                resolve_on_host(ctx, &approved),
-                super::content_scan::refuse_key_holders(ctx, &approved),
-                resolve_names_on_host(ctx, &approved)
-            )
-        })
-        .await;
-        let refused = !matches!(
-            (&resolved, &scanned, &names),
-            (Ok(Ok(_)), Ok(Ok(_)), Ok(Ok(_)))
-        );
-        if refused {
-            // No command follows: the checks' lines are written now.
-            if let Some(scope) = &ctx.audit {
-                let _ = scope.flush().await;
-            }
-        }
-        let moved = match resolved? {
-            Ok(moved) => moved,
-            Err(record) => {
-                run.commands.push(*record);
-                return Ok(false);
-            }
-        };
-        let approved = match scanned? {
-            Ok(None) => approved,
-            Ok(Some(without_key_holders)) => without_key_holders,
-            Err(record) => {
-                run.commands.push(*record);
-                return Ok(false);
-            }
-        };
-        let approved = match names? {
-            Ok(names) if names.is_empty() => approved,
-            Ok(names) => ctx.policy.pin_resolved(&approved, &names),
-            Err(record) => {
-                run.commands.push(*record);
-                return Ok(false);
-            }
-        };
         let started = Instant::now();
-        let out = match ctx.transport.exec(&approved, &ctx.exec_options()).await {
+        // The common case in one round trip: the host runs the checks and then the command,
+        // and only if every check answers what passes here (else the checks run one by one
+        // below, with their reasons).
+        let (approved, moved, result) = match guarded(ctx, &approved).await {
+            Some(result) => (approved, Vec::new(), result),
+            None => {
+                let (approved, moved) = match checked(ctx, approved).await? {
+                    Ok(checked) => checked,
+                    Err(record) => {
+                        run.commands.push(*record);
+                        return Ok(false);
+                    }
+                };
+                let result = ctx.transport.exec(&approved, &ctx.exec_options()).await;
+                (approved, moved, result)
+            }
+        };
+        let out = match result {
             Ok(out) => out,
             Err(e) if e.is_fatal() => return Err(ToolError::Fatal(e)),
             Err(e) => {

@@ -158,6 +158,20 @@ pub struct CommandOutput {
 }
 
 impl CommandOutput {
+    /// An empty output that ended with `code` (what an audit line of a held guard records).
+    pub fn ended(code: i32) -> CommandOutput {
+        CommandOutput {
+            stdout: String::new(),
+            stderr: String::new(),
+            exit_code: Some(code),
+            signal: None,
+            truncated_bytes: 0,
+            timed_out: false,
+            cancelled: false,
+            duration: Duration::ZERO,
+        }
+    }
+
     pub fn success(&self) -> bool {
         self.exit_code == Some(0)
     }
@@ -256,8 +270,49 @@ pub trait Transport: Send + Sync {
         opts: &ExecOptions,
     ) -> Result<CommandOutput, TransportError>;
 
+    /// Run `cmd` only if every guard, run first on the host in order, answers as expected: one
+    /// round trip for a command whose host-side checks (`tools::step`) are expected to pass.
+    /// `Ok(Guarded::Ran)`: every guard held and `cmd` ran. `Ok(Guarded::Missed)`: guard
+    /// `ran - 1` did not hold (the guards before it did; none after it ran), `cmd` did not run.
+    /// `Ok(Guarded::Unsupported)`: this transport cannot do it here; nothing ran.
+    async fn exec_guarded(
+        &self,
+        _guards: &[Guard],
+        _cmd: &ApprovedCommand,
+        _opts: &ExecOptions,
+    ) -> Result<Guarded, TransportError> {
+        Ok(Guarded::Unsupported)
+    }
+
     /// Close the connection (no-op for `local`).
     async fn close(&self) {}
+}
+
+/// A check run on the host before a command ([`Transport::exec_guarded`]).
+#[derive(Debug, Clone)]
+pub struct Guard {
+    pub cmd: ApprovedCommand,
+    pub expect: Expect,
+}
+
+/// What a guard must answer for the command to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Exactly this on stdout (whatever the status).
+    Stdout(String),
+    /// This exit status (output discarded).
+    Status(i32),
+}
+
+/// How [`Transport::exec_guarded`] ended.
+#[derive(Debug)]
+pub enum Guarded {
+    /// Every guard held and the command ran.
+    Ran(CommandOutput),
+    /// The guards that ran (the last of them did not hold); the command did not run.
+    Missed { ran: usize },
+    /// Not available on this transport or host; nothing ran.
+    Unsupported,
 }
 
 /// Open a transport for `target`: `local` runs here, anything else goes over SSH.

@@ -17,7 +17,9 @@ use russh::client::{self, Handle};
 use russh::keys::{Algorithm, HashAlg};
 use serde::Serialize;
 
-use super::{wrapper, CommandOutput, ExecOptions, HostSpec, Transport, TransportError};
+use super::{
+    wrapper, CommandOutput, ExecOptions, Guard, Guarded, HostSpec, Transport, TransportError,
+};
 use crate::config::Config;
 use crate::policy::ApprovedCommand;
 
@@ -388,6 +390,65 @@ impl Transport for SshTransport {
             exec::ExecFailure::Refused(why) => spawn(why),
         })?;
         wrapped.finish(out, spawn)
+    }
+
+    async fn exec_guarded(
+        &self,
+        guards: &[Guard],
+        cmd: &ApprovedCommand,
+        opts: &ExecOptions,
+    ) -> Result<Guarded, TransportError> {
+        if self.shells == 0 || opts.cancel.is_cancelled() {
+            return Ok(Guarded::Unsupported);
+        }
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| self.lost("", "the transport was closed"))?;
+        let (conn, _) = tokio::select! {
+            c = self.current() => c?,
+            _ = opts.cancel.cancelled() => return Ok(Guarded::Unsupported),
+        };
+        if !conn.shells.usable() {
+            return Ok(Guarded::Unsupported);
+        }
+        let checks: Vec<(wrapper::Wrapped, crate::transport::Expect)> = guards
+            .iter()
+            .map(|g| (wrapper::wrap(&g.cmd, opts.timeout), g.expect.clone()))
+            .collect();
+        let wrapped = wrapper::wrap(cmd, opts.timeout);
+        let shown = cmd.display();
+        let (mut out, held) = match conn
+            .shells
+            .run_guarded(&conn.handle, &checks, &wrapped, opts)
+            .await
+        {
+            Ok(Some(ran)) => ran,
+            // Nothing ran: the ordinary path (checks, then the command) takes it from here.
+            Ok(None) | Err(exec::ExecFailure::NotStarted(_) | exec::ExecFailure::Refused(_)) => {
+                return Ok(Guarded::Unsupported)
+            }
+            Err(exec::ExecFailure::Lost(why)) => return Err(self.lost(&shown, &why)),
+        };
+        if out.timed_out || out.cancelled {
+            // The line did not finish, so whether the guards held is unknown: keep nothing of
+            // what came back.
+            out.stdout.clear();
+            out.stderr.clear();
+            out.truncated_bytes = 0;
+            return Ok(Guarded::Ran(out));
+        }
+        if held < guards.len() {
+            return Ok(Guarded::Missed { ran: held + 1 });
+        }
+        let program = cmd.checked_argv().first().cloned().unwrap_or_default();
+        let spawn = |reason: String| TransportError::Spawn {
+            host: self.dest.name.clone(),
+            program: program.clone(),
+            reason,
+        };
+        wrapped.finish(out, spawn).map(Guarded::Ran)
     }
 
     async fn close(&self) {

@@ -29,8 +29,9 @@ use russh::{Channel, ChannelMsg, Sig};
 
 use super::exec::ExecFailure;
 use super::ClientHandler;
+use crate::policy::quote;
 use crate::transport::wrapper::{self, Wrapped};
-use crate::transport::{CommandOutput, ExecOptions, RedactedCapture};
+use crate::transport::{CommandOutput, ExecOptions, Expect, RedactedCapture};
 
 /// How long an idle shell is kept for the next command.
 pub const LINGER: Duration = Duration::from_secs(2);
@@ -136,13 +137,46 @@ impl ShellPool {
         wrapped: &Wrapped,
         opts: &ExecOptions,
     ) -> Result<Option<CommandOutput>, ExecFailure> {
+        let deadline = wrapper::client_deadline(opts.timeout);
+        let ran = self
+            .run_line(handle, &wrapped.shell_line, false, deadline, opts)
+            .await?;
+        Ok(ran.map(|(out, _)| out))
+    }
+
+    /// Run `wrapped` only if every guard answers as expected, all in one round trip
+    /// ([`crate::transport::Transport::exec_guarded`]). `Ok(None)`: shells do not work on
+    /// this connection, nothing ran. `Ok(Some((out, n)))`: `n` guards held; when `n` is the
+    /// number of guards `out` is the command's, else the command did not run.
+    pub async fn run_guarded(
+        self: &Arc<Self>,
+        handle: &Handle<ClientHandler>,
+        guards: &[(Wrapped, Expect)],
+        wrapped: &Wrapped,
+        opts: &ExecOptions,
+    ) -> Result<Option<(CommandOutput, usize)>, ExecFailure> {
+        let line = guarded_line(guards, wrapped);
+        let steps = u32::try_from(guards.len() + 1).unwrap_or(u32::MAX);
+        let deadline = wrapper::client_deadline(opts.timeout) * steps;
+        let ran = self.run_line(handle, &line, true, deadline, opts).await?;
+        Ok(ran.map(|(out, held)| (out, held.unwrap_or(0))))
+    }
+
+    async fn run_line(
+        self: &Arc<Self>,
+        handle: &Handle<ClientHandler>,
+        line: &str,
+        guarded: bool,
+        deadline: Duration,
+        opts: &ExecOptions,
+    ) -> Result<Option<(CommandOutput, Option<usize>)>, ExecFailure> {
         // A pooled shell that died while idle fails before the command starts: one retry on
         // a new shell.
         if let Some(mut shell) = self.take() {
-            match shell.run(wrapped, opts).await {
-                Ok((out, reusable)) => {
+            match shell.run(line, guarded, deadline, opts).await {
+                Ok((out, reusable, held)) => {
                     self.keep_or_close(shell, reusable);
-                    return Ok(Some(out));
+                    return Ok(Some((out, held)));
                 }
                 Err(RunError::Dead) => shell.close().await,
                 Err(RunError::Lost(why)) => {
@@ -159,10 +193,10 @@ impl ShellPool {
                 return Ok(None);
             }
         };
-        match shell.run(wrapped, opts).await {
-            Ok((out, reusable)) => {
+        match shell.run(line, guarded, deadline, opts).await {
+            Ok((out, reusable, held)) => {
                 self.keep_or_close(shell, reusable);
-                Ok(Some(out))
+                Ok(Some((out, held)))
             }
             Err(RunError::Dead) => {
                 shell.close().await;
@@ -244,8 +278,11 @@ impl Shell {
             output_cap: 4096,
             cancel: tokio_util::sync::CancellationToken::new(),
         };
-        match shell.run(&hello, &opts).await {
-            Ok((out, true)) if out.exit_code == Some(0) => Ok(shell),
+        match shell
+            .run(&hello.shell_line, false, START_DEADLINE, &opts)
+            .await
+        {
+            Ok((out, true, _)) if out.exit_code == Some(0) => Ok(shell),
             _ => {
                 shell.close().await;
                 Err(OpenError::NoShell)
@@ -263,17 +300,25 @@ impl Shell {
         let _ = self.channel.close().await;
     }
 
-    /// Run one command; the output, and whether the shell may take another command.
+    /// Run one command line; the output, whether the shell may take another command, and
+    /// (`guarded`) how many guards held ([`guarded_line`]'s counter, printed on the marker's
+    /// line after the status).
     async fn run(
         &mut self,
-        wrapped: &Wrapped,
+        line: &str,
+        guarded: bool,
+        deadline: Duration,
         opts: &ExecOptions,
-    ) -> Result<(CommandOutput, bool), RunError> {
+    ) -> Result<(CommandOutput, bool, Option<usize>), RunError> {
         self.seq += 1;
         let marker = format!("__tai_end_{}_{}_", self.nonce, self.seq);
+        let (format, held) = if guarded {
+            ("%s%s %s", " \"$__tai_held\"")
+        } else {
+            ("%s%s", "")
+        };
         let script = format!(
-            "{}\nprintf '%s%s\\n' '{marker}' \"$?\"; printf '%s\\n' '{marker}' >&2\n",
-            wrapped.shell_line
+            "{line}\nprintf '{format}\\n' '{marker}' \"$?\"{held}; printf '%s\\n' '{marker}' >&2\n"
         );
         let start = Instant::now();
         if self.channel.data_bytes(script.into_bytes()).await.is_err() {
@@ -281,7 +326,7 @@ impl Shell {
         }
         let mut stdout = Segment::new(&marker, opts.output_cap);
         let mut stderr = Segment::new(&marker, opts.output_cap);
-        let deadline = tokio::time::Instant::now() + wrapper::client_deadline(opts.timeout);
+        let deadline = tokio::time::Instant::now() + deadline;
         let mut timed_out = false;
         let mut cancelled = false;
         // Every iteration consumes one message or ends the loop; the bound is generous for
@@ -323,6 +368,7 @@ impl Shell {
             let _ = self.channel.signal(Sig::KILL).await;
         }
         let status = stdout.status();
+        let held = stdout.held();
         let reusable = !timed_out && !cancelled && stdout.clean() && stderr.clean();
         let (out, dropped_out) = stdout.capture.into_text();
         let (err, dropped_err) = stderr.capture.into_text();
@@ -341,8 +387,37 @@ impl Shell {
             cancelled,
             duration: start.elapsed(),
         };
-        Ok((output, reusable))
+        Ok((output, reusable, held))
     }
+}
+
+/// The shell line of a guarded command: each guard runs in order and the counter
+/// `__tai_held` counts those that answered as expected; the command runs only when all did.
+/// An output guard compares its whole stdout (`$(…; echo x)` keeps trailing newlines) with the
+/// expected text; a status guard discards its output and compares its exit status. Guards'
+/// stderr is discarded. Every piece is a wrapped line or a literal quoted by the one quoting
+/// function.
+fn guarded_line(guards: &[(Wrapped, Expect)], cmd: &Wrapped) -> String {
+    let mut line = String::from("__tai_held=0");
+    for (n, (g, expect)) in guards.iter().enumerate() {
+        let test = match expect {
+            Expect::Stdout(text) => format!(
+                "[ \"$({} 2>/dev/null; echo x)\" = {} ]",
+                g.shell_line,
+                quote::quote_arg(&format!("{text}x"))
+            ),
+            Expect::Status(code) => {
+                format!("{{ {} >/dev/null 2>&1; [ $? -eq {code} ]; }}", g.shell_line)
+            }
+        };
+        line.push_str(&format!(" && {test} && __tai_held={}", n + 1));
+    }
+    line.push_str(&format!(
+        "\nif [ \"$__tai_held\" = {} ]; then {}\nfi",
+        guards.len(),
+        cmd.shell_line
+    ));
+    line
 }
 
 /// `$?` as the shell reports it: above 128 a signal death (what sshd would have sent as
@@ -424,11 +499,25 @@ impl Segment {
             .is_some_and(|a| a.iter().position(|b| *b == b'\n') == Some(a.len() - 1))
     }
 
+    /// The words of the stdout marker's line: the status, then (guarded) the guards held.
+    fn marker_words(&self) -> Vec<&str> {
+        let Some(after) = self.after.as_ref() else {
+            return Vec::new();
+        };
+        let line = after.split(|b| *b == b'\n').next().unwrap_or_default();
+        std::str::from_utf8(line)
+            .map(|l| l.split_whitespace().collect())
+            .unwrap_or_default()
+    }
+
     /// The status printed after the stdout marker.
     fn status(&self) -> Option<i32> {
-        let after = self.after.as_ref()?;
-        let line = after.split(|b| *b == b'\n').next()?;
-        std::str::from_utf8(line).ok()?.trim().parse().ok()
+        self.marker_words().first()?.parse().ok()
+    }
+
+    /// How many guards held, printed after the status by a guarded line.
+    fn held(&self) -> Option<usize> {
+        self.marker_words().get(1)?.parse().ok()
     }
 }
 

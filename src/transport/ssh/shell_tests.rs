@@ -147,3 +147,93 @@ async fn a_timeout_or_a_cancel_leaves_the_next_command_clean() {
     assert_eq!((out.stdout.as_str(), out.exit_code), ("Linux\n", Some(0)));
     t.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guarded_command_runs_only_when_every_guard_answers_as_expected() {
+    use crate::transport::{Expect, Guard, Guarded};
+    let f = Fixture::new(Sshd::start());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain");
+    std::fs::write(&file, "plain text\n").unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    let (t, _) = connect_no_agent(&spec(&f.sshd), &f.config()).await.unwrap();
+    let resolves_to_itself = |p: &Path| Guard {
+        cmd: cmd(&["readlink", "-m", "--", p.to_str().unwrap()]),
+        expect: Expect::Stdout(format!("{}\n", p.display())),
+    };
+    let no_match = |p: &Path| Guard {
+        cmd: cmd(&["grep", "-q", "-F", "-e", "text", "--", p.to_str().unwrap()]),
+        expect: Expect::Status(1),
+    };
+    let read = |p: &Path| cmd(&["cat", p.to_str().unwrap()]);
+    let o = opts(10, 1 << 20);
+
+    // Both guards hold (the resolver prints the path itself, grep finds nothing).
+    let none = dir.path().join("none");
+    std::fs::write(&none, "nothing here\n").unwrap();
+    match t
+        .exec_guarded(
+            &[resolves_to_itself(&none), no_match(&none)],
+            &read(&none),
+            &o,
+        )
+        .await
+        .unwrap()
+    {
+        Guarded::Ran(out) => assert_eq!(
+            (out.stdout.as_str(), out.exit_code),
+            ("nothing here\n", Some(0))
+        ),
+        other => panic!("{other:?}"),
+    }
+    // A symlink resolves elsewhere: the first guard fails, nothing else runs.
+    match t
+        .exec_guarded(
+            &[resolves_to_itself(&link), no_match(&link)],
+            &read(&link),
+            &o,
+        )
+        .await
+        .unwrap()
+    {
+        Guarded::Missed { ran } => assert_eq!(ran, 1),
+        other => panic!("{other:?}"),
+    }
+    // The second guard fails (grep finds the text): the command does not run.
+    match t
+        .exec_guarded(
+            &[resolves_to_itself(&file), no_match(&file)],
+            &read(&file),
+            &o,
+        )
+        .await
+        .unwrap()
+    {
+        Guarded::Missed { ran } => assert_eq!(ran, 2),
+        other => panic!("{other:?}"),
+    }
+    // A path with a quote, spaces and a trailing newline in its name is compared exactly.
+    let odd = dir.path().join("it's a\nname\n");
+    std::fs::write(&odd, "odd\n").unwrap();
+    match t
+        .exec_guarded(&[resolves_to_itself(&odd)], &read(&odd), &o)
+        .await
+        .unwrap()
+    {
+        Guarded::Ran(out) => assert_eq!(out.stdout, "odd\n"),
+        other => panic!("{other:?}"),
+    }
+    // With shells off the transport says so and runs nothing.
+    let mut cfg = f.config();
+    cfg.limits.host_shells = false;
+    let (off, _) = connect_no_agent(&spec(&f.sshd), &cfg).await.unwrap();
+    assert!(matches!(
+        off.exec_guarded(&[resolves_to_itself(&none)], &read(&none), &o)
+            .await
+            .unwrap(),
+        Guarded::Unsupported
+    ));
+    t.close().await;
+    off.close().await;
+}
