@@ -209,8 +209,8 @@ impl Transport for AuditedTransport {
                     let missed = Err(TransportError::Spawn {
                         host: self.inner.name(),
                         program: g.cmd.checked_argv().first().cloned().unwrap_or_default(),
-                        reason: "the host-side check did not answer as expected; checked again \
-                                 one by one"
+                        reason: "the host-side check did not answer as expected (or not in \
+                                 time); checked again one by one"
                             .into(),
                     });
                     self.scope

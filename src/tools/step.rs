@@ -113,6 +113,7 @@ pub async fn resolve_on_host(
             command, &rule, &reason,
         ))));
     }
+    ctx.remember_resolved(&pairs);
     Ok(Ok(pairs
         .into_iter()
         .filter(|(g, r)| g.starts_with('/') && g.trim_end_matches('/') != r)
@@ -257,8 +258,9 @@ async fn checked(
 }
 
 /// The checks of [`checked`] and the command in one round trip, for the case where the checks
-/// pass as they stand: every path word absolute and resolving on the host to itself (so the
-/// re-check on resolved paths is the decision already taken, which is confirmed here first),
+/// pass as they stand: every path word absolute and resolving on the host to itself or to
+/// where an allowed check found it last time (the re-check on those resolved paths is
+/// decided here first, so the host only confirms the pairs the decision was taken on),
 /// and no file it prints holding a private key (the scan finds nothing: grep status 1), and
 /// no probe names. The host runs each check, then the command only if all of them answered
 /// that ([`crate::transport::Transport::exec_guarded`]). `None`: not this case, or a check
@@ -267,7 +269,10 @@ async fn checked(
 async fn guarded(
     ctx: &ExecContext,
     approved: &ApprovedCommand,
-) -> Option<Result<crate::transport::CommandOutput, TransportError>> {
+) -> Option<(
+    Vec<(String, String)>,
+    Result<crate::transport::CommandOutput, TransportError>,
+)> {
     use crate::transport::{Expect, Guard, Guarded};
     if !approved.probe_names().is_empty() {
         return None;
@@ -278,21 +283,29 @@ async fn guarded(
         return None;
     }
     let argv = approved.checked_argv();
-    let same: Vec<(String, String)> = paths.iter().map(|p| (p.clone(), p.clone())).collect();
+    // Each path where it resolved last time on this host, else to itself.
+    let expected: Vec<(String, String)> = paths
+        .iter()
+        .map(|p| (p.clone(), ctx.resolved_path(p).unwrap_or_else(|| p.clone())))
+        .collect();
     if !matches!(
-        ctx.policy.recheck_resolved(argv, &same),
+        ctx.policy.recheck_resolved(argv, &expected),
         Decision::Allow { .. }
     ) {
         return None;
     }
     let mut guards = Vec::new();
-    for p in paths {
+    for (p, r) in &expected {
         let resolver = ["readlink", "-m", "--", p.as_str()].map(String::from);
         guards.push(Guard {
             cmd: ctx.policy.approve(&resolver).ok()?,
-            expect: Expect::Stdout(format!("{p}\n")),
+            expect: Expect::Stdout(format!("{r}\n")),
         });
     }
+    let moved: Vec<(String, String)> = expected
+        .into_iter()
+        .filter(|(g, r)| g.trim_end_matches('/') != r)
+        .collect();
     if !files.is_empty() {
         let scan = super::content_scan::scan_argv(approved.reads_recursively(), files);
         guards.push(Guard {
@@ -305,9 +318,9 @@ async fn guarded(
         .exec_guarded(&guards, approved, &ctx.exec_options())
         .await
     {
-        Ok(Guarded::Ran(out)) => Some(Ok(out)),
+        Ok(Guarded::Ran(out)) => Some((moved, Ok(out))),
         Ok(Guarded::Missed { .. } | Guarded::Unsupported) => None,
-        Err(e) => Some(Err(e)),
+        Err(e) => Some((moved, Err(e))),
     }
 }
 
@@ -362,7 +375,7 @@ pub async fn run_step(
         // and only if every check answers what passes here (else the checks run one by one
         // below, with their reasons).
         let (approved, moved, result) = match guarded(ctx, &approved).await {
-            Some(result) => (approved, Vec::new(), result),
+            Some((moved, result)) => (approved, moved, result),
             None => {
                 let (approved, moved) = match checked(ctx, approved).await? {
                     Ok(checked) => checked,

@@ -254,7 +254,14 @@ pub struct ExecContext {
     pub audit: Option<Arc<crate::audit::Scope>>,
     /// Bytes of command output used so far in this session (stdout + stderr).
     used: Arc<AtomicUsize>,
+    /// Absolute path words and where they resolved on this host, as the last allowed check
+    /// found them: what `step` expects the host to answer next time (one round trip when it
+    /// does). Shared by clones, bounded by [`RESOLVED_PATHS_KEPT`].
+    resolved: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
 }
+
+/// How many path resolutions an [`ExecContext`] remembers (it starts over when full).
+pub const RESOLVED_PATHS_KEPT: usize = 1024;
 
 impl std::fmt::Debug for ExecContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -284,6 +291,27 @@ impl ExecContext {
             knowledge: None,
             audit: None,
             used: Arc::new(AtomicUsize::new(0)),
+            resolved: Arc::default(),
+        }
+    }
+
+    /// Where `path` resolved on this host when last checked and allowed (`None`: not known).
+    pub fn resolved_path(&self, path: &str) -> Option<String> {
+        self.resolved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(path)
+            .cloned()
+    }
+
+    /// Remember where absolute path words resolved (after an allowed check).
+    pub fn remember_resolved(&self, pairs: &[(String, String)]) {
+        let mut map = self.resolved.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() + pairs.len() > RESOLVED_PATHS_KEPT {
+            map.clear();
+        }
+        for (given, resolved) in pairs.iter().filter(|(g, _)| g.starts_with('/')) {
+            map.insert(given.clone(), resolved.clone());
         }
     }
 

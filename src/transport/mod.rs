@@ -273,7 +273,9 @@ pub trait Transport: Send + Sync {
     /// Run `cmd` only if every guard, run first on the host in order, answers as expected: one
     /// round trip for a command whose host-side checks (`tools::step`) are expected to pass.
     /// `Ok(Guarded::Ran)`: every guard held and `cmd` ran. `Ok(Guarded::Missed)`: guard
-    /// `ran - 1` did not hold (the guards before it did; none after it ran), `cmd` did not run.
+    /// `ran - 1` did not hold (the guards before it did; none after it ran) and `cmd` did not
+    /// run, or the line did not finish in time (`ran` is then every guard) and nothing of it
+    /// is used.
     /// `Ok(Guarded::Unsupported)`: this transport cannot do it here; nothing ran.
     async fn exec_guarded(
         &self,

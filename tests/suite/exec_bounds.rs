@@ -300,3 +300,115 @@ async fn cost_of_resolution_and_wrapper() {
     );
     ctx.transport.close().await;
 }
+
+/// Counts what a session asks of its transport: commands run on their own, and guarded runs
+/// by outcome (checks and command in one round trip, or a guard that did not hold).
+struct Counting {
+    inner: Arc<dyn transport::Transport>,
+    execs: std::sync::Mutex<Vec<String>>,
+    guarded: std::sync::Mutex<Vec<&'static str>>,
+}
+
+#[async_trait::async_trait]
+impl transport::Transport for Counting {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    async fn exec(
+        &self,
+        cmd: &tai::policy::ApprovedCommand,
+        opts: &transport::ExecOptions,
+    ) -> Result<transport::CommandOutput, transport::TransportError> {
+        self.execs.lock().unwrap().push(cmd.display());
+        self.inner.exec(cmd, opts).await
+    }
+    async fn exec_guarded(
+        &self,
+        guards: &[transport::Guard],
+        cmd: &tai::policy::ApprovedCommand,
+        opts: &transport::ExecOptions,
+    ) -> Result<transport::Guarded, transport::TransportError> {
+        let r = self.inner.exec_guarded(guards, cmd, opts).await;
+        let what = match &r {
+            Ok(transport::Guarded::Ran(_)) => "ran",
+            Ok(transport::Guarded::Missed { .. }) => "missed",
+            Ok(transport::Guarded::Unsupported) => "unsupported",
+            Err(_) => "error",
+        };
+        self.guarded.lock().unwrap().push(what);
+        r
+    }
+}
+
+/// A read through a symlink: the first time the host's answer (the link goes elsewhere) misses
+/// the one-round-trip guard and the checks run one by one; the second time the guard expects
+/// where the allowed check found it, and checks and read are one round trip. When the link is
+/// pointed at a secret, the guard misses again and the checks refuse it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_through_a_known_link_is_one_round_trip_until_the_link_moves() {
+    let _host = support::host_state_lock();
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let base = ssh_context(home.path(), &sshd, limits(10, 64 * 1024)).await;
+    let counting = Arc::new(Counting {
+        inner: base.transport.clone(),
+        execs: Default::default(),
+        guarded: Default::default(),
+    });
+    let ctx = ExecContext::new(
+        counting.clone(),
+        base.policy.clone(),
+        Default::default(),
+        base.limits,
+        CancellationToken::new(),
+    );
+    let dir = tempfile::Builder::new()
+        .prefix("tai-link-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let target = dir.path().join("app.log");
+    std::fs::write(&target, "started\n").unwrap();
+    let link = dir.path().join("current.log");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let read = |n: &str| ToolCall {
+        id: n.into(),
+        tool: "read_file".into(),
+        args: json!({ "path": link.to_str().unwrap() }),
+    };
+    let registry = Registry::builtin();
+
+    let first = execute(&ctx, &registry, &read("T1")).await.unwrap();
+    assert_eq!(first.status, CallStatus::Ok, "{}", first.output);
+    assert!(first.output.contains("started"), "{}", first.output);
+    assert_eq!(*counting.guarded.lock().unwrap(), ["missed"]);
+    assert!(counting
+        .execs
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|c| c.starts_with("readlink -m -z")));
+
+    counting.execs.lock().unwrap().clear();
+    let second = execute(&ctx, &registry, &read("T2")).await.unwrap();
+    assert_eq!(second.status, CallStatus::Ok, "{}", second.output);
+    assert!(second.output.contains("started"), "{}", second.output);
+    assert!(
+        second.output.contains("resolves to"),
+        "the note still says where it led: {}",
+        second.output
+    );
+    assert_eq!(*counting.guarded.lock().unwrap(), ["missed", "ran"]);
+    assert_eq!(*counting.execs.lock().unwrap(), Vec::<String>::new());
+
+    // The link now leads to a secret: the guard's answer differs, the checks refuse it.
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", &link).unwrap();
+    let third = execute(&ctx, &registry, &read("T3")).await.unwrap();
+    assert_eq!(third.status, CallStatus::Denied, "{}", third.output);
+    assert!(!third.output.contains("root:"), "{}", third.output);
+    assert_eq!(
+        *counting.guarded.lock().unwrap(),
+        ["missed", "ran", "missed"]
+    );
+    base.transport.close().await;
+}

@@ -34,7 +34,7 @@ use crate::transport::wrapper::{self, Wrapped};
 use crate::transport::{CommandOutput, ExecOptions, Expect, RedactedCapture};
 
 /// How long an idle shell is kept for the next command.
-pub const LINGER: Duration = Duration::from_secs(2);
+pub const LINGER: Duration = Duration::from_secs(1);
 
 /// How long a new shell may take to answer its first marker (login shell start-up included).
 const START_DEADLINE: Duration = Duration::from_secs(15);
