@@ -63,9 +63,16 @@ echo
 run() { # label, command...
   local label=$1; shift
   local t0 t1
+  # CPU of the whole machine (every loopback host included) and of the tool's own process
+  # (with the children it waits for: pssh's and ansible's ssh clients).
+  c0=$(awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat)
   t0=$(date +%s.%N)
-  /usr/bin/time -f '%M' -o "$W/rss" "$@" > "$W/out.txt" 2> "$W/err.txt" || true
+  /usr/bin/time -f '%U %S %M' -o "$W/time" "$@" > "$W/out.txt" 2> "$W/err.txt" || true
   t1=$(date +%s.%N)
+  c1=$(awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat)
+  read -r user sys rss < <(tail -n 1 "$W/time")
+  echo "$rss" > "$W/rss"
+  echo "  cpu seconds, all processes: $(( (c1 - c0) / 100 )); the tool's own: ${user} user + ${sys} sys"
   printf '| %s | %s | %.2f s | %d MB |\n' "$label" "$N" "$(echo "$t1 - $t0" | bc)" $(( $(tail -n 1 "$W/rss") / 1024 ))
 }
 echo "| tool | hosts | wall time | peak RSS (largest process) |"
