@@ -280,14 +280,8 @@ mod tests {
     fn a_timeout_status_after_n_seconds_is_a_timeout() {
         let w = wrap(&cmd(&["sleep", "9"]), Duration::from_secs(1));
         let out = |code, secs| CommandOutput {
-            stdout: String::new(),
-            stderr: String::new(),
-            exit_code: Some(code),
-            signal: None,
-            truncated_bytes: 0,
-            timed_out: false,
-            cancelled: false,
             duration: Duration::from_millis(secs),
+            ..CommandOutput::ended(code)
         };
         let mut o = out(124, 1005);
         assert_eq!(w.settle(&mut o), Ending::TimedOut);
