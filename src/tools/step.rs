@@ -116,7 +116,7 @@ pub async fn resolve_on_host(
     ctx.remember_resolved(&pairs);
     Ok(Ok(pairs
         .into_iter()
-        .filter(|(g, r)| g.starts_with('/') && g.trim_end_matches('/') != r)
+        .filter(|(g, r)| g.starts_with('/') && g != r && g.trim_end_matches('/') != r)
         .collect()))
 }
 
@@ -304,7 +304,7 @@ async fn guarded(
     }
     let moved: Vec<(String, String)> = expected
         .into_iter()
-        .filter(|(g, r)| g.trim_end_matches('/') != r)
+        .filter(|(g, r)| g != r && g.trim_end_matches('/') != r)
         .collect();
     if !files.is_empty() {
         let scan = super::content_scan::scan_argv(approved.reads_recursively(), files);

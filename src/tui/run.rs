@@ -205,7 +205,10 @@ impl<W: Write> Ui<W> {
         let r = loop {
             self.drain();
             self.draw()?;
+            // `work` first: it must have been polled (and its SIGINT listener armed) before a
+            // Ctrl-C typed right after the screen changed is turned into that signal.
             tokio::select! {
+                biased;
                 r = &mut work => break Driven::Done(r),
                 ev = self.rx.recv() => {
                     let Some(ev) = ev else { continue };
