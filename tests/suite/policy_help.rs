@@ -7,7 +7,7 @@
 //! before the description), so words in descriptions are not mistaken for options.
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use regex::Regex;
 use tai::policy::Policy;
@@ -41,22 +41,29 @@ fn help_text(path: &Path, args: &[&str]) -> Option<String> {
         .stderr(Stdio::piped())
         .spawn()
         .ok()?;
-    let started = Instant::now();
-    for _ in 0..100 {
-        if child.try_wait().ok()?.is_some() {
-            let out = child.wait_with_output().ok()?;
+    // Reaped the moment it exits (a thread blocks in wait): an exited child polled for later
+    // would sit as a zombie of this test binary, which scenario hosts sharing the process
+    // table would see.
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(5)) {
+        Ok(Ok(out)) => {
             let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&out.stderr));
-            return Some(text);
+            Some(text)
         }
-        if started.elapsed() > Duration::from_secs(5) {
-            break;
+        Ok(Err(_)) => None,
+        Err(_) => {
+            // SAFETY: the child is not reaped yet (its waiter has not returned), so the pid is
+            // still ours; the waiter thread reaps it once it dies.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = rx.recv_timeout(Duration::from_secs(5));
+            None
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
 }
 
 /// Options named in the option column of a help text.
