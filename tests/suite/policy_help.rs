@@ -30,7 +30,7 @@ fn find_program(name: &str) -> Option<PathBuf> {
 
 /// The program's help text (stdout and stderr), or `None` when it did not answer in time.
 fn help_text(path: &Path, args: &[&str]) -> Option<String> {
-    let mut child = Command::new(path)
+    let child = Command::new(path)
         .args(args)
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
