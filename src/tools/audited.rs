@@ -83,7 +83,7 @@ impl AuditedTransport {
     fn event(
         &self,
         cmd: &ApprovedCommand,
-        result: &Result<CommandOutput, TransportError>,
+        result: Result<&CommandOutput, &TransportError>,
         elapsed_ms: u64,
     ) -> CommandEvent {
         let (address, host_key) = peer_fields(&*self.inner);
@@ -154,8 +154,11 @@ impl Transport for AuditedTransport {
         }
         let started = Instant::now();
         let result = self.inner.exec(cmd, opts).await;
-        let event =
-            AuditEvent::Command(self.event(cmd, &result, started.elapsed().as_millis() as u64));
+        let event = AuditEvent::Command(self.event(
+            cmd,
+            result.as_ref(),
+            started.elapsed().as_millis() as u64,
+        ));
         if CHECKS.try_with(|_| ()).is_ok() {
             self.scope.defer(event);
             return result;
@@ -185,7 +188,7 @@ impl Transport for AuditedTransport {
                 Expect::Stdout(_) => 0,
                 Expect::Status(c) => c,
             };
-            AuditEvent::Command(self.event(&g.cmd, &Ok(CommandOutput::ended(code)), 0))
+            AuditEvent::Command(self.event(&g.cmd, Ok(&CommandOutput::ended(code)), 0))
         };
         match &result {
             Ok(Guarded::Ran(out)) => {
@@ -194,10 +197,9 @@ impl Transport for AuditedTransport {
                 for g in guards {
                     self.scope.defer(held(g));
                 }
-                let ran = Ok(out.clone());
                 let _ = self
                     .scope
-                    .append(AuditEvent::Command(self.event(cmd, &ran, elapsed)))
+                    .append(AuditEvent::Command(self.event(cmd, Ok(out), elapsed)))
                     .await;
             }
             Ok(Guarded::Missed { ran }) => {
@@ -213,15 +215,16 @@ impl Transport for AuditedTransport {
                                  time); checked again one by one"
                             .into(),
                     });
-                    self.scope
-                        .defer(AuditEvent::Command(self.event(&g.cmd, &missed, elapsed)));
+                    self.scope.defer(AuditEvent::Command(self.event(
+                        &g.cmd,
+                        missed.as_ref(),
+                        elapsed,
+                    )));
                 }
             }
             Ok(Guarded::Unsupported) => {}
             Err(e) => {
-                let mut event = self.event(cmd, &Ok(CommandOutput::ended(0)), elapsed);
-                event.exit_code = None;
-                event.reason = Some(e.to_string());
+                let event = self.event(cmd, Err(e), elapsed);
                 let _ = self.scope.append(AuditEvent::Command(event)).await;
             }
         }
